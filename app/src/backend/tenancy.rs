@@ -1,0 +1,452 @@
+//! Tenants, memberships and invitations.
+
+use super::actor::Actor;
+use super::identity::{insert_user, normalize_email};
+use super::passwords;
+use crate::error::AppError;
+use crate::model::*;
+use crate::rbac::{authorize, authorize_platform, Action, PlatformAction, TenantAccess};
+use crate::validate::{self, Checks};
+use secrecy::SecretString;
+use sqlx::{PgConnection, PgPool};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+/// How long an invitation link stays valid.
+pub const INVITATION_TTL: Duration = Duration::hours(72);
+
+const TENANT_COLUMNS: &str = "t.tenant_id, t.slug, t.display_name, t.status, t.created_at,
+     t.max_zones, t.max_instances, t.max_vcpus, t.max_databases,
+     (select count(*) from membership m where m.tenant_id = t.tenant_id) as member_count";
+
+#[derive(sqlx::FromRow)]
+struct TenantRow {
+    tenant_id: Uuid,
+    slug: String,
+    display_name: String,
+    status: TenantStatus,
+    created_at: OffsetDateTime,
+    member_count: i64,
+    #[sqlx(flatten)]
+    quotas: Quotas,
+}
+
+impl From<TenantRow> for TenantAdminView {
+    fn from(r: TenantRow) -> Self {
+        TenantAdminView {
+            tenant_id: r.tenant_id,
+            slug: r.slug,
+            display_name: r.display_name,
+            status: r.status,
+            quotas: r.quotas,
+            member_count: r.member_count,
+            created_at: r.created_at,
+        }
+    }
+}
+
+async fn fetch_tenant(db: impl sqlx::PgExecutor<'_>, tenant_id: Uuid) -> Result<TenantRow, AppError> {
+    Ok(sqlx::query_as(&format!("select {TENANT_COLUMNS} from tenant t where t.tenant_id = $1"))
+        .bind(tenant_id)
+        .fetch_one(db)
+        .await?)
+}
+
+// ----- The admin console -------------------------------------------------------------------
+
+pub async fn create_tenant(db: &PgPool, actor: &Actor, slug: &str, display_name: &str) -> Result<TenantAdminView, AppError> {
+    authorize_platform(actor, PlatformAction::CreateTenant)?;
+    let slug = slug.trim().to_lowercase();
+    Checks::default()
+        .check("slug", validate::slug(&slug))
+        .check("display_name", validate::display_name(display_name))
+        .finish()?;
+    let tenant_id: Uuid = sqlx::query_scalar("insert into tenant (slug, display_name) values ($1, $2) returning tenant_id")
+        .bind(&slug)
+        .bind(display_name.trim())
+        .fetch_one(db)
+        .await
+        .map_err(|e| {
+            if super::violates(&e, "tenant_slug_key") {
+                AppError::conflict("slug", format!("The slug \"{slug}\" is already taken."))
+            } else {
+                e.into()
+            }
+        })?;
+    tracing::info!(%tenant_id, %slug, by = %actor.user_id, "tenant created");
+    Ok(fetch_tenant(db, tenant_id).await?.into())
+}
+
+pub async fn list_tenants(db: &PgPool, actor: &Actor) -> Result<Vec<TenantAdminView>, AppError> {
+    authorize_platform(actor, PlatformAction::ListTenants)?;
+    let rows: Vec<TenantRow> = sqlx::query_as(&format!("select {TENANT_COLUMNS} from tenant t order by t.created_at desc"))
+        .fetch_all(db)
+        .await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+pub async fn get_tenant(db: &PgPool, actor: &Actor, tenant_id: Uuid) -> Result<TenantAdminView, AppError> {
+    authorize_platform(actor, PlatformAction::ListTenants)?;
+    Ok(fetch_tenant(db, tenant_id).await?.into())
+}
+
+pub async fn set_tenant_status(db: &PgPool, actor: &Actor, tenant_id: Uuid, status: TenantStatus) -> Result<(), AppError> {
+    authorize_platform(actor, PlatformAction::SuspendTenant)?;
+    let updated = sqlx::query("update tenant set status = $2 where tenant_id = $1")
+        .bind(tenant_id)
+        .bind(status)
+        .execute(db)
+        .await?;
+    if updated.rows_affected() == 0 {
+        return Err(AppError::NotFound);
+    }
+    tracing::info!(%tenant_id, ?status, by = %actor.user_id, "tenant status changed");
+    Ok(())
+}
+
+pub async fn update_quotas(db: &PgPool, actor: &Actor, tenant_id: Uuid, quotas: Quotas) -> Result<(), AppError> {
+    authorize_platform(actor, PlatformAction::EditQuotas)?;
+    Checks::default()
+        .check("max_zones", validate::quota(quotas.max_zones))
+        .check("max_instances", validate::quota(quotas.max_instances))
+        .check("max_vcpus", validate::quota(quotas.max_vcpus))
+        .check("max_databases", validate::quota(quotas.max_databases))
+        .finish()?;
+    let updated = sqlx::query(
+        "update tenant set max_zones = $2, max_instances = $3, max_vcpus = $4, max_databases = $5 where tenant_id = $1",
+    )
+    .bind(tenant_id)
+    .bind(quotas.max_zones)
+    .bind(quotas.max_instances)
+    .bind(quotas.max_vcpus)
+    .bind(quotas.max_databases)
+    .execute(db)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Err(AppError::NotFound);
+    }
+    Ok(())
+}
+
+/// A platform admin invites a tenant's (first) owner.
+pub async fn invite_owner(db: &PgPool, actor: &Actor, tenant_id: Uuid, email: &str) -> Result<CreatedInvitation, AppError> {
+    authorize_platform(actor, PlatformAction::InviteTenantOwner)?;
+    let mut tx = db.begin().await?;
+    let tenant = fetch_tenant(&mut *tx, tenant_id).await?;
+    if tenant.status == TenantStatus::Suspended {
+        return Err(AppError::Suspended);
+    }
+    let invitation = insert_invitation(&mut tx, actor, tenant_id, email, Role::Owner).await?;
+    tx.commit().await?;
+    Ok(invitation)
+}
+
+// ----- A tenant, seen by its members ---------------------------------------------------------
+
+/// Who the actor is and which tenant they are in; falls back to their first tenant.
+pub async fn session_info(db: &PgPool, actor: &Actor) -> Result<SessionInfo, AppError> {
+    let tenants: Vec<TenantChoice> = sqlx::query_as(
+        "select t.tenant_id, t.slug, t.display_name, m.role
+         from membership m join tenant t using (tenant_id)
+         where m.user_id = $1 order by t.display_name",
+    )
+    .bind(actor.user_id)
+    .fetch_all(db)
+    .await?;
+    let current = actor
+        .current_tenant
+        .and_then(|id| tenants.iter().find(|t| t.tenant_id == id))
+        .or(tenants.first())
+        .cloned();
+    Ok(SessionInfo {
+        user_id: actor.user_id,
+        email: actor.email.clone(),
+        display_name: actor.display_name.clone(),
+        platform_admin: actor.platform_admin,
+        tenants,
+        current,
+    })
+}
+
+/// The tenant the actor is working in: the chosen one if still a member, else their first.
+pub async fn current_tenant(db: &PgPool, actor: &Actor) -> Result<Uuid, AppError> {
+    session_info(db, actor)
+        .await?
+        .current
+        .map(|t| t.tenant_id)
+        .ok_or_else(|| AppError::Forbidden("You are not a member of any tenant yet.".into()))
+}
+
+pub async fn tenant_overview(db: &PgPool, actor: &Actor, tenant_id: Uuid) -> Result<TenantView, AppError> {
+    let access = authorize(db, actor, tenant_id, Action::ViewTenant).await?;
+    let t = fetch_tenant(db, tenant_id).await?;
+    Ok(TenantView {
+        tenant_id: t.tenant_id,
+        slug: t.slug,
+        display_name: t.display_name,
+        status: t.status,
+        quotas: t.quotas,
+        member_count: t.member_count,
+        created_at: t.created_at,
+        role: access.role,
+    })
+}
+
+pub async fn list_members(db: &PgPool, actor: &Actor, tenant_id: Uuid) -> Result<Vec<Member>, AppError> {
+    authorize(db, actor, tenant_id, Action::ViewMembers).await?;
+    Ok(sqlx::query_as(
+        "select u.user_id, u.email, u.display_name, m.role, m.created_at as joined_at
+         from membership m join app_user u using (user_id)
+         where m.tenant_id = $1 order by m.role desc, u.email",
+    )
+    .bind(tenant_id)
+    .fetch_all(db)
+    .await?)
+}
+
+pub async fn list_invitations(db: &PgPool, actor: &Actor, tenant_id: Uuid) -> Result<Vec<PendingInvitation>, AppError> {
+    authorize(db, actor, tenant_id, Action::ViewInvitations).await?;
+    Ok(sqlx::query_as(
+        "select invitation_id, email, role, created_at, expires_at from invitation
+         where tenant_id = $1 and accepted_at is null and revoked_at is null and expires_at > now()
+         order by created_at desc",
+    )
+    .bind(tenant_id)
+    .fetch_all(db)
+    .await?)
+}
+
+pub async fn invite_member(db: &PgPool, actor: &Actor, tenant_id: Uuid, email: &str, role: Role) -> Result<CreatedInvitation, AppError> {
+    authorize(db, actor, tenant_id, Action::InviteMember).await?;
+    if role == Role::Owner {
+        authorize(db, actor, tenant_id, Action::ManageOwnership).await?;
+    }
+    let mut tx = db.begin().await?;
+    let invitation = insert_invitation(&mut tx, actor, tenant_id, email, role).await?;
+    tx.commit().await?;
+    Ok(invitation)
+}
+
+/// Replaces any pending invitation for the same email, so only the newest link works.
+async fn insert_invitation(
+    tx: &mut PgConnection,
+    actor: &Actor,
+    tenant_id: Uuid,
+    email: &str,
+    role: Role,
+) -> Result<CreatedInvitation, AppError> {
+    let email = normalize_email(email);
+    Checks::default().check("email", validate::email(&email)).finish()?;
+    let already: bool = sqlx::query_scalar(
+        "select exists (select 1 from membership m join app_user u using (user_id) where m.tenant_id = $1 and u.email = $2)",
+    )
+    .bind(tenant_id)
+    .bind(&email)
+    .fetch_one(&mut *tx)
+    .await?;
+    if already {
+        return Err(AppError::conflict("email", format!("{email} is already a member of this tenant.")));
+    }
+    sqlx::query(
+        "update invitation set revoked_at = now()
+         where tenant_id = $1 and email = $2 and accepted_at is null and revoked_at is null",
+    )
+    .bind(tenant_id)
+    .bind(&email)
+    .execute(&mut *tx)
+    .await?;
+    let (token, digest) = super::new_token();
+    let expires_at = OffsetDateTime::now_utc() + INVITATION_TTL;
+    let invitation_id: Uuid = sqlx::query_scalar(
+        "insert into invitation (tenant_id, email, role, token_sha256, invited_by, expires_at)
+         values ($1, $2, $3, $4, $5, $6) returning invitation_id",
+    )
+    .bind(tenant_id)
+    .bind(&email)
+    .bind(role)
+    .bind(digest)
+    .bind(actor.user_id)
+    .bind(expires_at)
+    .fetch_one(&mut *tx)
+    .await?;
+    tracing::info!(%tenant_id, %invitation_id, role = role.as_str(), by = %actor.user_id, "invitation created");
+    Ok(CreatedInvitation { invitation_id, email, role, link_path: format!("/invite/{token}"), expires_at })
+}
+
+pub async fn revoke_invitation(db: &PgPool, actor: &Actor, tenant_id: Uuid, invitation_id: Uuid) -> Result<(), AppError> {
+    let access = authorize(db, actor, tenant_id, Action::RevokeInvitation).await?;
+    let role: Role = sqlx::query_scalar(
+        "select role from invitation where invitation_id = $1 and tenant_id = $2 and accepted_at is null and revoked_at is null",
+    )
+    .bind(invitation_id)
+    .bind(tenant_id)
+    .fetch_one(db)
+    .await?;
+    if role == Role::Owner {
+        authorize(db, actor, access.tenant_id, Action::ManageOwnership).await?;
+    }
+    sqlx::query("update invitation set revoked_at = now() where invitation_id = $1")
+        .bind(invitation_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Locks the tenant's memberships and returns the target's role; refuses to leave the tenant without an owner.
+async fn lock_member(tx: &mut PgConnection, access: TenantAccess, user_id: Uuid) -> Result<(Role, i64), AppError> {
+    let roles: Vec<(Uuid, Role)> =
+        sqlx::query_as("select user_id, role from membership where tenant_id = $1 for update")
+            .bind(access.tenant_id)
+            .fetch_all(&mut *tx)
+            .await?;
+    let role = roles.iter().find(|(id, _)| *id == user_id).map(|(_, r)| *r).ok_or(AppError::NotFound)?;
+    let owners = roles.iter().filter(|(_, r)| *r == Role::Owner).count() as i64;
+    Ok((role, owners))
+}
+
+pub async fn change_role(db: &PgPool, actor: &Actor, tenant_id: Uuid, user_id: Uuid, role: Role) -> Result<(), AppError> {
+    // Granting ownership is the stricter action: check it first, so its refusal is the one reported.
+    let action = if role == Role::Owner { Action::ManageOwnership } else { Action::ChangeMemberRole };
+    let access = authorize(db, actor, tenant_id, action).await?;
+    let mut tx = db.begin().await?;
+    let (current, owners) = lock_member(&mut tx, access, user_id).await?;
+    if current == Role::Owner || role == Role::Owner {
+        authorize(&mut *tx, actor, tenant_id, Action::ManageOwnership).await?;
+    }
+    if current == Role::Owner && role != Role::Owner && owners <= 1 {
+        return Err(AppError::conflict("role", "The last owner cannot be demoted. Make someone else owner first."));
+    }
+    sqlx::query("update membership set role = $3 where tenant_id = $1 and user_id = $2")
+        .bind(tenant_id)
+        .bind(user_id)
+        .bind(role)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    tracing::info!(%tenant_id, %user_id, role = role.as_str(), by = %actor.user_id, "role changed");
+    Ok(())
+}
+
+pub async fn remove_member(db: &PgPool, actor: &Actor, tenant_id: Uuid, user_id: Uuid) -> Result<(), AppError> {
+    let access = authorize(db, actor, tenant_id, Action::RemoveMember).await?;
+    let mut tx = db.begin().await?;
+    let (current, owners) = lock_member(&mut tx, access, user_id).await?;
+    if current == Role::Owner {
+        authorize(&mut *tx, actor, tenant_id, Action::ManageOwnership).await?;
+        if owners <= 1 {
+            return Err(AppError::Conflict {
+                field: None,
+                message: "The last owner cannot be removed. Make someone else owner first.".into(),
+            });
+        }
+    }
+    sqlx::query("delete from membership where tenant_id = $1 and user_id = $2")
+        .bind(tenant_id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    tracing::info!(%tenant_id, %user_id, by = %actor.user_id, "member removed");
+    Ok(())
+}
+
+// ----- Accepting an invitation (no actor: the link is the credential) ---------------------------
+
+#[derive(sqlx::FromRow)]
+struct InvitationRow {
+    invitation_id: Uuid,
+    tenant_id: Uuid,
+    tenant_name: String,
+    tenant_status: TenantStatus,
+    email: String,
+    role: Role,
+    usable: bool,
+    user_id: Option<Uuid>,
+}
+
+const EXPIRED: &str = "This invitation link has expired, was replaced by a newer one, or has already been used. Ask for a new one.";
+
+async fn find_invitation(db: impl sqlx::PgExecutor<'_>, token: &str, lock: bool) -> Result<InvitationRow, AppError> {
+    let sql = format!(
+        "select i.invitation_id, i.tenant_id, t.display_name as tenant_name, t.status as tenant_status, i.email, i.role,
+                (i.accepted_at is null and i.revoked_at is null and i.expires_at > now()) as usable,
+                u.user_id
+         from invitation i join tenant t using (tenant_id) left join app_user u on u.email = i.email
+         where i.token_sha256 = $1 {}",
+        if lock { "for update of i" } else { "" }
+    );
+    let row: Option<InvitationRow> = sqlx::query_as(&sql).bind(super::token_digest(token)).fetch_optional(db).await?;
+    match row {
+        Some(r) if r.usable => Ok(r),
+        Some(_) => Err(AppError::Gone(EXPIRED.into())),
+        None => Err(AppError::Gone(EXPIRED.into())),
+    }
+}
+
+pub async fn preview_invitation(db: &PgPool, token: &str) -> Result<InvitationPreview, AppError> {
+    let r = find_invitation(db, token, false).await?;
+    Ok(InvitationPreview { tenant_name: r.tenant_name, email: r.email, role: r.role, existing_user: r.user_id.is_some() })
+}
+
+/// Accepts an invitation. A new invitee chooses a name and password; an existing user confirms
+/// with theirs. Returns the user and their session epoch, so the caller can sign them in.
+pub async fn accept_invitation(
+    db: &PgPool,
+    token: &str,
+    display_name: &str,
+    password: SecretString,
+) -> Result<(super::identity::Authenticated, Uuid), AppError> {
+    use secrecy::ExposeSecret;
+    let preview = find_invitation(db, token, false).await?;
+    let new_hash = match preview.user_id {
+        None => {
+            Checks::default()
+                .check("display_name", validate::display_name(display_name))
+                .check("password", passwords::check_new(password.expose_secret(), &preview.email))
+                .finish()?;
+            Some(passwords::hash(password.clone()).await?)
+        }
+        Some(_) => None,
+    };
+    if preview.user_id.is_some() {
+        let auth = super::identity::authenticate(db, &preview.email, password).await;
+        if let Err(AppError::BadCredentials) = auth {
+            return Err(AppError::invalid("password", "That is not the password of this account."));
+        }
+        auth?;
+    }
+
+    let mut tx = db.begin().await?;
+    // Re-check under a lock so two clicks cannot both accept.
+    let inv = find_invitation(&mut *tx, token, true).await?;
+    if inv.tenant_status == TenantStatus::Suspended {
+        return Err(AppError::Suspended);
+    }
+    let user_id = match (inv.user_id, new_hash) {
+        (Some(id), _) => id,
+        (None, Some(hash)) => insert_user(&mut tx, &inv.email, display_name, &hash, false).await?,
+        (None, None) => return Err(AppError::Gone(EXPIRED.into())),
+    };
+    sqlx::query(
+        "insert into membership (tenant_id, user_id, role) values ($1, $2, $3)
+         on conflict (tenant_id, user_id) do nothing",
+    )
+    .bind(inv.tenant_id)
+    .bind(user_id)
+    .bind(inv.role)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("update invitation set accepted_at = now(), accepted_by = $2 where invitation_id = $1")
+        .bind(inv.invitation_id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    let epoch: i32 = sqlx::query_scalar("select session_epoch from app_user where user_id = $1 and disabled_at is null")
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| AppError::Forbidden("This account has been disabled.".into()))?;
+    tx.commit().await?;
+    tracing::info!(tenant_id = %inv.tenant_id, %user_id, "invitation accepted");
+    Ok((super::identity::Authenticated { user_id, session_epoch: epoch }, inv.tenant_id))
+}

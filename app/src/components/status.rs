@@ -1,0 +1,45 @@
+//! Small display helpers: dates, status badges, error panels.
+
+use crate::error::AppError;
+use crate::model::{Role, TenantStatus};
+use leptos::prelude::*;
+use time::OffsetDateTime;
+
+pub fn date(t: OffsetDateTime) -> String {
+    t.format(time::macros::format_description!("[year]-[month]-[day]")).unwrap_or_default()
+}
+
+pub fn date_time(t: OffsetDateTime) -> String {
+    t.format(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC"))
+        .unwrap_or_default()
+}
+
+#[component]
+pub fn StatusBadge(status: TenantStatus) -> impl IntoView {
+    match status {
+        TenantStatus::Active => view! { <span class="badge badge-ok">"Active"</span> },
+        TenantStatus::Suspended => view! { <span class="badge badge-warn">"Suspended"</span> },
+    }
+}
+
+#[component]
+pub fn RoleBadge(role: Role) -> impl IntoView {
+    view! { <span class=format!("badge role-{}", role.as_str())>{role.label()}</span> }
+}
+
+/// Shown in place of a page's content when loading it failed.
+#[component]
+pub fn ErrorPanel(error: AppError) -> impl IntoView {
+    let title = match &error {
+        AppError::NotFound => "Not found",
+        AppError::Forbidden(_) => "Not allowed",
+        AppError::Unavailable => "Temporarily unavailable",
+        _ => "Something went wrong",
+    };
+    view! {
+        <section class="panel error-panel" role="alert">
+            <h2>{title}</h2>
+            <p>{error.to_string()}</p>
+        </section>
+    }
+}

@@ -1,0 +1,171 @@
+//! Types shared by the server and the browser.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// A role inside one tenant, lowest to highest. Platform administration is separate (see `rbac`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+#[cfg_attr(feature = "ssr", sqlx(type_name = "tenant_role", rename_all = "lowercase"))]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Viewer,
+    Member,
+    Admin,
+    Owner,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Viewer, Role::Member, Role::Admin, Role::Owner];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Member => "member",
+            Role::Admin => "admin",
+            Role::Owner => "owner",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Viewer => "Viewer",
+            Role::Member => "Member",
+            Role::Admin => "Admin",
+            Role::Owner => "Owner",
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+#[cfg_attr(feature = "ssr", sqlx(type_name = "tenant_status", rename_all = "lowercase"))]
+#[serde(rename_all = "lowercase")]
+pub enum TenantStatus {
+    Active,
+    Suspended,
+}
+
+/// Per-tenant limits, enforced when resources are created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct Quotas {
+    pub max_zones: i32,
+    pub max_instances: i32,
+    pub max_vcpus: i32,
+    pub max_databases: i32,
+}
+
+/// A tenant as its members see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TenantView {
+    pub tenant_id: Uuid,
+    pub slug: String,
+    pub display_name: String,
+    pub status: TenantStatus,
+    pub quotas: Quotas,
+    pub member_count: i64,
+    pub created_at: OffsetDateTime,
+    /// The viewer's own role in it.
+    pub role: Role,
+}
+
+/// A tenant as the admin console lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TenantAdminView {
+    pub tenant_id: Uuid,
+    pub slug: String,
+    pub display_name: String,
+    pub status: TenantStatus,
+    pub quotas: Quotas,
+    pub member_count: i64,
+    pub created_at: OffsetDateTime,
+}
+
+/// One of the current user's memberships, for the tenant switcher.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct TenantChoice {
+    pub tenant_id: Uuid,
+    pub slug: String,
+    pub display_name: String,
+    pub role: Role,
+}
+
+/// Who is signed in, which tenant they are looking at, and their role in it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub user_id: Uuid,
+    pub email: String,
+    pub display_name: String,
+    pub platform_admin: bool,
+    pub tenants: Vec<TenantChoice>,
+    pub current: Option<TenantChoice>,
+}
+
+impl SessionInfo {
+    pub fn role(&self) -> Option<Role> {
+        self.current.as_ref().map(|t| t.role)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct Member {
+    pub user_id: Uuid,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub joined_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct PendingInvitation {
+    pub invitation_id: Uuid,
+    pub email: String,
+    pub role: Role,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+/// A freshly created invitation: the only time its link can be shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreatedInvitation {
+    pub invitation_id: Uuid,
+    pub email: String,
+    pub role: Role,
+    /// Path of the single-use link, e.g. `/invite/<token>`.
+    pub link_path: String,
+    pub expires_at: OffsetDateTime,
+}
+
+/// What the invitation page shows before the invitee accepts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InvitationPreview {
+    pub tenant_name: String,
+    pub email: String,
+    pub role: Role,
+    /// The invitee already has an account: they confirm with their password instead of choosing one.
+    pub existing_user: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct UserAdminView {
+    pub user_id: Uuid,
+    pub email: String,
+    pub display_name: String,
+    pub platform_admin: bool,
+    pub disabled: bool,
+    pub tenant_count: i64,
+    pub created_at: OffsetDateTime,
+}

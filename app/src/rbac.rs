@@ -1,0 +1,167 @@
+//! Who may do what: the one permission table.
+//!
+//! The backend calls [`authorize`] (feature `ssr`) before every tenant action and
+//! [`authorize_platform`] before every admin-console action; the UI calls [`allows`] only to
+//! hide what a person cannot do. Anything not listed here is refused.
+
+use crate::model::Role;
+
+/// Everything a tenant member can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    ViewTenant,
+    ViewMembers,
+    ViewInvitations,
+    InviteMember,
+    ChangeMemberRole,
+    RemoveMember,
+    RevokeInvitation,
+    /// Granting, changing or removing the owner role.
+    ManageOwnership,
+}
+
+impl Action {
+    pub const ALL: [Action; 8] = [
+        Action::ViewTenant,
+        Action::ViewMembers,
+        Action::ViewInvitations,
+        Action::InviteMember,
+        Action::ChangeMemberRole,
+        Action::RemoveMember,
+        Action::RevokeInvitation,
+        Action::ManageOwnership,
+    ];
+
+    /// The lowest role allowed to do it.
+    pub fn min_role(self) -> Role {
+        match self {
+            Action::ViewTenant | Action::ViewMembers => Role::Viewer,
+            Action::ViewInvitations
+            | Action::InviteMember
+            | Action::ChangeMemberRole
+            | Action::RemoveMember
+            | Action::RevokeInvitation => Role::Admin,
+            Action::ManageOwnership => Role::Owner,
+        }
+    }
+
+    /// Changes are refused while the tenant is suspended; reads are not.
+    pub fn changes_state(self) -> bool {
+        !matches!(self, Action::ViewTenant | Action::ViewMembers | Action::ViewInvitations)
+    }
+}
+
+/// Everything only a platform admin can do (the admin console).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PlatformAction {
+    ListTenants,
+    CreateTenant,
+    SuspendTenant,
+    EditQuotas,
+    InviteTenantOwner,
+    ListUsers,
+    DisableUser,
+}
+
+impl PlatformAction {
+    pub const ALL: [PlatformAction; 7] = [
+        PlatformAction::ListTenants,
+        PlatformAction::CreateTenant,
+        PlatformAction::SuspendTenant,
+        PlatformAction::EditQuotas,
+        PlatformAction::InviteTenantOwner,
+        PlatformAction::ListUsers,
+        PlatformAction::DisableUser,
+    ];
+}
+
+pub fn allows(role: Role, action: Action) -> bool {
+    role >= action.min_role()
+}
+
+/// The roles a person with `role` may hand out (invite as, or change to).
+pub fn grantable_roles(role: Role) -> Vec<Role> {
+    Role::ALL
+        .into_iter()
+        .filter(|r| allows(role, Action::InviteMember) && (*r != Role::Owner || allows(role, Action::ManageOwnership)))
+        .collect()
+}
+
+#[cfg(feature = "ssr")]
+pub use enforce::*;
+
+#[cfg(feature = "ssr")]
+mod enforce {
+    use super::*;
+    use crate::backend::actor::Actor;
+    use crate::error::AppError;
+    use crate::model::TenantStatus;
+    use sqlx::PgExecutor;
+    use uuid::Uuid;
+
+    /// Proof that the actor may do an action in a tenant.
+    #[derive(Debug, Clone, Copy)]
+    pub struct TenantAccess {
+        pub tenant_id: Uuid,
+        pub role: Role,
+    }
+
+    /// Fails closed: no membership is 404 (a foreign tenant is indistinguishable from none),
+    /// too low a role is 403, a change in a suspended tenant is 403 with its own problem type.
+    pub async fn authorize(
+        db: impl PgExecutor<'_>,
+        actor: &Actor,
+        tenant_id: Uuid,
+        action: Action,
+    ) -> Result<TenantAccess, AppError> {
+        let row: Option<(Role, TenantStatus)> = sqlx::query_as(
+            "select m.role, t.status from membership m join tenant t using (tenant_id)
+             where m.tenant_id = $1 and m.user_id = $2",
+        )
+        .bind(tenant_id)
+        .bind(actor.user_id)
+        .fetch_optional(db)
+        .await?;
+        let Some((role, status)) = row else {
+            return Err(AppError::NotFound);
+        };
+        if !allows(role, action) {
+            return Err(AppError::Forbidden(format!(
+                "Your role ({}) does not allow this.",
+                role.label()
+            )));
+        }
+        if action.changes_state() && status == TenantStatus::Suspended {
+            return Err(AppError::Suspended);
+        }
+        Ok(TenantAccess { tenant_id, role })
+    }
+
+    pub fn authorize_platform(actor: &Actor, _action: PlatformAction) -> Result<(), AppError> {
+        if actor.platform_admin {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden("Only platform admins can do this.".into()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn viewers_only_read() {
+        for action in Action::ALL {
+            assert_eq!(allows(Role::Viewer, action), !action.changes_state() && action != Action::ViewInvitations);
+        }
+    }
+
+    #[test]
+    fn only_owners_grant_owner() {
+        assert_eq!(grantable_roles(Role::Owner), Role::ALL.to_vec());
+        assert_eq!(grantable_roles(Role::Admin), vec![Role::Viewer, Role::Member, Role::Admin]);
+        assert!(grantable_roles(Role::Member).is_empty());
+        assert!(grantable_roles(Role::Viewer).is_empty());
+    }
+}

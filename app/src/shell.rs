@@ -1,0 +1,48 @@
+use crate::components::layout::PortalLayout;
+use crate::pages::*;
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::path;
+
+/// The HTML document around every page (server only).
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light"/>
+                <link rel="icon" href="data:,"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="stratus" href="/pkg/stratus.css"/>
+        <Title formatter=|page: String| if page.is_empty() { "Stratus".to_string() } else { format!("{page} · Stratus") }/>
+        <Router>
+            <Routes fallback=|| view! { <NotFoundPage/> }>
+                <Route path=path!("/login") view=SignInPage/>
+                <Route path=path!("/invite/:token") view=InvitationPage/>
+                <ParentRoute path=path!("") view=PortalLayout>
+                    <Route path=path!("") view=DashboardPage/>
+                    <Route path=path!("members") view=MembersPage/>
+                    <Route path=path!("admin") view=AdminTenantsPage/>
+                    <Route path=path!("admin/tenants/:id") view=AdminTenantPage/>
+                    <Route path=path!("admin/users") view=AdminUsersPage/>
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

@@ -1,0 +1,98 @@
+# Shared steps of scripts/run and scripts/test. Every step is idempotent.
+# shellcheck shell=bash
+
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-auto}"
+SITE_ROOT="$ROOT/target/site"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf '\033[31merror:\033[0m %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else die "need root for: $*"; fi
+}
+
+APT_UPDATED=""
+apt_install() {
+  command -v apt-get >/dev/null || die "missing $* and no apt-get to install it; install it by hand"
+  if [ -z "$APT_UPDATED" ]; then as_root apt-get update -qq >&2; APT_UPDATED=1; fi
+  say "installing $* (Debian packages)"
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >&2
+}
+
+# PostgreSQL: use DATABASE_URL when set; otherwise the local server, started (or installed) as needed.
+ensure_postgres() {
+  if [ -n "${DATABASE_URL:-}" ]; then return; fi
+  command -v pg_isready >/dev/null || apt_install postgresql postgresql-client
+  if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+    say "starting the local PostgreSQL"
+    local version
+    version="$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n1)"
+    [ -n "$version" ] || die "PostgreSQL is not installed (no /etc/postgresql); install it or set DATABASE_URL"
+    as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+    for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+    pg_isready -q -h 127.0.0.1 -p 5432 || die "PostgreSQL did not start on 127.0.0.1:5432; set DATABASE_URL to a reachable server"
+  fi
+  # A superuser role for this OS user, so local connections need no password setup.
+  if ! psql -h 127.0.0.1 -d postgres -Atqc 'select 1' >/dev/null 2>&1; then
+    as_root su postgres -c "createuser --superuser $(id -un)" >/dev/null 2>&1 || true
+  fi
+  psql -h 127.0.0.1 -d postgres -Atqc 'select 1' >/dev/null 2>&1 \
+    || die "cannot connect to PostgreSQL at 127.0.0.1:5432 as $(id -un); set DATABASE_URL"
+  export PG_ADMIN_URL="postgres://$(id -un)@127.0.0.1:5432/postgres"
+}
+
+ensure_rust() {
+  command -v cargo >/dev/null || die "the Rust toolchain (cargo) is required: https://rustup.rs"
+  if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+    say "adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown >&2
+  fi
+  command -v cc >/dev/null || apt_install build-essential
+  command -v gzip >/dev/null || apt_install gzip
+  command -v brotli >/dev/null || apt_install brotli
+}
+
+# wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
+ensure_wasm_bindgen() {
+  local want have
+  want="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)"
+  have="$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)"
+  if [ "$have" != "$want" ]; then
+    say "installing wasm-bindgen-cli $want (once, a few minutes)"
+    # Not --locked: its lock file pins a crate version the registry no longer serves.
+    cargo install wasm-bindgen-cli --version "$want" >&2
+  fi
+}
+
+# The browser bundle: WASM (size profile), its JS glue, the CSS; precompressed for ServeDir.
+build_site() {
+  ensure_rust
+  ensure_wasm_bindgen
+  say "building the browser bundle (WASM)"
+  cargo build -p frontend --target wasm32-unknown-unknown --profile wasm-release >&2
+  rm -rf "$SITE_ROOT/pkg" && mkdir -p "$SITE_ROOT/pkg"
+  wasm-bindgen --target web --no-typescript --out-name stratus --out-dir "$SITE_ROOT/pkg" \
+    target/wasm32-unknown-unknown/wasm-release/frontend.wasm
+  cp style/stratus.css "$SITE_ROOT/pkg/stratus.css"
+  for f in "$SITE_ROOT"/pkg/*; do
+    gzip -9 -k -f "$f"
+    brotli -q 11 -f -k "$f"
+  done
+}
+
+ensure_e2e_deps() {
+  command -v node >/dev/null || apt_install nodejs npm
+  [ -x /usr/bin/chromium ] || apt_install chromium
+  if [ ! -d e2e/node_modules/@playwright/test ] || [ e2e/package-lock.json -nt e2e/node_modules/.package-lock.json ]; then
+    say "installing the e2e test packages (npm)"
+    (cd e2e && npm ci --no-audit --no-fund >&2)
+  fi
+}
+
+# A free TCP port on loopback.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}

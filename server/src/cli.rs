@@ -1,0 +1,47 @@
+//! The subcommands of `stratus`.
+
+use crate::config::Settings;
+use crate::startup::{self, Application};
+use app::backend::identity;
+
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let admin_email = settings.admin_email.clone();
+    let app = Application::build(settings).await?;
+    let url = format!("http://{}", app.addr());
+    print_first_admin(&app.db, &admin_email, &url).await?;
+    tracing::info!(%url, "Stratus is listening");
+    app.run_until_stopped().await
+}
+
+pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    startup::prepare_database(settings).await?;
+    println!("migrations applied");
+    Ok(())
+}
+
+pub async fn create_admin(settings: &Settings, email: &str) -> anyhow::Result<()> {
+    let db = startup::prepare_database(settings).await?;
+    print_first_admin(&db, email, "the portal").await
+}
+
+/// Creates the first admin when there is none and prints its password, once.
+async fn print_first_admin(db: &sqlx::PgPool, email: &str, url: &str) -> anyhow::Result<()> {
+    match identity::ensure_first_admin(db, email).await.map_err(|e| anyhow::anyhow!("{e}"))? {
+        Some(password) => println!(
+            "\n  First platform admin created. This password is shown only once:\n\n    email:    {email}\n    password: {password}\n\n  Sign in at {url}\n"
+        ),
+        None => println!(
+            "\n  Stratus is at {url}. Sign in with your platform admin account\n  (lost the password? `stratus reset-password EMAIL` prints a new one).\n"
+        ),
+    }
+    Ok(())
+}
+
+pub async fn reset_password(settings: &Settings, email: &str) -> anyhow::Result<()> {
+    let db = startup::connect(settings)?;
+    let password = identity::reset_password(&db, email)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot reset the password of {email}: {e}"))?;
+    println!("New password for {email} (shown once): {password}");
+    Ok(())
+}

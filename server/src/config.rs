@@ -1,0 +1,73 @@
+//! Settings from `STRATUS_*` environment variables (see the README's table).
+
+use anyhow::{bail, Context};
+use secrecy::SecretString;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where to listen; port 0 picks a free one (tests).
+    pub addr: SocketAddr,
+    pub database_url: SecretString,
+    pub db_max_connections: u32,
+    /// Folder holding `pkg/` (the WASM bundle and CSS).
+    pub site_root: String,
+    pub log_format: LogFormat,
+    pub log_filter: String,
+    pub request_timeout: Duration,
+    /// How long shutdown waits for requests in flight.
+    pub shutdown_grace: Duration,
+    pub admin_email: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn parse<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    match var(name) {
+        None => Ok(default),
+        Some(raw) => raw.trim().parse().map_err(|e| anyhow::anyhow!("{name}={raw:?} is invalid: {e}")),
+    }
+}
+
+impl Settings {
+    pub fn from_env() -> anyhow::Result<Self> {
+        let database_url = var("STRATUS_DATABASE_URL")
+            .or_else(|| var("DATABASE_URL"))
+            .unwrap_or_else(|| "postgres://127.0.0.1:5432/stratus".into());
+        let log_format = match var("STRATUS_LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => bail!("STRATUS_LOG_FORMAT={other:?} is invalid: use text or json"),
+        };
+        Ok(Settings {
+            addr: parse("STRATUS_ADDR", SocketAddr::from(([127, 0, 0, 1], 3000)))?,
+            database_url: SecretString::from(database_url),
+            db_max_connections: parse("STRATUS_DB_MAX_CONNECTIONS", 10)?,
+            site_root: var("STRATUS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
+            log_format,
+            log_filter: var("STRATUS_LOG").unwrap_or_else(|| "info,sqlx=warn,tower_sessions=warn".into()),
+            request_timeout: Duration::from_secs(parse("STRATUS_REQUEST_TIMEOUT_SECS", 30)?),
+            shutdown_grace: Duration::from_secs(parse("STRATUS_SHUTDOWN_GRACE_SECS", 20)?),
+            admin_email: var("STRATUS_ADMIN_EMAIL").unwrap_or_else(|| "admin@stratus.local".into()),
+        })
+        .and_then(|s: Settings| {
+            if s.db_max_connections == 0 {
+                bail!("STRATUS_DB_MAX_CONNECTIONS must be at least 1");
+            }
+            Ok(s)
+        })
+        .context("reading configuration")
+    }
+}

@@ -1,0 +1,93 @@
+//! The HTTP surface: pages (SSR), server functions under `/rpc`, health checks, static files.
+
+mod csrf;
+mod health;
+mod pages;
+mod actor;
+
+use crate::config::Settings;
+use crate::startup::AppState;
+use app::{shell, App};
+use axum::routing::{get, post};
+use axum::Router;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
+use tower::ServiceBuilder;
+use tower_http::compression::{CompressionLayer, CompressionLevel};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions_sqlx_store::PostgresStore;
+
+/// The session cookie: `__Host-` prefixed, so it is Secure, host-only and path `/`.
+pub const SESSION_COOKIE: &str = "__Host-stratus";
+
+pub async fn router(state: AppState, settings: &Settings) -> anyhow::Result<Router> {
+    let store = PostgresStore::new(state.db.clone());
+    tokio::spawn(tower_sessions::session_store::ExpiredDeletion::continuously_delete_expired(
+        store.clone(),
+        std::time::Duration::from_secs(300),
+    ));
+    let sessions = SessionManagerLayer::new(store)
+        .with_name(SESSION_COOKIE)
+        .with_secure(true)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(app::backend::session::IDLE_TIMEOUT));
+
+    let leptos = state.leptos.clone();
+    let db = state.db.clone();
+    let context = move || provide_context(db.clone());
+    let routes = generate_route_list(App);
+
+    // Everything a person reaches with the session cookie.
+    let portal = Router::new()
+        .route(
+            "/rpc/{*name}",
+            post({
+                let context = context.clone();
+                move |req| handle_server_fns_with_context(context.clone(), req)
+            }),
+        )
+        .leptos_routes_with_context(&state, routes, context.clone(), {
+            let leptos = leptos.clone();
+            move || shell(leptos.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .layer(
+            ServiceBuilder::new()
+                .layer(axum::middleware::from_fn(csrf::refuse_cross_site))
+                .layer(sessions)
+                .layer(axum::middleware::from_fn_with_state(state.clone(), actor::resolve_actor)),
+        );
+
+    let pkg = ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::overriding(
+            http::header::CACHE_CONTROL,
+            http::HeaderValue::from_static("no-cache"),
+        ))
+        .service(ServeDir::new(format!("{}/pkg", settings.site_root)).precompressed_gzip().precompressed_br());
+
+    Ok(Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .nest_service("/pkg", pkg)
+        .merge(portal)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(|req: &http::Request<_>| {
+                    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                }))
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(TimeoutLayer::with_status_code(http::StatusCode::REQUEST_TIMEOUT, settings.request_timeout))
+                .layer(CompressionLayer::new().quality(CompressionLevel::Precise(4))),
+        )
+        .with_state(state))
+}

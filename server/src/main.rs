@@ -1,0 +1,38 @@
+//! `stratus`: the Stratus server binary.
+
+use clap::{Parser, Subcommand};
+use server::{cli, config::Settings, telemetry};
+
+#[derive(Parser)]
+#[command(name = "stratus", version, about = "Stratus: a self-service cloud control plane")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the portal (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Create the first platform admin if there is none, printing its password once.
+    CreateAdmin {
+        #[arg(long, env = "STRATUS_ADMIN_EMAIL", default_value = "admin@stratus.local")]
+        email: String,
+    },
+    /// Set a new random password for a user, print it once and end their sessions.
+    ResetPassword { email: String },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let settings = Settings::from_env()?;
+    telemetry::init(&settings);
+    match Cli::parse().command.unwrap_or(Command::Serve) {
+        Command::Serve => cli::serve(settings).await,
+        Command::Migrate => cli::migrate(&settings).await,
+        Command::CreateAdmin { email } => cli::create_admin(&settings, &email).await,
+        Command::ResetPassword { email } => cli::reset_password(&settings, &email).await,
+    }
+}

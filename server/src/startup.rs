@@ -1,0 +1,127 @@
+//! Builds the application; used by `main` and by the tests (which bind port 0).
+
+use crate::config::Settings;
+use crate::http;
+use anyhow::Context;
+use app::backend::{passwords, MIGRATOR};
+use leptos::config::LeptosOptions;
+use secrecy::ExposeSecret;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// Shared by every handler.
+#[derive(Clone, axum::extract::FromRef)]
+pub struct AppState {
+    pub db: PgPool,
+    pub leptos: LeptosOptions,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    shutdown_grace: Duration,
+    pub db: PgPool,
+}
+
+/// Connects lazily, with short timeouts, so an outage is answered quickly (503) instead of hanging.
+pub fn connect(settings: &Settings) -> anyhow::Result<PgPool> {
+    let options = PgConnectOptions::from_str(settings.database_url.expose_secret())
+        .context("DATABASE_URL is not a valid PostgreSQL URL")?
+        .application_name("stratus");
+    Ok(PgPoolOptions::new()
+        .max_connections(settings.db_max_connections)
+        .acquire_timeout(Duration::from_secs(3))
+        .connect_lazy_with(options))
+}
+
+pub async fn migrate(db: &PgPool) -> anyhow::Result<()> {
+    MIGRATOR.run(db).await.context("applying database migrations")?;
+    tower_sessions_sqlx_store::PostgresStore::new(db.clone())
+        .migrate()
+        .await
+        .context("creating the session table")?;
+    Ok(())
+}
+
+/// Creates the database if it does not exist yet (the embedded default), then connects.
+pub async fn prepare_database(settings: &Settings) -> anyhow::Result<PgPool> {
+    use sqlx::migrate::MigrateDatabase;
+    let url = settings.database_url.expose_secret();
+    let exists = sqlx::Postgres::database_exists(url).await.context(
+        "cannot reach PostgreSQL: set DATABASE_URL, or start the local server (scripts/run does both)",
+    )?;
+    if !exists {
+        sqlx::Postgres::create_database(url).await.context("creating the database")?;
+        tracing::info!("created the database");
+    }
+    let db = connect(settings)?;
+    migrate(&db).await?;
+    Ok(db)
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let db = prepare_database(&settings).await?;
+        tokio::task::spawn_blocking(passwords::warm_up);
+
+        let listener = TcpListener::bind(settings.addr)
+            .await
+            .with_context(|| format!("cannot listen on {} (STRATUS_ADDR)", settings.addr))?;
+        let addr = listener.local_addr()?;
+        let leptos = LeptosOptions::builder()
+            .output_name("stratus")
+            .site_root(settings.site_root.as_str())
+            .site_pkg_dir("pkg")
+            .site_addr(addr)
+            .build();
+        let state = AppState { db: db.clone(), leptos };
+        let router = http::router(state, &settings).await?;
+        Ok(Application { listener, router, shutdown_grace: settings.shutdown_grace, db })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    /// Serves until SIGINT/SIGTERM, then lets requests in flight finish (up to the grace period).
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let grace = self.shutdown_grace;
+        let server = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown_signal());
+        let server = tokio::spawn(async move { server.await });
+        tokio::select! {
+            result = server => { result??; }
+            _ = async { shutdown_signal().await; tokio::time::sleep(grace).await } => {
+                tracing::warn!("requests still running after the grace period; stopping anyway");
+            }
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown requested; finishing requests in flight");
+}

@@ -1,0 +1,196 @@
+//! Every backend action × every role × own and foreign tenant (and a suspended own tenant).
+//! The expectations are written out here, independently of `rbac`'s table.
+
+use crate::support::TestApp;
+use app::backend::actor::Actor;
+use app::backend::{identity, tenancy};
+use app::error::AppError;
+use app::model::{Quotas, Role, TenantStatus};
+use app::rbac::{Action, PlatformAction};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// The lowest role the product spec allows for each action.
+fn spec_min_role(action: Action) -> Role {
+    match action {
+        Action::ViewTenant | Action::ViewMembers => Role::Viewer,
+        Action::ViewInvitations
+        | Action::InviteMember
+        | Action::ChangeMemberRole
+        | Action::RemoveMember
+        | Action::RevokeInvitation => Role::Admin,
+        Action::ManageOwnership => Role::Owner,
+    }
+}
+
+fn spec_is_read(action: Action) -> bool {
+    matches!(action, Action::ViewTenant | Action::ViewMembers | Action::ViewInvitations)
+}
+
+/// A member added straight in the database (they never sign in), as the target of an action.
+async fn add_target(db: &PgPool, tenant_id: Uuid, role: Role) -> Uuid {
+    let user_id: Uuid = sqlx::query_scalar(
+        "insert into app_user (email, display_name, password_hash) values ($1, 'Target', 'x') returning user_id",
+    )
+    .bind(format!("target-{}@stratus.test", Uuid::new_v4().simple()))
+    .fetch_one(db)
+    .await
+    .unwrap();
+    sqlx::query("insert into membership (tenant_id, user_id, role) values ($1, $2, $3)")
+        .bind(tenant_id)
+        .bind(user_id)
+        .bind(role)
+        .execute(db)
+        .await
+        .unwrap();
+    user_id
+}
+
+/// Performs `action` in `tenant_id` as `actor`, through the backend function that implements it.
+async fn perform(app: &TestApp, actor: &Actor, tenant_id: Uuid, action: Action) -> Result<(), AppError> {
+    let db = &app.db;
+    match action {
+        Action::ViewTenant => tenancy::tenant_overview(db, actor, tenant_id).await.map(drop),
+        Action::ViewMembers => tenancy::list_members(db, actor, tenant_id).await.map(drop),
+        Action::ViewInvitations => tenancy::list_invitations(db, actor, tenant_id).await.map(drop),
+        Action::InviteMember => {
+            let email = format!("new-{}@stratus.test", Uuid::new_v4().simple());
+            tenancy::invite_member(db, actor, tenant_id, &email, Role::Viewer).await.map(drop)
+        }
+        Action::ChangeMemberRole => {
+            let target = add_target(db, tenant_id, Role::Member).await;
+            tenancy::change_role(db, actor, tenant_id, target, Role::Viewer).await
+        }
+        Action::RemoveMember => {
+            let target = add_target(db, tenant_id, Role::Member).await;
+            tenancy::remove_member(db, actor, tenant_id, target).await
+        }
+        Action::RevokeInvitation => {
+            let invitation_id: Uuid = sqlx::query_scalar(
+                "insert into invitation (tenant_id, email, role, token_sha256, expires_at)
+                 values ($1, $2, 'viewer', $3, now() + interval '1 hour') returning invitation_id",
+            )
+            .bind(tenant_id)
+            .bind(format!("inv-{}@stratus.test", Uuid::new_v4().simple()))
+            .bind(Uuid::new_v4().as_bytes().to_vec())
+            .fetch_one(db)
+            .await
+            .unwrap();
+            tenancy::revoke_invitation(db, actor, tenant_id, invitation_id).await
+        }
+        Action::ManageOwnership => {
+            let target = add_target(db, tenant_id, Role::Member).await;
+            tenancy::change_role(db, actor, tenant_id, target, Role::Owner).await
+        }
+    }
+}
+
+fn outcome(result: &Result<(), AppError>) -> &'static str {
+    match result {
+        Ok(()) => "ok",
+        Err(AppError::Forbidden(_)) => "forbidden",
+        Err(AppError::NotFound) => "not found",
+        Err(AppError::Suspended) => "suspended",
+        Err(_) => "other error",
+    }
+}
+
+#[tokio::test]
+async fn every_tenant_action_for_every_role_in_own_and_foreign_tenants() {
+    let app = TestApp::spawn().await;
+    let own = app.tenant_with_roles("own").await;
+    let foreign = app.tenant_with_roles("foreign").await;
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for role in Role::ALL {
+        let actor = app.actor(own.user(role)).await;
+        for action in Action::ALL {
+            let expected = if role >= spec_min_role(action) { "ok" } else { "forbidden" };
+            let got = perform(&app, &actor, own.tenant_id, action).await;
+            if outcome(&got) != expected {
+                failures.push(format!("{role:?} {action:?} own: expected {expected}, got {got:?}"));
+            }
+            let got = perform(&app, &actor, foreign.tenant_id, action).await;
+            if outcome(&got) != "not found" {
+                failures.push(format!("{role:?} {action:?} foreign: expected not found, got {got:?}"));
+            }
+            checked += 2;
+        }
+    }
+    // A platform admin is not a tenant member: tenant internals are not theirs.
+    let platform = app.admin_actor().await;
+    for action in Action::ALL {
+        let got = perform(&app, &platform, own.tenant_id, action).await;
+        if outcome(&got) != "not found" {
+            failures.push(format!("platform admin {action:?}: expected not found, got {got:?}"));
+        }
+        checked += 1;
+    }
+    assert!(failures.is_empty(), "{} of {checked} cases wrong:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[tokio::test]
+async fn a_suspended_tenant_can_be_read_but_not_changed() {
+    let app = TestApp::spawn().await;
+    let own = app.tenant_with_roles("sleepy").await;
+    let platform = app.admin_actor().await;
+    tenancy::set_tenant_status(&app.db, &platform, own.tenant_id, TenantStatus::Suspended).await.unwrap();
+    let mut failures = Vec::new();
+    for role in Role::ALL {
+        let actor = app.actor(own.user(role)).await;
+        for action in Action::ALL {
+            let expected = match (role >= spec_min_role(action), spec_is_read(action)) {
+                (false, _) => "forbidden",
+                (true, true) => "ok",
+                (true, false) => "suspended",
+            };
+            let got = perform(&app, &actor, own.tenant_id, action).await;
+            if outcome(&got) != expected {
+                failures.push(format!("{role:?} {action:?}: expected {expected}, got {got:?}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+async fn perform_platform(app: &TestApp, actor: &Actor, tenant_id: Uuid, user_id: Uuid, action: PlatformAction) -> Result<(), AppError> {
+    let db = &app.db;
+    match action {
+        PlatformAction::ListTenants => tenancy::list_tenants(db, actor).await.map(drop),
+        PlatformAction::CreateTenant => {
+            let slug = format!("t-{}", &Uuid::new_v4().simple().to_string()[..8]);
+            tenancy::create_tenant(db, actor, &slug, "New").await.map(drop)
+        }
+        PlatformAction::SuspendTenant => tenancy::set_tenant_status(db, actor, tenant_id, TenantStatus::Active).await,
+        PlatformAction::EditQuotas => {
+            let quotas = Quotas { max_zones: 3, max_instances: 30, max_vcpus: 60, max_databases: 2 };
+            tenancy::update_quotas(db, actor, tenant_id, quotas).await
+        }
+        PlatformAction::InviteTenantOwner => tenancy::invite_owner(db, actor, tenant_id, "boss@stratus.test").await.map(drop),
+        PlatformAction::ListUsers => identity::list_users(db, actor).await.map(drop),
+        PlatformAction::DisableUser => identity::set_user_disabled(db, actor, user_id, false).await,
+    }
+}
+
+#[tokio::test]
+async fn admin_console_actions_need_a_platform_admin() {
+    let app = TestApp::spawn().await;
+    let own = app.tenant_with_roles("own").await;
+    let platform = app.admin_actor().await;
+    let target = own.user(Role::Viewer);
+    let mut failures = Vec::new();
+    for action in PlatformAction::ALL {
+        let got = perform_platform(&app, &platform, own.tenant_id, target, action).await;
+        if outcome(&got) != "ok" {
+            failures.push(format!("platform admin {action:?}: {got:?}"));
+        }
+        for role in Role::ALL {
+            let actor = app.actor(own.user(role)).await;
+            let got = perform_platform(&app, &actor, own.tenant_id, target, action).await;
+            if outcome(&got) != "forbidden" {
+                failures.push(format!("{role:?} {action:?}: expected forbidden, got {got:?}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -1,0 +1,207 @@
+//! Test harness: the real server on port 0 with a fresh PostgreSQL database per test.
+#![allow(dead_code)]
+
+use app::backend::actor::Actor;
+use app::backend::identity;
+use secrecy::SecretString;
+use server::config::{LogFormat, Settings};
+use server::startup::Application;
+use sqlx::PgPool;
+use std::time::Duration;
+use uuid::Uuid;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct TestApp {
+    pub url: String,
+    pub db: PgPool,
+    pub database_url: String,
+    pub admin_email: String,
+    pub admin_password: String,
+}
+
+fn base_url() -> String {
+    std::env::var("STRATUS_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// The URL of a database called `name` on the test server.
+pub fn database_url(name: &str) -> String {
+    let base = base_url();
+    let (server, _) = base.rsplit_once('/').expect("a database URL ends with /dbname");
+    format!("{server}/{name}")
+}
+
+pub fn settings(database_url: &str) -> Settings {
+    Settings {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        database_url: SecretString::from(database_url.to_string()),
+        db_max_connections: 5,
+        site_root: "target/site".into(),
+        log_format: LogFormat::Text,
+        log_filter: std::env::var("TEST_LOG").unwrap_or_else(|_| "off".into()),
+        request_timeout: Duration::from_secs(30),
+        shutdown_grace: Duration::from_secs(1),
+        admin_email: "admin@stratus.test".into(),
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        let name = format!("stratus_t_{}", Uuid::new_v4().simple());
+        let database_url = database_url(&name);
+        let settings = settings(&database_url);
+        if std::env::var("TEST_LOG").is_ok() {
+            server::telemetry::init(&settings);
+        }
+        let app = Application::build(settings).await.expect("the app starts");
+        let url = format!("http://{}", app.addr());
+        let db = app.db.clone();
+        tokio::spawn(app.run_until_stopped());
+        let admin_password = identity::ensure_first_admin(&db, "admin@stratus.test")
+            .await
+            .unwrap()
+            .expect("a fresh database has no admin");
+        TestApp { url, db, database_url, admin_email: "admin@stratus.test".into(), admin_password }
+    }
+
+    /// A client signed in as the platform admin.
+    pub async fn admin(&self) -> Client {
+        let client = self.client();
+        client.sign_in(&self.admin_email, &self.admin_password).await;
+        client
+    }
+
+    pub fn client(&self) -> Client {
+        Client { base: self.url.clone(), http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(), cookie: Default::default() }
+    }
+
+    pub async fn actor(&self, user_id: Uuid) -> Actor {
+        let (email, display_name, platform_admin): (String, String, bool) =
+            sqlx::query_as("select email, display_name, platform_admin from app_user where user_id = $1")
+                .bind(user_id)
+                .fetch_one(&self.db)
+                .await
+                .unwrap();
+        Actor { user_id, email, display_name, platform_admin, current_tenant: None }
+    }
+
+    pub async fn admin_actor(&self) -> Actor {
+        let id: Uuid = sqlx::query_scalar("select user_id from app_user where platform_admin limit 1")
+            .fetch_one(&self.db)
+            .await
+            .unwrap();
+        self.actor(id).await
+    }
+
+    /// A tenant with one member per role, made through the backend (invite, then accept).
+    pub async fn tenant_with_roles(&self, slug: &str) -> Fixture {
+        use app::backend::tenancy;
+        use app::model::Role;
+        let admin = self.admin_actor().await;
+        let tenant = tenancy::create_tenant(&self.db, &admin, slug, &format!("Tenant {slug}")).await.unwrap();
+        let mut users = Vec::new();
+        let owner_invite = tenancy::invite_owner(&self.db, &admin, tenant.tenant_id, &format!("owner@{slug}.test")).await.unwrap();
+        let owner = self.accept(&owner_invite.link_path, "Owner").await;
+        let owner_actor = self.actor(owner).await;
+        users.push((Role::Owner, owner));
+        for role in [Role::Admin, Role::Member, Role::Viewer] {
+            let email = format!("{}@{slug}.test", role.as_str());
+            let invite = tenancy::invite_member(&self.db, &owner_actor, tenant.tenant_id, &email, role).await.unwrap();
+            users.push((role, self.accept(&invite.link_path, role.label()).await));
+        }
+        Fixture { tenant_id: tenant.tenant_id, users }
+    }
+
+    pub async fn accept(&self, link_path: &str, name: &str) -> Uuid {
+        let token = link_path.trim_start_matches("/invite/");
+        let (user, _) = app::backend::tenancy::accept_invitation(&self.db, token, name, PASSWORD.into()).await.unwrap();
+        user.user_id
+    }
+}
+
+pub struct Fixture {
+    pub tenant_id: Uuid,
+    pub users: Vec<(app::model::Role, Uuid)>,
+}
+
+impl Fixture {
+    pub fn user(&self, role: app::model::Role) -> Uuid {
+        self.users.iter().find(|(r, _)| *r == role).unwrap().1
+    }
+}
+
+/// An HTTP client that keeps the session cookie like a browser would (reqwest's own cookie
+/// store will not send `Secure` cookies over plain http).
+pub struct Client {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub cookie: std::sync::Mutex<Option<String>>,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl Client {
+    fn remember(&self, headers: &reqwest::header::HeaderMap) {
+        for value in headers.get_all(reqwest::header::SET_COOKIE) {
+            let value = value.to_str().unwrap();
+            let pair = value.split(';').next().unwrap();
+            if let Some(v) = pair.strip_prefix("__Host-stratus=") {
+                let expired = value.contains("Max-Age=0") || v.is_empty();
+                *self.cookie.lock().unwrap() = (!expired).then(|| v.to_string());
+            }
+        }
+    }
+
+    pub fn cookie(&self) -> Option<String> {
+        self.cookie.lock().unwrap().clone()
+    }
+
+    pub fn set_cookie(&self, value: Option<String>) {
+        *self.cookie.lock().unwrap() = value;
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Reply {
+        let req = match self.cookie() {
+            Some(c) => req.header(reqwest::header::COOKIE, format!("__Host-stratus={c}")),
+            None => req,
+        };
+        let res = req.send().await.expect("request sent");
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        self.remember(&headers);
+        Reply { status, headers, body: res.text().await.unwrap_or_default() }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(self.http.get(format!("{}{path}", self.base))).await
+    }
+
+    /// Calls a server function the way the hydrated UI does (form-encoded, JSON back).
+    pub async fn rpc(&self, name: &str, form: &[(&str, &str)]) -> Reply {
+        self.rpc_with(name, form, &[]).await
+    }
+
+    pub async fn rpc_with(&self, name: &str, form: &[(&str, &str)], headers: &[(&str, &str)]) -> Reply {
+        let mut req = self.http.post(format!("{}/rpc/{name}", self.base)).form(form).header("accept", "application/json");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        self.send(req).await
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> Reply {
+        let reply = self.rpc("sign_in", &[("email", email), ("password", password)]).await;
+        assert!(reply.status < 400, "sign-in failed: {} {}", reply.status, reply.body);
+        reply
+    }
+}
