@@ -90,7 +90,13 @@ impl Application {
     /// Serves until SIGINT/SIGTERM, then lets requests in flight finish (up to the grace period).
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let grace = self.shutdown_grace;
-        let server = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+        use axum::serve::ListenerExt;
+        // Streamed pages are written in several small pieces: without TCP_NODELAY, Nagle's
+        // algorithm and delayed ACKs add ~40 ms to each.
+        let listener = self.listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let server = axum::serve(listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown_signal());
         let server = tokio::spawn(async move { server.await });
         tokio::select! {
