@@ -31,12 +31,16 @@ mod ctx {
     }
 
     pub async fn session() -> Result<Session, AppError> {
-        leptos_axum::extract::<Session>().await.map_err(|_| AppError::Internal)
+        leptos_axum::extract::<Session>()
+            .await
+            .map_err(|_| AppError::Internal)
     }
 
     /// Gives a failed call the HTTP status of its error.
     pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
-        if let (Err(error), Some(response)) = (&result, use_context::<leptos_axum::ResponseOptions>()) {
+        if let (Err(error), Some(response)) =
+            (&result, use_context::<leptos_axum::ResponseOptions>())
+        {
             if let Ok(status) = http::StatusCode::from_u16(error.status()) {
                 response.set_status(status);
             }
@@ -116,7 +120,9 @@ pub async fn get_overview() -> Result<Option<TenantView>, AppError> {
             let Some(current) = tenancy::session_info(&db, &actor).await?.current else {
                 return Ok(None);
             };
-            Ok(Some(tenancy::tenant_overview(&db, &actor, current.tenant_id).await?))
+            Ok(Some(
+                tenancy::tenant_overview(&db, &actor, current.tenant_id).await?,
+            ))
         }
         .await,
     )
@@ -144,7 +150,12 @@ pub async fn get_members() -> Result<MembersPage, AppError> {
                 Err(AppError::Forbidden(_)) => None,
                 Err(other) => return Err(other),
             };
-            Ok(MembersPage { tenant, members, invitations, me: actor.user_id })
+            Ok(MembersPage {
+                tenant,
+                members,
+                invitations,
+                me: actor.user_id,
+            })
         }
         .await,
     )
@@ -206,11 +217,16 @@ pub async fn preview_invitation(token: String) -> Result<InvitationPreview, AppE
 }
 
 #[server(prefix = "/rpc", endpoint = "accept_invitation")]
-pub async fn accept_invitation(token: String, display_name: String, password: String) -> Result<(), AppError> {
+pub async fn accept_invitation(
+    token: String,
+    display_name: String,
+    password: String,
+) -> Result<(), AppError> {
     respond(
         async {
             let db = db()?;
-            let (user, tenant_id) = tenancy::accept_invitation(&db, &token, &display_name, password.into()).await?;
+            let (user, tenant_id) =
+                tenancy::accept_invitation(&db, &token, &display_name, password.into()).await?;
             let session = session().await?;
             session::begin(&session, user.user_id, user.session_epoch).await?;
             session::choose_tenant(&session, tenant_id).await?;
@@ -236,7 +252,11 @@ pub struct CreatedTenant {
 
 /// Creates a tenant and invites its first owner in one step.
 #[server(prefix = "/rpc", endpoint = "admin_create_tenant")]
-pub async fn admin_create_tenant(slug: String, display_name: String, owner_email: String) -> Result<CreatedTenant, AppError> {
+pub async fn admin_create_tenant(
+    slug: String,
+    display_name: String,
+    owner_email: String,
+) -> Result<CreatedTenant, AppError> {
     respond(
         async {
             let (db, actor) = (db()?, actor().await?);
@@ -248,7 +268,8 @@ pub async fn admin_create_tenant(slug: String, display_name: String, owner_email
                 .check("owner_email", crate::validate::email(&owner_email))
                 .finish()?;
             let tenant = tenancy::create_tenant(&db, &actor, &slug, &display_name).await?;
-            let invitation = tenancy::invite_owner(&db, &actor, tenant.tenant_id, &owner_email).await?;
+            let invitation =
+                tenancy::invite_owner(&db, &actor, tenant.tenant_id, &owner_email).await?;
             Ok(CreatedTenant { tenant, invitation })
         }
         .await,
@@ -262,8 +283,15 @@ pub async fn admin_get_tenant(tenant_id: Uuid) -> Result<TenantAdminView, AppErr
 
 #[server(prefix = "/rpc", endpoint = "admin_set_suspended")]
 pub async fn admin_set_suspended(tenant_id: Uuid, suspended: bool) -> Result<(), AppError> {
-    let status = if suspended { TenantStatus::Suspended } else { TenantStatus::Active };
-    respond(async { tenancy::set_tenant_status(&db()?, &actor().await?, tenant_id, status).await }.await)
+    let status = if suspended {
+        TenantStatus::Suspended
+    } else {
+        TenantStatus::Active
+    };
+    respond(
+        async { tenancy::set_tenant_status(&db()?, &actor().await?, tenant_id, status).await }
+            .await,
+    )
 }
 
 #[server(prefix = "/rpc", endpoint = "admin_update_quotas")]
@@ -274,12 +302,22 @@ pub async fn admin_update_quotas(
     max_vcpus: i32,
     max_databases: i32,
 ) -> Result<(), AppError> {
-    let quotas = Quotas { max_zones, max_instances, max_vcpus, max_databases };
-    respond(async { tenancy::update_quotas(&db()?, &actor().await?, tenant_id, quotas).await }.await)
+    let quotas = Quotas {
+        max_zones,
+        max_instances,
+        max_vcpus,
+        max_databases,
+    };
+    respond(
+        async { tenancy::update_quotas(&db()?, &actor().await?, tenant_id, quotas).await }.await,
+    )
 }
 
 #[server(prefix = "/rpc", endpoint = "admin_invite_owner")]
-pub async fn admin_invite_owner(tenant_id: Uuid, email: String) -> Result<CreatedInvitation, AppError> {
+pub async fn admin_invite_owner(
+    tenant_id: Uuid,
+    email: String,
+) -> Result<CreatedInvitation, AppError> {
     respond(async { tenancy::invite_owner(&db()?, &actor().await?, tenant_id, &email).await }.await)
 }
 
@@ -290,5 +328,8 @@ pub async fn admin_list_users() -> Result<Vec<UserAdminView>, AppError> {
 
 #[server(prefix = "/rpc", endpoint = "admin_set_user_disabled")]
 pub async fn admin_set_user_disabled(user_id: Uuid, disabled: bool) -> Result<(), AppError> {
-    respond(async { identity::set_user_disabled(&db()?, &actor().await?, user_id, disabled).await }.await)
+    respond(
+        async { identity::set_user_disabled(&db()?, &actor().await?, user_id, disabled).await }
+            .await,
+    )
 }

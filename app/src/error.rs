@@ -20,7 +20,10 @@ pub enum AppError {
     Invalid(Vec<FieldError>),
     /// The request clashes with existing state (a taken slug or email, say).
     #[error("{message}")]
-    Conflict { field: Option<String>, message: String },
+    Conflict {
+        field: Option<String>,
+        message: String,
+    },
     #[error("{0}")]
     Forbidden(String),
     /// The tenant is suspended: it can be read but not changed.
@@ -48,20 +51,30 @@ pub enum AppError {
 
 impl AppError {
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        AppError::Invalid(vec![FieldError { field: field.into(), message: message.into() }])
+        AppError::Invalid(vec![FieldError {
+            field: field.into(),
+            message: message.into(),
+        }])
     }
 
     pub fn conflict(field: &str, message: impl Into<String>) -> Self {
-        AppError::Conflict { field: Some(field.into()), message: message.into() }
+        AppError::Conflict {
+            field: Some(field.into()),
+            message: message.into(),
+        }
     }
 
     /// The message for one form field, if this error is about it.
     pub fn field_message(&self, field: &str) -> Option<String> {
         match self {
-            AppError::Invalid(errors) => {
-                errors.iter().find(|e| e.field == field).map(|e| e.message.clone())
-            }
-            AppError::Conflict { field: Some(f), message } if f == field => Some(message.clone()),
+            AppError::Invalid(errors) => errors
+                .iter()
+                .find(|e| e.field == field)
+                .map(|e| e.message.clone()),
+            AppError::Conflict {
+                field: Some(f),
+                message,
+            } if f == field => Some(message.clone()),
             _ => None,
         }
     }

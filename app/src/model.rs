@@ -7,7 +7,10 @@ use uuid::Uuid;
 /// A role inside one tenant, lowest to highest. Platform administration is separate (see `rbac`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::Type))]
-#[cfg_attr(feature = "ssr", sqlx(type_name = "tenant_role", rename_all = "lowercase"))]
+#[cfg_attr(
+    feature = "ssr",
+    sqlx(type_name = "tenant_role", rename_all = "lowercase")
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Viewer,
@@ -47,7 +50,10 @@ impl std::str::FromStr for Role {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::Type))]
-#[cfg_attr(feature = "ssr", sqlx(type_name = "tenant_status", rename_all = "lowercase"))]
+#[cfg_attr(
+    feature = "ssr",
+    sqlx(type_name = "tenant_status", rename_all = "lowercase")
+)]
 #[serde(rename_all = "lowercase")]
 pub enum TenantStatus {
     Active,

@@ -47,7 +47,10 @@ impl Action {
 
     /// Changes are refused while the tenant is suspended; reads are not.
     pub fn changes_state(self) -> bool {
-        !matches!(self, Action::ViewTenant | Action::ViewMembers | Action::ViewInvitations)
+        !matches!(
+            self,
+            Action::ViewTenant | Action::ViewMembers | Action::ViewInvitations
+        )
     }
 }
 
@@ -83,7 +86,10 @@ pub fn allows(role: Role, action: Action) -> bool {
 pub fn grantable_roles(role: Role) -> Vec<Role> {
     Role::ALL
         .into_iter()
-        .filter(|r| allows(role, Action::InviteMember) && (*r != Role::Owner || allows(role, Action::ManageOwnership)))
+        .filter(|r| {
+            allows(role, Action::InviteMember)
+                && (*r != Role::Owner || allows(role, Action::ManageOwnership))
+        })
         .collect()
 }
 
@@ -141,7 +147,9 @@ mod enforce {
         if actor.platform_admin {
             Ok(())
         } else {
-            Err(AppError::Forbidden("Only platform admins can do this.".into()))
+            Err(AppError::Forbidden(
+                "Only platform admins can do this.".into(),
+            ))
         }
     }
 }
@@ -153,14 +161,20 @@ mod tests {
     #[test]
     fn viewers_only_read() {
         for action in Action::ALL {
-            assert_eq!(allows(Role::Viewer, action), !action.changes_state() && action != Action::ViewInvitations);
+            assert_eq!(
+                allows(Role::Viewer, action),
+                !action.changes_state() && action != Action::ViewInvitations
+            );
         }
     }
 
     #[test]
     fn only_owners_grant_owner() {
         assert_eq!(grantable_roles(Role::Owner), Role::ALL.to_vec());
-        assert_eq!(grantable_roles(Role::Admin), vec![Role::Viewer, Role::Member, Role::Admin]);
+        assert_eq!(
+            grantable_roles(Role::Admin),
+            vec![Role::Viewer, Role::Member, Role::Admin]
+        );
         assert!(grantable_roles(Role::Member).is_empty());
         assert!(grantable_roles(Role::Viewer).is_empty());
     }

@@ -13,7 +13,10 @@ pub struct Checks(Vec<FieldError>);
 impl Checks {
     pub fn check(&mut self, field: &str, result: Result<(), String>) -> &mut Self {
         if let Err(message) = result {
-            self.0.push(FieldError { field: field.into(), message });
+            self.0.push(FieldError {
+                field: field.into(),
+                message,
+            });
         }
         self
     }
@@ -59,7 +62,9 @@ pub fn password_shape(value: &str) -> Result<(), String> {
 
 /// Tenant slugs appear in URLs and resource tags: lowercase letters, digits and inner hyphens.
 pub fn slug(value: &str) -> Result<(), String> {
-    let ok_chars = value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let ok_chars = value
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if !(3..=40).contains(&value.len()) {
         Err("Use 3 to 40 characters.".into())
     } else if !ok_chars || value.starts_with('-') || value.ends_with('-') {

@@ -37,7 +37,10 @@ where
 {
     match var(name) {
         None => Ok(default),
-        Some(raw) => raw.trim().parse().map_err(|e| anyhow::anyhow!("{name}={raw:?} is invalid: {e}")),
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{name}={raw:?} is invalid: {e}")),
     }
 }
 
@@ -57,7 +60,8 @@ impl Settings {
             db_max_connections: parse("STRATUS_DB_MAX_CONNECTIONS", 10)?,
             site_root: var("STRATUS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
             log_format,
-            log_filter: var("STRATUS_LOG").unwrap_or_else(|| "info,sqlx=warn,tower_sessions=warn".into()),
+            log_filter: var("STRATUS_LOG")
+                .unwrap_or_else(|| "info,sqlx=warn,tower_sessions=warn".into()),
             request_timeout: Duration::from_secs(parse("STRATUS_REQUEST_TIMEOUT_SECS", 30)?),
             shutdown_grace: Duration::from_secs(parse("STRATUS_SHUTDOWN_GRACE_SECS", 20)?),
             admin_email: var("STRATUS_ADMIN_EMAIL").unwrap_or_else(|| "admin@stratus.local".into()),

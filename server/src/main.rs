@@ -4,7 +4,11 @@ use clap::{Parser, Subcommand};
 use server::{cli, config::Settings, telemetry};
 
 #[derive(Parser)]
-#[command(name = "stratus", version, about = "Stratus: a self-service cloud control plane")]
+#[command(
+    name = "stratus",
+    version,
+    about = "Stratus: a self-service cloud control plane"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -18,7 +22,11 @@ enum Command {
     Migrate,
     /// Create the first platform admin if there is none, printing its password once.
     CreateAdmin {
-        #[arg(long, env = "STRATUS_ADMIN_EMAIL", default_value = "admin@stratus.local")]
+        #[arg(
+            long,
+            env = "STRATUS_ADMIN_EMAIL",
+            default_value = "admin@stratus.local"
+        )]
         email: String,
     },
     /// Set a new random password for a user, print it once and end their sessions.

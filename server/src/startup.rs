@@ -39,7 +39,10 @@ pub fn connect(settings: &Settings) -> anyhow::Result<PgPool> {
 }
 
 pub async fn migrate(db: &PgPool) -> anyhow::Result<()> {
-    MIGRATOR.run(db).await.context("applying database migrations")?;
+    MIGRATOR
+        .run(db)
+        .await
+        .context("applying database migrations")?;
     tower_sessions_sqlx_store::PostgresStore::new(db.clone())
         .migrate()
         .await
@@ -55,7 +58,9 @@ pub async fn prepare_database(settings: &Settings) -> anyhow::Result<PgPool> {
         "cannot reach PostgreSQL: set DATABASE_URL, or start the local server (scripts/run does both)",
     )?;
     if !exists {
-        sqlx::Postgres::create_database(url).await.context("creating the database")?;
+        sqlx::Postgres::create_database(url)
+            .await
+            .context("creating the database")?;
         tracing::info!("created the database");
     }
     let db = connect(settings)?;
@@ -78,13 +83,23 @@ impl Application {
             .site_pkg_dir("pkg")
             .site_addr(addr)
             .build();
-        let state = AppState { db: db.clone(), leptos };
+        let state = AppState {
+            db: db.clone(),
+            leptos,
+        };
         let router = http::router(state, &settings).await?;
-        Ok(Application { listener, router, shutdown_grace: settings.shutdown_grace, db })
+        Ok(Application {
+            listener,
+            router,
+            shutdown_grace: settings.shutdown_grace,
+            db,
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("a bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
     }
 
     /// Serves until SIGINT/SIGTERM, then lets requests in flight finish (up to the grace period).
@@ -96,8 +111,12 @@ impl Application {
         let listener = self.listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         });
-        let server = axum::serve(listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown_signal());
+        let server = axum::serve(
+            listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal());
         let server = tokio::spawn(async move { server.await });
         tokio::select! {
             result = server => { result??; }

@@ -22,7 +22,11 @@ pub fn normalize_email(email: &str) -> String {
 
 /// Checks an email and password. Unknown email and wrong password give the same error
 /// after the same amount of work.
-pub async fn authenticate(db: &PgPool, email: &str, password: SecretString) -> Result<Authenticated, AppError> {
+pub async fn authenticate(
+    db: &PgPool,
+    email: &str,
+    password: SecretString,
+) -> Result<Authenticated, AppError> {
     let email = normalize_email(email);
     let row: Option<(Uuid, String, i32, bool)> = sqlx::query_as(
         "select user_id, password_hash, session_epoch, disabled_at is not null from app_user where email = $1",
@@ -40,10 +44,15 @@ pub async fn authenticate(db: &PgPool, email: &str, password: SecretString) -> R
     }
     let (user_id, session_epoch, disabled) = user.ok_or(AppError::BadCredentials)?;
     if disabled {
-        return Err(AppError::Forbidden("This account has been disabled. Ask a platform admin.".into()));
+        return Err(AppError::Forbidden(
+            "This account has been disabled. Ask a platform admin.".into(),
+        ));
     }
     tracing::info!(%user_id, "signed in");
-    Ok(Authenticated { user_id, session_epoch })
+    Ok(Authenticated {
+        user_id,
+        session_epoch,
+    })
 }
 
 /// Inserts a user; a taken email is a conflict on the `email` field.
@@ -78,10 +87,13 @@ pub async fn insert_user(
 pub async fn ensure_first_admin(db: &PgPool, email: &str) -> Result<Option<String>, AppError> {
     let mut tx = db.begin().await?;
     // Serialise concurrent first starts.
-    sqlx::query("select pg_advisory_xact_lock(7281001)").execute(&mut *tx).await?;
-    let exists: bool = sqlx::query_scalar("select exists (select 1 from app_user where platform_admin)")
-        .fetch_one(&mut *tx)
+    sqlx::query("select pg_advisory_xact_lock(7281001)")
+        .execute(&mut *tx)
         .await?;
+    let exists: bool =
+        sqlx::query_scalar("select exists (select 1 from app_user where platform_admin)")
+            .fetch_one(&mut *tx)
+            .await?;
     if exists {
         return Ok(None);
     }
@@ -106,10 +118,17 @@ pub async fn list_users(db: &PgPool, actor: &Actor) -> Result<Vec<UserAdminView>
 }
 
 /// Disabling also ends every session of the user (their epoch moves on).
-pub async fn set_user_disabled(db: &PgPool, actor: &Actor, user_id: Uuid, disabled: bool) -> Result<(), AppError> {
+pub async fn set_user_disabled(
+    db: &PgPool,
+    actor: &Actor,
+    user_id: Uuid,
+    disabled: bool,
+) -> Result<(), AppError> {
     authorize_platform(actor, PlatformAction::DisableUser)?;
     if user_id == actor.user_id && disabled {
-        return Err(AppError::Forbidden("You cannot disable your own account.".into()));
+        return Err(AppError::Forbidden(
+            "You cannot disable your own account.".into(),
+        ));
     }
     let updated = sqlx::query(
         "update app_user set disabled_at = case when $2 then coalesce(disabled_at, now()) end,

@@ -1,7 +1,9 @@
 //! Password hashing (argon2id, OWASP parameters) and the policy for new passwords.
 
 use crate::error::AppError;
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::{Algorithm, Argon2, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashSet;
@@ -23,7 +25,9 @@ fn argon2() -> Argon2<'static> {
 
 fn hash_blocking(password: &str) -> Result<String, argon2::password_hash::Error> {
     let salt = SaltString::generate(&mut OsRng);
-    Ok(argon2().hash_password(password.as_bytes(), &salt)?.to_string())
+    Ok(argon2()
+        .hash_password(password.as_bytes(), &salt)?
+        .to_string())
 }
 
 /// Checks a new password against the length rules and the common-password list.
@@ -58,7 +62,9 @@ pub async fn verify(password: SecretString, stored: Option<String>) -> bool {
         let Ok(parsed) = PasswordHash::new(&hash) else {
             return false;
         };
-        argon2().verify_password(password.expose_secret().as_bytes(), &parsed).is_ok()
+        argon2()
+            .verify_password(password.expose_secret().as_bytes(), &parsed)
+            .is_ok()
     })
     .await;
     stored_known && result.unwrap_or(false)
@@ -90,9 +96,17 @@ mod tests {
 
     #[tokio::test]
     async fn hash_and_verify() {
-        let hash = super::hash(SecretString::from("a long enough secret")).await.unwrap();
+        let hash = super::hash(SecretString::from("a long enough secret"))
+            .await
+            .unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(verify(SecretString::from("a long enough secret"), Some(hash.clone())).await);
+        assert!(
+            verify(
+                SecretString::from("a long enough secret"),
+                Some(hash.clone())
+            )
+            .await
+        );
         assert!(!verify(SecretString::from("wrong"), Some(hash)).await);
         assert!(!verify(SecretString::from("anything"), None).await);
     }

@@ -49,7 +49,11 @@ pub async fn resolve(session: &Session, db: &PgPool) -> Result<Option<Actor>, Ap
     let Some(user_id) = session.get::<Uuid>(USER).await.map_err(store_error)? else {
         return Ok(None);
     };
-    let signed_in_at = session.get::<i64>(SIGNED_IN_AT).await.map_err(store_error)?.unwrap_or(0);
+    let signed_in_at = session
+        .get::<i64>(SIGNED_IN_AT)
+        .await
+        .map_err(store_error)?
+        .unwrap_or(0);
     let age = OffsetDateTime::now_utc().unix_timestamp() - signed_in_at;
     let epoch = session.get::<i32>(EPOCH).await.map_err(store_error)?;
     let row: Option<(String, String, bool, i32, bool)> = sqlx::query_as(
@@ -64,7 +68,13 @@ pub async fn resolve(session: &Session, db: &PgPool) -> Result<Option<Actor>, Ap
             if Some(current_epoch) == epoch && age <= ABSOLUTE_TIMEOUT.whole_seconds() =>
         {
             let current_tenant = session.get::<Uuid>(TENANT).await.map_err(store_error)?;
-            Ok(Some(Actor { user_id, email, display_name, platform_admin, current_tenant }))
+            Ok(Some(Actor {
+                user_id,
+                email,
+                display_name,
+                platform_admin,
+                current_tenant,
+            }))
         }
         _ => {
             end(session).await?;

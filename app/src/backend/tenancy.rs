@@ -45,52 +45,75 @@ impl From<TenantRow> for TenantAdminView {
     }
 }
 
-async fn fetch_tenant(db: impl sqlx::PgExecutor<'_>, tenant_id: Uuid) -> Result<TenantRow, AppError> {
-    Ok(sqlx::query_as(&format!("select {TENANT_COLUMNS} from tenant t where t.tenant_id = $1"))
-        .bind(tenant_id)
-        .fetch_one(db)
-        .await?)
+async fn fetch_tenant(
+    db: impl sqlx::PgExecutor<'_>,
+    tenant_id: Uuid,
+) -> Result<TenantRow, AppError> {
+    Ok(sqlx::query_as(&format!(
+        "select {TENANT_COLUMNS} from tenant t where t.tenant_id = $1"
+    ))
+    .bind(tenant_id)
+    .fetch_one(db)
+    .await?)
 }
 
 // ----- The admin console -------------------------------------------------------------------
 
-pub async fn create_tenant(db: &PgPool, actor: &Actor, slug: &str, display_name: &str) -> Result<TenantAdminView, AppError> {
+pub async fn create_tenant(
+    db: &PgPool,
+    actor: &Actor,
+    slug: &str,
+    display_name: &str,
+) -> Result<TenantAdminView, AppError> {
     authorize_platform(actor, PlatformAction::CreateTenant)?;
     let slug = slug.trim().to_lowercase();
     Checks::default()
         .check("slug", validate::slug(&slug))
         .check("display_name", validate::display_name(display_name))
         .finish()?;
-    let tenant_id: Uuid = sqlx::query_scalar("insert into tenant (slug, display_name) values ($1, $2) returning tenant_id")
-        .bind(&slug)
-        .bind(display_name.trim())
-        .fetch_one(db)
-        .await
-        .map_err(|e| {
-            if super::violates(&e, "tenant_slug_key") {
-                AppError::conflict("slug", format!("The slug \"{slug}\" is already taken."))
-            } else {
-                e.into()
-            }
-        })?;
+    let tenant_id: Uuid = sqlx::query_scalar(
+        "insert into tenant (slug, display_name) values ($1, $2) returning tenant_id",
+    )
+    .bind(&slug)
+    .bind(display_name.trim())
+    .fetch_one(db)
+    .await
+    .map_err(|e| {
+        if super::violates(&e, "tenant_slug_key") {
+            AppError::conflict("slug", format!("The slug \"{slug}\" is already taken."))
+        } else {
+            e.into()
+        }
+    })?;
     tracing::info!(%tenant_id, %slug, by = %actor.user_id, "tenant created");
     Ok(fetch_tenant(db, tenant_id).await?.into())
 }
 
 pub async fn list_tenants(db: &PgPool, actor: &Actor) -> Result<Vec<TenantAdminView>, AppError> {
     authorize_platform(actor, PlatformAction::ListTenants)?;
-    let rows: Vec<TenantRow> = sqlx::query_as(&format!("select {TENANT_COLUMNS} from tenant t order by t.created_at desc"))
-        .fetch_all(db)
-        .await?;
+    let rows: Vec<TenantRow> = sqlx::query_as(&format!(
+        "select {TENANT_COLUMNS} from tenant t order by t.created_at desc"
+    ))
+    .fetch_all(db)
+    .await?;
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
-pub async fn get_tenant(db: &PgPool, actor: &Actor, tenant_id: Uuid) -> Result<TenantAdminView, AppError> {
+pub async fn get_tenant(
+    db: &PgPool,
+    actor: &Actor,
+    tenant_id: Uuid,
+) -> Result<TenantAdminView, AppError> {
     authorize_platform(actor, PlatformAction::ListTenants)?;
     Ok(fetch_tenant(db, tenant_id).await?.into())
 }
 
-pub async fn set_tenant_status(db: &PgPool, actor: &Actor, tenant_id: Uuid, status: TenantStatus) -> Result<(), AppError> {
+pub async fn set_tenant_status(
+    db: &PgPool,
+    actor: &Actor,
+    tenant_id: Uuid,
+    status: TenantStatus,
+) -> Result<(), AppError> {
     authorize_platform(actor, PlatformAction::SuspendTenant)?;
     let updated = sqlx::query("update tenant set status = $2 where tenant_id = $1")
         .bind(tenant_id)
@@ -104,7 +127,12 @@ pub async fn set_tenant_status(db: &PgPool, actor: &Actor, tenant_id: Uuid, stat
     Ok(())
 }
 
-pub async fn update_quotas(db: &PgPool, actor: &Actor, tenant_id: Uuid, quotas: Quotas) -> Result<(), AppError> {
+pub async fn update_quotas(
+    db: &PgPool,
+    actor: &Actor,
+    tenant_id: Uuid,
+    quotas: Quotas,
+) -> Result<(), AppError> {
     authorize_platform(actor, PlatformAction::EditQuotas)?;
     Checks::default()
         .check("max_zones", validate::quota(quotas.max_zones))
@@ -129,7 +157,12 @@ pub async fn update_quotas(db: &PgPool, actor: &Actor, tenant_id: Uuid, quotas: 
 }
 
 /// A platform admin invites a tenant's (first) owner.
-pub async fn invite_owner(db: &PgPool, actor: &Actor, tenant_id: Uuid, email: &str) -> Result<CreatedInvitation, AppError> {
+pub async fn invite_owner(
+    db: &PgPool,
+    actor: &Actor,
+    tenant_id: Uuid,
+    email: &str,
+) -> Result<CreatedInvitation, AppError> {
     authorize_platform(actor, PlatformAction::InviteTenantOwner)?;
     let mut tx = db.begin().await?;
     let tenant = fetch_tenant(&mut *tx, tenant_id).await?;
@@ -177,7 +210,11 @@ pub async fn current_tenant(db: &PgPool, actor: &Actor) -> Result<Uuid, AppError
         .ok_or_else(|| AppError::Forbidden("You are not a member of any tenant yet.".into()))
 }
 
-pub async fn tenant_overview(db: &PgPool, actor: &Actor, tenant_id: Uuid) -> Result<TenantView, AppError> {
+pub async fn tenant_overview(
+    db: &PgPool,
+    actor: &Actor,
+    tenant_id: Uuid,
+) -> Result<TenantView, AppError> {
     let access = authorize(db, actor, tenant_id, Action::ViewTenant).await?;
     let t = fetch_tenant(db, tenant_id).await?;
     Ok(TenantView {
@@ -192,7 +229,11 @@ pub async fn tenant_overview(db: &PgPool, actor: &Actor, tenant_id: Uuid) -> Res
     })
 }
 
-pub async fn list_members(db: &PgPool, actor: &Actor, tenant_id: Uuid) -> Result<Vec<Member>, AppError> {
+pub async fn list_members(
+    db: &PgPool,
+    actor: &Actor,
+    tenant_id: Uuid,
+) -> Result<Vec<Member>, AppError> {
     authorize(db, actor, tenant_id, Action::ViewMembers).await?;
     Ok(sqlx::query_as(
         "select u.user_id, u.email, u.display_name, m.role, m.created_at as joined_at
@@ -204,7 +245,11 @@ pub async fn list_members(db: &PgPool, actor: &Actor, tenant_id: Uuid) -> Result
     .await?)
 }
 
-pub async fn list_invitations(db: &PgPool, actor: &Actor, tenant_id: Uuid) -> Result<Vec<PendingInvitation>, AppError> {
+pub async fn list_invitations(
+    db: &PgPool,
+    actor: &Actor,
+    tenant_id: Uuid,
+) -> Result<Vec<PendingInvitation>, AppError> {
     authorize(db, actor, tenant_id, Action::ViewInvitations).await?;
     Ok(sqlx::query_as(
         "select invitation_id, email, role, created_at, expires_at from invitation
@@ -216,7 +261,13 @@ pub async fn list_invitations(db: &PgPool, actor: &Actor, tenant_id: Uuid) -> Re
     .await?)
 }
 
-pub async fn invite_member(db: &PgPool, actor: &Actor, tenant_id: Uuid, email: &str, role: Role) -> Result<CreatedInvitation, AppError> {
+pub async fn invite_member(
+    db: &PgPool,
+    actor: &Actor,
+    tenant_id: Uuid,
+    email: &str,
+    role: Role,
+) -> Result<CreatedInvitation, AppError> {
     authorize(db, actor, tenant_id, Action::InviteMember).await?;
     if role == Role::Owner {
         authorize(db, actor, tenant_id, Action::ManageOwnership).await?;
@@ -236,7 +287,9 @@ async fn insert_invitation(
     role: Role,
 ) -> Result<CreatedInvitation, AppError> {
     let email = normalize_email(email);
-    Checks::default().check("email", validate::email(&email)).finish()?;
+    Checks::default()
+        .check("email", validate::email(&email))
+        .finish()?;
     let already: bool = sqlx::query_scalar(
         "select exists (select 1 from membership m join app_user u using (user_id) where m.tenant_id = $1 and u.email = $2)",
     )
@@ -245,7 +298,10 @@ async fn insert_invitation(
     .fetch_one(&mut *tx)
     .await?;
     if already {
-        return Err(AppError::conflict("email", format!("{email} is already a member of this tenant.")));
+        return Err(AppError::conflict(
+            "email",
+            format!("{email} is already a member of this tenant."),
+        ));
     }
     sqlx::query(
         "update invitation set revoked_at = now()
@@ -270,10 +326,21 @@ async fn insert_invitation(
     .fetch_one(&mut *tx)
     .await?;
     tracing::info!(%tenant_id, %invitation_id, role = role.as_str(), by = %actor.user_id, "invitation created");
-    Ok(CreatedInvitation { invitation_id, email, role, link_path: format!("/invite/{token}"), expires_at })
+    Ok(CreatedInvitation {
+        invitation_id,
+        email,
+        role,
+        link_path: format!("/invite/{token}"),
+        expires_at,
+    })
 }
 
-pub async fn revoke_invitation(db: &PgPool, actor: &Actor, tenant_id: Uuid, invitation_id: Uuid) -> Result<(), AppError> {
+pub async fn revoke_invitation(
+    db: &PgPool,
+    actor: &Actor,
+    tenant_id: Uuid,
+    invitation_id: Uuid,
+) -> Result<(), AppError> {
     let access = authorize(db, actor, tenant_id, Action::RevokeInvitation).await?;
     let role: Role = sqlx::query_scalar(
         "select role from invitation where invitation_id = $1 and tenant_id = $2 and accepted_at is null and revoked_at is null",
@@ -293,20 +360,38 @@ pub async fn revoke_invitation(db: &PgPool, actor: &Actor, tenant_id: Uuid, invi
 }
 
 /// Locks the tenant's memberships and returns the target's role; refuses to leave the tenant without an owner.
-async fn lock_member(tx: &mut PgConnection, access: TenantAccess, user_id: Uuid) -> Result<(Role, i64), AppError> {
+async fn lock_member(
+    tx: &mut PgConnection,
+    access: TenantAccess,
+    user_id: Uuid,
+) -> Result<(Role, i64), AppError> {
     let roles: Vec<(Uuid, Role)> =
         sqlx::query_as("select user_id, role from membership where tenant_id = $1 for update")
             .bind(access.tenant_id)
             .fetch_all(&mut *tx)
             .await?;
-    let role = roles.iter().find(|(id, _)| *id == user_id).map(|(_, r)| *r).ok_or(AppError::NotFound)?;
+    let role = roles
+        .iter()
+        .find(|(id, _)| *id == user_id)
+        .map(|(_, r)| *r)
+        .ok_or(AppError::NotFound)?;
     let owners = roles.iter().filter(|(_, r)| *r == Role::Owner).count() as i64;
     Ok((role, owners))
 }
 
-pub async fn change_role(db: &PgPool, actor: &Actor, tenant_id: Uuid, user_id: Uuid, role: Role) -> Result<(), AppError> {
+pub async fn change_role(
+    db: &PgPool,
+    actor: &Actor,
+    tenant_id: Uuid,
+    user_id: Uuid,
+    role: Role,
+) -> Result<(), AppError> {
     // Granting ownership is the stricter action: check it first, so its refusal is the one reported.
-    let action = if role == Role::Owner { Action::ManageOwnership } else { Action::ChangeMemberRole };
+    let action = if role == Role::Owner {
+        Action::ManageOwnership
+    } else {
+        Action::ChangeMemberRole
+    };
     let access = authorize(db, actor, tenant_id, action).await?;
     let mut tx = db.begin().await?;
     let (current, owners) = lock_member(&mut tx, access, user_id).await?;
@@ -314,7 +399,10 @@ pub async fn change_role(db: &PgPool, actor: &Actor, tenant_id: Uuid, user_id: U
         authorize(&mut *tx, actor, tenant_id, Action::ManageOwnership).await?;
     }
     if current == Role::Owner && role != Role::Owner && owners <= 1 {
-        return Err(AppError::conflict("role", "The last owner cannot be demoted. Make someone else owner first."));
+        return Err(AppError::conflict(
+            "role",
+            "The last owner cannot be demoted. Make someone else owner first.",
+        ));
     }
     sqlx::query("update membership set role = $3 where tenant_id = $1 and user_id = $2")
         .bind(tenant_id)
@@ -327,7 +415,12 @@ pub async fn change_role(db: &PgPool, actor: &Actor, tenant_id: Uuid, user_id: U
     Ok(())
 }
 
-pub async fn remove_member(db: &PgPool, actor: &Actor, tenant_id: Uuid, user_id: Uuid) -> Result<(), AppError> {
+pub async fn remove_member(
+    db: &PgPool,
+    actor: &Actor,
+    tenant_id: Uuid,
+    user_id: Uuid,
+) -> Result<(), AppError> {
     let access = authorize(db, actor, tenant_id, Action::RemoveMember).await?;
     let mut tx = db.begin().await?;
     let (current, owners) = lock_member(&mut tx, access, user_id).await?;
@@ -366,7 +459,11 @@ struct InvitationRow {
 
 const EXPIRED: &str = "This invitation link has expired, was replaced by a newer one, or has already been used. Ask for a new one.";
 
-async fn find_invitation(db: impl sqlx::PgExecutor<'_>, token: &str, lock: bool) -> Result<InvitationRow, AppError> {
+async fn find_invitation(
+    db: impl sqlx::PgExecutor<'_>,
+    token: &str,
+    lock: bool,
+) -> Result<InvitationRow, AppError> {
     let sql = format!(
         "select i.invitation_id, i.tenant_id, t.display_name as tenant_name, t.status as tenant_status, i.email, i.role,
                 (i.accepted_at is null and i.revoked_at is null and i.expires_at > now()) as usable,
@@ -375,7 +472,10 @@ async fn find_invitation(db: impl sqlx::PgExecutor<'_>, token: &str, lock: bool)
          where i.token_sha256 = $1 {}",
         if lock { "for update of i" } else { "" }
     );
-    let row: Option<InvitationRow> = sqlx::query_as(&sql).bind(super::token_digest(token)).fetch_optional(db).await?;
+    let row: Option<InvitationRow> = sqlx::query_as(&sql)
+        .bind(super::token_digest(token))
+        .fetch_optional(db)
+        .await?;
     match row {
         Some(r) if r.usable => Ok(r),
         Some(_) => Err(AppError::Gone(EXPIRED.into())),
@@ -385,7 +485,12 @@ async fn find_invitation(db: impl sqlx::PgExecutor<'_>, token: &str, lock: bool)
 
 pub async fn preview_invitation(db: &PgPool, token: &str) -> Result<InvitationPreview, AppError> {
     let r = find_invitation(db, token, false).await?;
-    Ok(InvitationPreview { tenant_name: r.tenant_name, email: r.email, role: r.role, existing_user: r.user_id.is_some() })
+    Ok(InvitationPreview {
+        tenant_name: r.tenant_name,
+        email: r.email,
+        role: r.role,
+        existing_user: r.user_id.is_some(),
+    })
 }
 
 /// Accepts an invitation. A new invitee chooses a name and password; an existing user confirms
@@ -402,7 +507,10 @@ pub async fn accept_invitation(
         None => {
             Checks::default()
                 .check("display_name", validate::display_name(display_name))
-                .check("password", passwords::check_new(password.expose_secret(), &preview.email))
+                .check(
+                    "password",
+                    passwords::check_new(password.expose_secret(), &preview.email),
+                )
                 .finish()?;
             Some(passwords::hash(password.clone()).await?)
         }
@@ -411,7 +519,10 @@ pub async fn accept_invitation(
     if preview.user_id.is_some() {
         let auth = super::identity::authenticate(db, &preview.email, password).await;
         if let Err(AppError::BadCredentials) = auth {
-            return Err(AppError::invalid("password", "That is not the password of this account."));
+            return Err(AppError::invalid(
+                "password",
+                "That is not the password of this account.",
+            ));
         }
         auth?;
     }
@@ -436,17 +547,27 @@ pub async fn accept_invitation(
     .bind(inv.role)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("update invitation set accepted_at = now(), accepted_by = $2 where invitation_id = $1")
-        .bind(inv.invitation_id)
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?;
-    let epoch: i32 = sqlx::query_scalar("select session_epoch from app_user where user_id = $1 and disabled_at is null")
-        .bind(user_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| AppError::Forbidden("This account has been disabled.".into()))?;
+    sqlx::query(
+        "update invitation set accepted_at = now(), accepted_by = $2 where invitation_id = $1",
+    )
+    .bind(inv.invitation_id)
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
+    let epoch: i32 = sqlx::query_scalar(
+        "select session_epoch from app_user where user_id = $1 and disabled_at is null",
+    )
+    .bind(user_id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| AppError::Forbidden("This account has been disabled.".into()))?;
     tx.commit().await?;
     tracing::info!(tenant_id = %inv.tenant_id, %user_id, "invitation accepted");
-    Ok((super::identity::Authenticated { user_id, session_epoch: epoch }, inv.tenant_id))
+    Ok((
+        super::identity::Authenticated {
+            user_id,
+            session_epoch: epoch,
+        },
+        inv.tenant_id,
+    ))
 }

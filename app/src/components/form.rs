@@ -9,7 +9,13 @@ where
     T: Send + Sync + 'static,
     S: With<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
 {
-    Signal::derive(move || value.with(|v| v.as_ref().and_then(|r| r.as_ref().err()).and_then(|e| e.field_message(field))))
+    Signal::derive(move || {
+        value.with(|v| {
+            v.as_ref()
+                .and_then(|r| r.as_ref().err())
+                .and_then(|e| e.field_message(field))
+        })
+    })
 }
 
 /// The message for the whole form from the last result of an action.
@@ -18,7 +24,13 @@ where
     T: Send + Sync + 'static,
     S: With<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
 {
-    Signal::derive(move || value.with(|v| v.as_ref().and_then(|r| r.as_ref().err()).and_then(|e| e.form_message())))
+    Signal::derive(move || {
+        value.with(|v| {
+            v.as_ref()
+                .and_then(|r| r.as_ref().err())
+                .and_then(|e| e.form_message())
+        })
+    })
 }
 
 /// A labelled input with its error in place.
@@ -64,5 +76,9 @@ pub fn Field(
 /// A banner for errors that are not about one field.
 #[component]
 pub fn FormError(#[prop(into)] error: Signal<Option<String>>) -> impl IntoView {
-    move || error.get().map(|m| view! { <div class="alert alert-error" role="alert">{m}</div> })
+    move || {
+        error
+            .get()
+            .map(|m| view! { <div class="alert alert-error" role="alert">{m}</div> })
+    }
 }

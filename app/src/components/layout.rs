@@ -49,7 +49,13 @@ fn Header(session: SessionInfo) -> impl IntoView {
     let sign_out = ServerAction::<SignOut>::new();
     let role = session.role();
     let can_see_members = role.is_some_and(|r| allows(r, Action::ViewMembers));
-    let initials: String = session.display_name.chars().next().unwrap_or('?').to_uppercase().collect();
+    let initials: String = session
+        .display_name
+        .chars()
+        .next()
+        .unwrap_or('?')
+        .to_uppercase()
+        .collect();
     view! {
         <header class="topbar">
             <A href="/" attr:class="brand">
@@ -91,7 +97,12 @@ fn TenantSwitcher(session: SessionInfo) -> impl IntoView {
     let Some(current) = session.current.clone() else {
         return ().into_any();
     };
-    let others: Vec<_> = session.tenants.iter().filter(|t| t.tenant_id != current.tenant_id).cloned().collect();
+    let others: Vec<_> = session
+        .tenants
+        .iter()
+        .filter(|t| t.tenant_id != current.tenant_id)
+        .cloned()
+        .collect();
     if others.is_empty() {
         return view! { <span class="tenant-current" title="Current tenant">{current.display_name}</span> }.into_any();
     }

@@ -6,12 +6,15 @@ use leptos::prelude::*;
 use time::OffsetDateTime;
 
 pub fn date(t: OffsetDateTime) -> String {
-    t.format(time::macros::format_description!("[year]-[month]-[day]")).unwrap_or_default()
+    t.format(time::macros::format_description!("[year]-[month]-[day]"))
+        .unwrap_or_default()
 }
 
 pub fn date_time(t: OffsetDateTime) -> String {
-    t.format(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC"))
-        .unwrap_or_default()
+    t.format(time::macros::format_description!(
+        "[year]-[month]-[day] [hour]:[minute] UTC"
+    ))
+    .unwrap_or_default()
 }
 
 #[component]

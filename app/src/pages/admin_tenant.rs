@@ -14,9 +14,17 @@ pub fn AdminTenantPage() -> impl IntoView {
     let quotas = ServerAction::<AdminUpdateQuotas>::new();
     let invite = ServerAction::<AdminInviteOwner>::new();
     let tenant = Resource::new(
-        move || (params.read().get("id"), suspend.version().get(), quotas.version().get()),
+        move || {
+            (
+                params.read().get("id"),
+                suspend.version().get(),
+                quotas.version().get(),
+            )
+        },
         |(id, _, _)| async move {
-            let id = id.and_then(|s| s.parse().ok()).ok_or(crate::error::AppError::NotFound)?;
+            let id = id
+                .and_then(|s| s.parse().ok())
+                .ok_or(crate::error::AppError::NotFound)?;
             admin_get_tenant(id).await
         },
     );

@@ -1,5 +1,8 @@
 use super::{InvitationLink, PageHeader};
-use crate::api::{get_members, ChangeMemberRole, InviteMember, MembersPage as Data, RemoveMember, RevokeInvitation};
+use crate::api::{
+    get_members, ChangeMemberRole, InviteMember, MembersPage as Data, RemoveMember,
+    RevokeInvitation,
+};
 use crate::components::form::{field_error, form_error, Field, FormError};
 use crate::components::status::{date, date_time, ErrorPanel, RoleBadge};
 use crate::model::{Member, Role, TenantStatus};
@@ -14,7 +17,14 @@ pub fn MembersPage() -> impl IntoView {
     let remove = ServerAction::<RemoveMember>::new();
     let revoke = ServerAction::<RevokeInvitation>::new();
     let data = Resource::new(
-        move || (invite.version().get(), change.version().get(), remove.version().get(), revoke.version().get()),
+        move || {
+            (
+                invite.version().get(),
+                change.version().get(),
+                remove.version().get(),
+                revoke.version().get(),
+            )
+        },
         |_| get_members(),
     );
     view! {
@@ -43,7 +53,10 @@ fn Members(
     let can_manage = allows(role, Action::ChangeMemberRole) && !suspended;
     let can_invite = allows(role, Action::InviteMember) && !suspended;
     let row_error = Signal::derive(move || {
-        form_error(change.value()).get().or_else(|| field_error(change.value(), "role").get()).or_else(|| form_error(remove.value()).get())
+        form_error(change.value())
+            .get()
+            .or_else(|| field_error(change.value(), "role").get())
+            .or_else(|| form_error(remove.value()).get())
     });
     let members = page.members.clone();
     let me = page.me;

@@ -20,7 +20,11 @@ use leptos::prelude::*;
 
 /// A page's heading block.
 #[component]
-fn PageHeader(title: String, #[prop(optional, into)] subtitle: Option<String>, #[prop(optional)] children: Option<Children>) -> impl IntoView {
+fn PageHeader(
+    title: String,
+    #[prop(optional, into)] subtitle: Option<String>,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
     view! {
         <div class="page-header">
             <div>

@@ -17,7 +17,12 @@ fn is_public_page(path: &str) -> bool {
     path == "/login" || path.starts_with("/invite/")
 }
 
-pub async fn resolve_actor(State(state): State<AppState>, session: Session, mut req: Request, next: Next) -> Response {
+pub async fn resolve_actor(
+    State(state): State<AppState>,
+    session: Session,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let path = req.uri().path().to_owned();
     let is_rpc = path.starts_with("/rpc/");
     let actor = match session::resolve(&session, &state.db).await {

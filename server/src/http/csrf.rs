@@ -32,10 +32,10 @@ fn is_same_origin(req: &Request) -> bool {
         None => true,
         Some(origin) => {
             let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-            let origin_host = origin
-                .to_str()
-                .ok()
-                .and_then(|o| o.strip_prefix("http://").or_else(|| o.strip_prefix("https://")));
+            let origin_host = origin.to_str().ok().and_then(|o| {
+                o.strip_prefix("http://")
+                    .or_else(|| o.strip_prefix("https://"))
+            });
             matches!((origin_host, host), (Some(o), Some(h)) if o == h)
         }
     }

@@ -19,17 +19,31 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     match applied {
         Err(error) => {
             tracing::warn!(%error, "readiness: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "database": "unreachable" })))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "unavailable", "database": "unreachable" })),
+            )
         }
         Ok(applied) => {
-            let expected: Vec<i64> = MIGRATOR.iter().filter(|m| m.migration_type.is_up_migration()).map(|m| m.version).collect();
+            let expected: Vec<i64> = MIGRATOR
+                .iter()
+                .filter(|m| m.migration_type.is_up_migration())
+                .map(|m| m.version)
+                .collect();
             let missing = expected.iter().filter(|v| !applied.contains(v)).count();
             if missing == 0 {
-                (StatusCode::OK, Json(json!({ "status": "ready", "database": "ok", "migrations": applied.len() })))
+                (
+                    StatusCode::OK,
+                    Json(
+                        json!({ "status": "ready", "database": "ok", "migrations": applied.len() }),
+                    ),
+                )
             } else {
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
-                    Json(json!({ "status": "unavailable", "database": "ok", "pending_migrations": missing })),
+                    Json(
+                        json!({ "status": "unavailable", "database": "ok", "pending_migrations": missing }),
+                    ),
                 )
             }
         }

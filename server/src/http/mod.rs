@@ -1,9 +1,9 @@
 //! The HTTP surface: pages (SSR), server functions under `/rpc`, health checks, static files.
 
+mod actor;
 mod csrf;
 mod health;
 mod pages;
-mod actor;
 
 use crate::config::Settings;
 use crate::startup::AppState;
@@ -28,10 +28,12 @@ pub const SESSION_COOKIE: &str = "__Host-stratus";
 
 pub async fn router(state: AppState, settings: &Settings) -> anyhow::Result<Router> {
     let store = PostgresStore::new(state.db.clone());
-    tokio::spawn(tower_sessions::session_store::ExpiredDeletion::continuously_delete_expired(
-        store.clone(),
-        std::time::Duration::from_secs(300),
-    ));
+    tokio::spawn(
+        tower_sessions::session_store::ExpiredDeletion::continuously_delete_expired(
+            store.clone(),
+            std::time::Duration::from_secs(300),
+        ),
+    );
     let sessions = SessionManagerLayer::new(store)
         .with_name(SESSION_COOKIE)
         .with_secure(true)
@@ -58,12 +60,18 @@ pub async fn router(state: AppState, settings: &Settings) -> anyhow::Result<Rout
             let leptos = leptos.clone();
             move || shell(leptos.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, shell))
         .layer(
             ServiceBuilder::new()
                 .layer(axum::middleware::from_fn(csrf::refuse_cross_site))
                 .layer(sessions)
-                .layer(axum::middleware::from_fn_with_state(state.clone(), actor::resolve_actor)),
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    actor::resolve_actor,
+                )),
         );
 
     let pkg = ServiceBuilder::new()
@@ -71,7 +79,11 @@ pub async fn router(state: AppState, settings: &Settings) -> anyhow::Result<Rout
             http::header::CACHE_CONTROL,
             http::HeaderValue::from_static("no-cache"),
         ))
-        .service(ServeDir::new(format!("{}/pkg", settings.site_root)).precompressed_gzip().precompressed_br());
+        .service(
+            ServeDir::new(format!("{}/pkg", settings.site_root))
+                .precompressed_gzip()
+                .precompressed_br(),
+        );
 
     Ok(Router::new()
         .route("/healthz", get(health::healthz))

@@ -14,7 +14,12 @@ pub fn problem(error: &AppError) -> Response {
         "status": status.as_u16(),
         "detail": error.to_string(),
     });
-    (status, [(header::CONTENT_TYPE, "application/problem+json")], body.to_string()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/problem+json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 /// A friendly page for when PostgreSQL cannot be reached; the portal recovers by itself.
@@ -27,5 +32,10 @@ pub fn unavailable_page() -> Response {
 <p>It cannot reach its database right now. Nothing you saved is lost; please try again in a moment.</p>
 <a class="button" href="">Try again</a>
 </section></main></body></html>"#;
-    (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "5")], Html(page)).into_response()
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "5")],
+        Html(page),
+    )
+        .into_response()
 }

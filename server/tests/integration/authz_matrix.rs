@@ -24,7 +24,10 @@ fn spec_min_role(action: Action) -> Role {
 }
 
 fn spec_is_read(action: Action) -> bool {
-    matches!(action, Action::ViewTenant | Action::ViewMembers | Action::ViewInvitations)
+    matches!(
+        action,
+        Action::ViewTenant | Action::ViewMembers | Action::ViewInvitations
+    )
 }
 
 /// A member added straight in the database (they never sign in), as the target of an action.
@@ -47,15 +50,26 @@ async fn add_target(db: &PgPool, tenant_id: Uuid, role: Role) -> Uuid {
 }
 
 /// Performs `action` in `tenant_id` as `actor`, through the backend function that implements it.
-async fn perform(app: &TestApp, actor: &Actor, tenant_id: Uuid, action: Action) -> Result<(), AppError> {
+async fn perform(
+    app: &TestApp,
+    actor: &Actor,
+    tenant_id: Uuid,
+    action: Action,
+) -> Result<(), AppError> {
     let db = &app.db;
     match action {
-        Action::ViewTenant => tenancy::tenant_overview(db, actor, tenant_id).await.map(drop),
+        Action::ViewTenant => tenancy::tenant_overview(db, actor, tenant_id)
+            .await
+            .map(drop),
         Action::ViewMembers => tenancy::list_members(db, actor, tenant_id).await.map(drop),
-        Action::ViewInvitations => tenancy::list_invitations(db, actor, tenant_id).await.map(drop),
+        Action::ViewInvitations => tenancy::list_invitations(db, actor, tenant_id)
+            .await
+            .map(drop),
         Action::InviteMember => {
             let email = format!("new-{}@stratus.test", Uuid::new_v4().simple());
-            tenancy::invite_member(db, actor, tenant_id, &email, Role::Viewer).await.map(drop)
+            tenancy::invite_member(db, actor, tenant_id, &email, Role::Viewer)
+                .await
+                .map(drop)
         }
         Action::ChangeMemberRole => {
             let target = add_target(db, tenant_id, Role::Member).await;
@@ -105,14 +119,22 @@ async fn every_tenant_action_for_every_role_in_own_and_foreign_tenants() {
     for role in Role::ALL {
         let actor = app.actor(own.user(role)).await;
         for action in Action::ALL {
-            let expected = if role >= spec_min_role(action) { "ok" } else { "forbidden" };
+            let expected = if role >= spec_min_role(action) {
+                "ok"
+            } else {
+                "forbidden"
+            };
             let got = perform(&app, &actor, own.tenant_id, action).await;
             if outcome(&got) != expected {
-                failures.push(format!("{role:?} {action:?} own: expected {expected}, got {got:?}"));
+                failures.push(format!(
+                    "{role:?} {action:?} own: expected {expected}, got {got:?}"
+                ));
             }
             let got = perform(&app, &actor, foreign.tenant_id, action).await;
             if outcome(&got) != "not found" {
-                failures.push(format!("{role:?} {action:?} foreign: expected not found, got {got:?}"));
+                failures.push(format!(
+                    "{role:?} {action:?} foreign: expected not found, got {got:?}"
+                ));
             }
             checked += 2;
         }
@@ -122,11 +144,18 @@ async fn every_tenant_action_for_every_role_in_own_and_foreign_tenants() {
     for action in Action::ALL {
         let got = perform(&app, &platform, own.tenant_id, action).await;
         if outcome(&got) != "not found" {
-            failures.push(format!("platform admin {action:?}: expected not found, got {got:?}"));
+            failures.push(format!(
+                "platform admin {action:?}: expected not found, got {got:?}"
+            ));
         }
         checked += 1;
     }
-    assert!(failures.is_empty(), "{} of {checked} cases wrong:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} cases wrong:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[tokio::test]
@@ -134,7 +163,9 @@ async fn a_suspended_tenant_can_be_read_but_not_changed() {
     let app = TestApp::spawn().await;
     let own = app.tenant_with_roles("sleepy").await;
     let platform = app.admin_actor().await;
-    tenancy::set_tenant_status(&app.db, &platform, own.tenant_id, TenantStatus::Suspended).await.unwrap();
+    tenancy::set_tenant_status(&app.db, &platform, own.tenant_id, TenantStatus::Suspended)
+        .await
+        .unwrap();
     let mut failures = Vec::new();
     for role in Role::ALL {
         let actor = app.actor(own.user(role)).await;
@@ -146,27 +177,48 @@ async fn a_suspended_tenant_can_be_read_but_not_changed() {
             };
             let got = perform(&app, &actor, own.tenant_id, action).await;
             if outcome(&got) != expected {
-                failures.push(format!("{role:?} {action:?}: expected {expected}, got {got:?}"));
+                failures.push(format!(
+                    "{role:?} {action:?}: expected {expected}, got {got:?}"
+                ));
             }
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-async fn perform_platform(app: &TestApp, actor: &Actor, tenant_id: Uuid, user_id: Uuid, action: PlatformAction) -> Result<(), AppError> {
+async fn perform_platform(
+    app: &TestApp,
+    actor: &Actor,
+    tenant_id: Uuid,
+    user_id: Uuid,
+    action: PlatformAction,
+) -> Result<(), AppError> {
     let db = &app.db;
     match action {
         PlatformAction::ListTenants => tenancy::list_tenants(db, actor).await.map(drop),
         PlatformAction::CreateTenant => {
             let slug = format!("t-{}", &Uuid::new_v4().simple().to_string()[..8]);
-            tenancy::create_tenant(db, actor, &slug, "New").await.map(drop)
+            tenancy::create_tenant(db, actor, &slug, "New")
+                .await
+                .map(drop)
         }
-        PlatformAction::SuspendTenant => tenancy::set_tenant_status(db, actor, tenant_id, TenantStatus::Active).await,
+        PlatformAction::SuspendTenant => {
+            tenancy::set_tenant_status(db, actor, tenant_id, TenantStatus::Active).await
+        }
         PlatformAction::EditQuotas => {
-            let quotas = Quotas { max_zones: 3, max_instances: 30, max_vcpus: 60, max_databases: 2 };
+            let quotas = Quotas {
+                max_zones: 3,
+                max_instances: 30,
+                max_vcpus: 60,
+                max_databases: 2,
+            };
             tenancy::update_quotas(db, actor, tenant_id, quotas).await
         }
-        PlatformAction::InviteTenantOwner => tenancy::invite_owner(db, actor, tenant_id, "boss@stratus.test").await.map(drop),
+        PlatformAction::InviteTenantOwner => {
+            tenancy::invite_owner(db, actor, tenant_id, "boss@stratus.test")
+                .await
+                .map(drop)
+        }
         PlatformAction::ListUsers => identity::list_users(db, actor).await.map(drop),
         PlatformAction::DisableUser => identity::set_user_disabled(db, actor, user_id, false).await,
     }
@@ -188,7 +240,9 @@ async fn admin_console_actions_need_a_platform_admin() {
             let actor = app.actor(own.user(role)).await;
             let got = perform_platform(&app, &actor, own.tenant_id, target, action).await;
             if outcome(&got) != "forbidden" {
-                failures.push(format!("{role:?} {action:?}: expected forbidden, got {got:?}"));
+                failures.push(format!(
+                    "{role:?} {action:?}: expected forbidden, got {got:?}"
+                ));
             }
         }
     }

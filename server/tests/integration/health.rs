@@ -18,17 +18,30 @@ async fn database_outage_gives_503_and_a_friendly_page() {
     let client = app.admin().await;
     // Take the database away under the running server.
     let name = app.database_url.rsplit('/').next().unwrap().to_string();
-    let admin_db = sqlx::PgPool::connect(&crate::support::database_url("postgres")).await.unwrap();
-    sqlx::query(&format!("drop database \"{name}\" with (force)")).execute(&admin_db).await.unwrap();
+    let admin_db = sqlx::PgPool::connect(&crate::support::database_url("postgres"))
+        .await
+        .unwrap();
+    sqlx::query(&format!("drop database \"{name}\" with (force)"))
+        .execute(&admin_db)
+        .await
+        .unwrap();
 
     let ready = client.get("/readyz").await;
     assert_eq!(ready.status, 503);
     assert_eq!(ready.json()["status"], "unavailable");
-    assert_eq!(client.get("/healthz").await.status, 200, "the process itself is alive");
+    assert_eq!(
+        client.get("/healthz").await.status,
+        200,
+        "the process itself is alive"
+    );
 
     let page = client.get("/").await;
     assert_eq!(page.status, 503);
-    assert!(page.body.contains("temporarily unavailable"), "{}", page.body);
+    assert!(
+        page.body.contains("temporarily unavailable"),
+        "{}",
+        page.body
+    );
     let rpc = client.rpc("get_overview", &[]).await;
     assert_eq!(rpc.status, 503);
     assert_eq!(rpc.json()["type"], "/problems/unavailable");
@@ -53,5 +66,8 @@ async fn signed_out_people_are_sent_to_sign_in() {
     let login = client.get("/login").await;
     assert_eq!(login.status, 200);
     assert!(login.body.contains("Sign in"));
-    assert!(login.body.contains("/pkg/stratus.js"), "the page loads its hydration script");
+    assert!(
+        login.body.contains("/pkg/stratus.js"),
+        "the page loads its hydration script"
+    );
 }

@@ -21,13 +21,16 @@ pub struct TestApp {
 }
 
 fn base_url() -> String {
-    std::env::var("STRATUS_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("STRATUS_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 /// The URL of a database called `name` on the test server.
 pub fn database_url(name: &str) -> String {
     let base = base_url();
-    let (server, _) = base.rsplit_once('/').expect("a database URL ends with /dbname");
+    let (server, _) = base
+        .rsplit_once('/')
+        .expect("a database URL ends with /dbname");
     format!("{server}/{name}")
 }
 
@@ -61,35 +64,58 @@ impl TestApp {
             .await
             .unwrap()
             .expect("a fresh database has no admin");
-        TestApp { url, db, database_url, admin_email: "admin@stratus.test".into(), admin_password }
+        TestApp {
+            url,
+            db,
+            database_url,
+            admin_email: "admin@stratus.test".into(),
+            admin_password,
+        }
     }
 
     /// A client signed in as the platform admin.
     pub async fn admin(&self) -> Client {
         let client = self.client();
-        client.sign_in(&self.admin_email, &self.admin_password).await;
+        client
+            .sign_in(&self.admin_email, &self.admin_password)
+            .await;
         client
     }
 
     pub fn client(&self) -> Client {
-        Client { base: self.url.clone(), http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(), cookie: Default::default() }
+        Client {
+            base: self.url.clone(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookie: Default::default(),
+        }
     }
 
     pub async fn actor(&self, user_id: Uuid) -> Actor {
-        let (email, display_name, platform_admin): (String, String, bool) =
-            sqlx::query_as("select email, display_name, platform_admin from app_user where user_id = $1")
-                .bind(user_id)
-                .fetch_one(&self.db)
-                .await
-                .unwrap();
-        Actor { user_id, email, display_name, platform_admin, current_tenant: None }
+        let (email, display_name, platform_admin): (String, String, bool) = sqlx::query_as(
+            "select email, display_name, platform_admin from app_user where user_id = $1",
+        )
+        .bind(user_id)
+        .fetch_one(&self.db)
+        .await
+        .unwrap();
+        Actor {
+            user_id,
+            email,
+            display_name,
+            platform_admin,
+            current_tenant: None,
+        }
     }
 
     pub async fn admin_actor(&self) -> Actor {
-        let id: Uuid = sqlx::query_scalar("select user_id from app_user where platform_admin limit 1")
-            .fetch_one(&self.db)
-            .await
-            .unwrap();
+        let id: Uuid =
+            sqlx::query_scalar("select user_id from app_user where platform_admin limit 1")
+                .fetch_one(&self.db)
+                .await
+                .unwrap();
         self.actor(id).await
     }
 
@@ -98,23 +124,41 @@ impl TestApp {
         use app::backend::tenancy;
         use app::model::Role;
         let admin = self.admin_actor().await;
-        let tenant = tenancy::create_tenant(&self.db, &admin, slug, &format!("Tenant {slug}")).await.unwrap();
+        let tenant = tenancy::create_tenant(&self.db, &admin, slug, &format!("Tenant {slug}"))
+            .await
+            .unwrap();
         let mut users = Vec::new();
-        let owner_invite = tenancy::invite_owner(&self.db, &admin, tenant.tenant_id, &format!("owner@{slug}.test")).await.unwrap();
+        let owner_invite = tenancy::invite_owner(
+            &self.db,
+            &admin,
+            tenant.tenant_id,
+            &format!("owner@{slug}.test"),
+        )
+        .await
+        .unwrap();
         let owner = self.accept(&owner_invite.link_path, "Owner").await;
         let owner_actor = self.actor(owner).await;
         users.push((Role::Owner, owner));
         for role in [Role::Admin, Role::Member, Role::Viewer] {
             let email = format!("{}@{slug}.test", role.as_str());
-            let invite = tenancy::invite_member(&self.db, &owner_actor, tenant.tenant_id, &email, role).await.unwrap();
+            let invite =
+                tenancy::invite_member(&self.db, &owner_actor, tenant.tenant_id, &email, role)
+                    .await
+                    .unwrap();
             users.push((role, self.accept(&invite.link_path, role.label()).await));
         }
-        Fixture { tenant_id: tenant.tenant_id, users }
+        Fixture {
+            tenant_id: tenant.tenant_id,
+            users,
+        }
     }
 
     pub async fn accept(&self, link_path: &str, name: &str) -> Uuid {
         let token = link_path.trim_start_matches("/invite/");
-        let (user, _) = app::backend::tenancy::accept_invitation(&self.db, token, name, PASSWORD.into()).await.unwrap();
+        let (user, _) =
+            app::backend::tenancy::accept_invitation(&self.db, token, name, PASSWORD.into())
+                .await
+                .unwrap();
         user.user_id
     }
 }
@@ -179,11 +223,16 @@ impl Client {
         let status = res.status().as_u16();
         let headers = res.headers().clone();
         self.remember(&headers);
-        Reply { status, headers, body: res.text().await.unwrap_or_default() }
+        Reply {
+            status,
+            headers,
+            body: res.text().await.unwrap_or_default(),
+        }
     }
 
     pub async fn get(&self, path: &str) -> Reply {
-        self.send(self.http.get(format!("{}{path}", self.base))).await
+        self.send(self.http.get(format!("{}{path}", self.base)))
+            .await
     }
 
     /// Calls a server function the way the hydrated UI does (form-encoded, JSON back).
@@ -191,8 +240,17 @@ impl Client {
         self.rpc_with(name, form, &[]).await
     }
 
-    pub async fn rpc_with(&self, name: &str, form: &[(&str, &str)], headers: &[(&str, &str)]) -> Reply {
-        let mut req = self.http.post(format!("{}/rpc/{name}", self.base)).form(form).header("accept", "application/json");
+    pub async fn rpc_with(
+        &self,
+        name: &str,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut req = self
+            .http
+            .post(format!("{}/rpc/{name}", self.base))
+            .form(form)
+            .header("accept", "application/json");
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
@@ -200,8 +258,15 @@ impl Client {
     }
 
     pub async fn sign_in(&self, email: &str, password: &str) -> Reply {
-        let reply = self.rpc("sign_in", &[("email", email), ("password", password)]).await;
-        assert!(reply.status < 400, "sign-in failed: {} {}", reply.status, reply.body);
+        let reply = self
+            .rpc("sign_in", &[("email", email), ("password", password)])
+            .await;
+        assert!(
+            reply.status < 400,
+            "sign-in failed: {} {}",
+            reply.status,
+            reply.body
+        );
         reply
     }
 }

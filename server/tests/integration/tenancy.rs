@@ -5,20 +5,43 @@ use crate::support::{Client, TestApp, PASSWORD};
 async fn accept(app: &TestApp, link: &str, name: &str) -> Client {
     let client = app.client();
     let token = link.trim_start_matches("/invite/");
-    let r = client.rpc("accept_invitation", &[("token", token), ("display_name", name), ("password", PASSWORD)]).await;
+    let r = client
+        .rpc(
+            "accept_invitation",
+            &[
+                ("token", token),
+                ("display_name", name),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
     assert!(r.status < 400, "accept failed: {} {}", r.status, r.body);
     client
 }
 
 fn link(reply: &crate::support::Reply, pointer: &str) -> String {
-    reply.json().pointer(pointer).and_then(|v| v.as_str()).unwrap_or_else(|| panic!("no {pointer} in {}", reply.body)).to_string()
+    reply
+        .json()
+        .pointer(pointer)
+        .and_then(|v| v.as_str())
+        .unwrap_or_else(|| panic!("no {pointer} in {}", reply.body))
+        .to_string()
 }
 
 #[tokio::test]
 async fn admin_creates_tenant_owner_invites_viewer_who_cannot_invite() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
-    let created = admin.rpc("admin_create_tenant", &[("slug", "acme"), ("display_name", "Acme Corp"), ("owner_email", "Ann@Acme.test")]).await;
+    let created = admin
+        .rpc(
+            "admin_create_tenant",
+            &[
+                ("slug", "acme"),
+                ("display_name", "Acme Corp"),
+                ("owner_email", "Ann@Acme.test"),
+            ],
+        )
+        .await;
     assert_eq!(created.status, 200, "{}", created.body);
     let owner = accept(&app, &link(&created, "/invitation/link_path"), "Ann").await;
 
@@ -26,23 +49,43 @@ async fn admin_creates_tenant_owner_invites_viewer_who_cannot_invite() {
     assert_eq!(overview["display_name"], "Acme Corp");
     assert_eq!(overview["role"], "owner");
 
-    let invited = owner.rpc("invite_member", &[("email", "vic@acme.test"), ("role", "viewer")]).await;
+    let invited = owner
+        .rpc(
+            "invite_member",
+            &[("email", "vic@acme.test"), ("role", "viewer")],
+        )
+        .await;
     assert_eq!(invited.status, 200, "{}", invited.body);
     let viewer = accept(&app, &link(&invited, "/link_path"), "Vic").await;
 
     let members = viewer.rpc("get_members", &[]).await;
     assert_eq!(members.status, 200);
     assert_eq!(members.json()["members"].as_array().unwrap().len(), 2);
-    assert!(members.json()["invitations"].is_null(), "viewers do not see invitations");
+    assert!(
+        members.json()["invitations"].is_null(),
+        "viewers do not see invitations"
+    );
 
-    let forged = viewer.rpc("invite_member", &[("email", "mallory@acme.test"), ("role", "admin")]).await;
+    let forged = viewer
+        .rpc(
+            "invite_member",
+            &[("email", "mallory@acme.test"), ("role", "admin")],
+        )
+        .await;
     assert_eq!(forged.status, 403);
-    let pending: i64 = sqlx::query_scalar("select count(*) from invitation where email = 'mallory@acme.test'").fetch_one(&app.db).await.unwrap();
+    let pending: i64 =
+        sqlx::query_scalar("select count(*) from invitation where email = 'mallory@acme.test'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
     assert_eq!(pending, 0);
 
     let page = viewer.get("/members").await;
     assert_eq!(page.status, 200);
-    assert!(!page.body.contains("Create invitation"), "no invite form for viewers");
+    assert!(
+        !page.body.contains("Create invitation"),
+        "no invite form for viewers"
+    );
     let owner_page = owner.get("/members").await;
     assert!(owner_page.body.contains("Create invitation"));
 }
@@ -51,16 +94,51 @@ async fn admin_creates_tenant_owner_invites_viewer_who_cannot_invite() {
 async fn bad_tenant_input_is_explained_per_field_and_conflicts_are_clear() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
-    let bad = admin.rpc("admin_create_tenant", &[("slug", "-X"), ("display_name", ""), ("owner_email", "nope")]).await;
+    let bad = admin
+        .rpc(
+            "admin_create_tenant",
+            &[
+                ("slug", "-X"),
+                ("display_name", ""),
+                ("owner_email", "nope"),
+            ],
+        )
+        .await;
     assert_eq!(bad.status, 422);
-    let fields: Vec<String> = bad.json()["Invalid"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap().to_string()).collect();
+    let fields: Vec<String> = bad.json()["Invalid"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(fields, ["slug", "display_name", "owner_email"]);
-    let count: i64 = sqlx::query_scalar("select count(*) from tenant").fetch_one(&app.db).await.unwrap();
+    let count: i64 = sqlx::query_scalar("select count(*) from tenant")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
     assert_eq!(count, 0, "nothing is created when input is bad");
 
-    let ok = admin.rpc("admin_create_tenant", &[("slug", "acme"), ("display_name", "Acme"), ("owner_email", "a@acme.test")]).await;
+    let ok = admin
+        .rpc(
+            "admin_create_tenant",
+            &[
+                ("slug", "acme"),
+                ("display_name", "Acme"),
+                ("owner_email", "a@acme.test"),
+            ],
+        )
+        .await;
     assert_eq!(ok.status, 200);
-    let dup = admin.rpc("admin_create_tenant", &[("slug", "acme"), ("display_name", "Acme 2"), ("owner_email", "b@acme.test")]).await;
+    let dup = admin
+        .rpc(
+            "admin_create_tenant",
+            &[
+                ("slug", "acme"),
+                ("display_name", "Acme 2"),
+                ("owner_email", "b@acme.test"),
+            ],
+        )
+        .await;
     assert_eq!(dup.status, 409);
     assert!(dup.body.contains("already taken"), "{}", dup.body);
 }
@@ -72,20 +150,43 @@ async fn the_last_owner_stays() {
     let owner = app.client();
     owner.sign_in("owner@acme.test", PASSWORD).await;
     let me = fixture.user(app::model::Role::Owner).to_string();
-    let demote = owner.rpc("change_member_role", &[("user_id", &me), ("role", "admin")]).await;
+    let demote = owner
+        .rpc("change_member_role", &[("user_id", &me), ("role", "admin")])
+        .await;
     assert_eq!(demote.status, 409, "{}", demote.body);
     let remove = owner.rpc("remove_member", &[("user_id", &me)]).await;
     assert_eq!(remove.status, 409);
 
     // With a second owner, the first may step down.
     let admin_id = fixture.user(app::model::Role::Admin).to_string();
-    assert_eq!(owner.rpc("change_member_role", &[("user_id", &admin_id), ("role", "owner")]).await.status, 200);
-    assert_eq!(owner.rpc("change_member_role", &[("user_id", &me), ("role", "admin")]).await.status, 200);
+    assert_eq!(
+        owner
+            .rpc(
+                "change_member_role",
+                &[("user_id", &admin_id), ("role", "owner")]
+            )
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        owner
+            .rpc("change_member_role", &[("user_id", &me), ("role", "admin")])
+            .await
+            .status,
+        200
+    );
 
     // An admin cannot touch owners.
     let admin = app.client();
     admin.sign_in("member@acme.test", PASSWORD).await;
-    assert_eq!(admin.rpc("remove_member", &[("user_id", &admin_id)]).await.status, 403);
+    assert_eq!(
+        admin
+            .rpc("remove_member", &[("user_id", &admin_id)])
+            .await
+            .status,
+        403
+    );
 }
 
 #[tokio::test]
@@ -96,18 +197,50 @@ async fn suspension_allows_reading_and_refuses_changes() {
     owner.sign_in("owner@acme.test", PASSWORD).await;
     let admin = app.admin().await;
     let id = fixture.tenant_id.to_string();
-    assert_eq!(admin.rpc("admin_set_suspended", &[("tenant_id", &id), ("suspended", "true")]).await.status, 200);
+    assert_eq!(
+        admin
+            .rpc(
+                "admin_set_suspended",
+                &[("tenant_id", &id), ("suspended", "true")]
+            )
+            .await
+            .status,
+        200
+    );
 
     assert_eq!(owner.rpc("get_members", &[]).await.status, 200);
-    let refused = owner.rpc("invite_member", &[("email", "new@acme.test"), ("role", "member")]).await;
+    let refused = owner
+        .rpc(
+            "invite_member",
+            &[("email", "new@acme.test"), ("role", "member")],
+        )
+        .await;
     assert_eq!(refused.status, 403);
     assert_eq!(refused.json()["Suspended"], serde_json::Value::Null);
     assert!(refused.body.contains("Suspended"), "{}", refused.body);
     let page = owner.get("/").await;
     assert!(page.body.contains("This tenant is suspended"));
 
-    assert_eq!(admin.rpc("admin_set_suspended", &[("tenant_id", &id), ("suspended", "false")]).await.status, 200);
-    assert_eq!(owner.rpc("invite_member", &[("email", "new@acme.test"), ("role", "member")]).await.status, 200);
+    assert_eq!(
+        admin
+            .rpc(
+                "admin_set_suspended",
+                &[("tenant_id", &id), ("suspended", "false")]
+            )
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        owner
+            .rpc(
+                "invite_member",
+                &[("email", "new@acme.test"), ("role", "member")]
+            )
+            .await
+            .status,
+        200
+    );
 }
 
 #[tokio::test]
@@ -116,12 +249,37 @@ async fn quotas_are_validated_and_stored() {
     let fixture = app.tenant_with_roles("acme").await;
     let admin = app.admin().await;
     let id = fixture.tenant_id.to_string();
-    let bad = admin.rpc("admin_update_quotas", &[("tenant_id", &id), ("max_zones", "-1"), ("max_instances", "10"), ("max_vcpus", "20"), ("max_databases", "1")]).await;
+    let bad = admin
+        .rpc(
+            "admin_update_quotas",
+            &[
+                ("tenant_id", &id),
+                ("max_zones", "-1"),
+                ("max_instances", "10"),
+                ("max_vcpus", "20"),
+                ("max_databases", "1"),
+            ],
+        )
+        .await;
     assert_eq!(bad.status, 422);
     assert!(bad.body.contains("max_zones"));
-    let ok = admin.rpc("admin_update_quotas", &[("tenant_id", &id), ("max_zones", "2"), ("max_instances", "10"), ("max_vcpus", "20"), ("max_databases", "1")]).await;
+    let ok = admin
+        .rpc(
+            "admin_update_quotas",
+            &[
+                ("tenant_id", &id),
+                ("max_zones", "2"),
+                ("max_instances", "10"),
+                ("max_vcpus", "20"),
+                ("max_databases", "1"),
+            ],
+        )
+        .await;
     assert_eq!(ok.status, 200, "{}", ok.body);
-    let tenant = admin.rpc("admin_get_tenant", &[("tenant_id", &id)]).await.json();
+    let tenant = admin
+        .rpc("admin_get_tenant", &[("tenant_id", &id)])
+        .await
+        .json();
     assert_eq!(tenant["quotas"]["max_zones"], 2);
     assert_eq!(tenant["quotas"]["max_vcpus"], 20);
 }
@@ -134,22 +292,53 @@ async fn a_user_in_two_tenants_switches_between_them_but_not_into_others() {
     let c = app.tenant_with_roles("gamma").await;
     let b_owner = app.client();
     b_owner.sign_in("owner@beta.test", PASSWORD).await;
-    let invite = b_owner.rpc("invite_member", &[("email", "owner@alpha.test"), ("role", "member")]).await;
+    let invite = b_owner
+        .rpc(
+            "invite_member",
+            &[("email", "owner@alpha.test"), ("role", "member")],
+        )
+        .await;
     // The invitee already has an account: they confirm with their password.
     let existing = app.client();
     let token = link(&invite, "/link_path");
-    let preview = existing.rpc("preview_invitation", &[("token", token.trim_start_matches("/invite/"))]).await.json();
+    let preview = existing
+        .rpc(
+            "preview_invitation",
+            &[("token", token.trim_start_matches("/invite/"))],
+        )
+        .await
+        .json();
     assert_eq!(preview["existing_user"], true);
-    let wrong = existing.rpc("accept_invitation", &[("token", token.trim_start_matches("/invite/")), ("display_name", ""), ("password", "wrong password!!")]).await;
+    let wrong = existing
+        .rpc(
+            "accept_invitation",
+            &[
+                ("token", token.trim_start_matches("/invite/")),
+                ("display_name", ""),
+                ("password", "wrong password!!"),
+            ],
+        )
+        .await;
     assert_eq!(wrong.status, 422);
     let user = accept(&app, &token, "").await;
 
     let info = user.rpc("get_session_info", &[]).await.json();
     assert_eq!(info["tenants"].as_array().unwrap().len(), 2);
-    assert_eq!(info["current"]["tenant_id"], b.tenant_id.to_string(), "accepting lands in the tenant");
-    assert_eq!(user.rpc("switch_tenant", &[("tenant_id", &a.tenant_id.to_string())]).await.status, 200);
+    assert_eq!(
+        info["current"]["tenant_id"],
+        b.tenant_id.to_string(),
+        "accepting lands in the tenant"
+    );
+    assert_eq!(
+        user.rpc("switch_tenant", &[("tenant_id", &a.tenant_id.to_string())])
+            .await
+            .status,
+        200
+    );
     assert_eq!(user.rpc("get_overview", &[]).await.json()["slug"], "alpha");
-    let foreign = user.rpc("switch_tenant", &[("tenant_id", &c.tenant_id.to_string())]).await;
+    let foreign = user
+        .rpc("switch_tenant", &[("tenant_id", &c.tenant_id.to_string())])
+        .await;
     assert_eq!(foreign.status, 404);
     assert_eq!(user.rpc("get_overview", &[]).await.json()["slug"], "alpha");
 }
