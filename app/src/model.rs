@@ -175,3 +175,86 @@ pub struct UserAdminView {
     pub tenant_count: i64,
     pub created_at: OffsetDateTime,
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+#[cfg_attr(feature = "ssr", sqlx(type_name = "job_state", rename_all = "lowercase"))]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Succeeded => "succeeded",
+            JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn is_finished(self) -> bool {
+        matches!(self, JobState::Succeeded | JobState::Failed | JobState::Cancelled)
+    }
+}
+
+/// One job in a list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct JobSummary {
+    pub job_id: i64,
+    pub kind: String,
+    pub tenant_id: Option<Uuid>,
+    pub state: JobState,
+    pub attempt: i32,
+    pub max_attempts: i32,
+    pub progress: i16,
+    pub progress_message: Option<String>,
+    /// The last error, verbatim (a provider's own message).
+    pub last_error: Option<String>,
+    pub cancel_requested: bool,
+    pub run_at: OffsetDateTime,
+    pub created_at: OffsetDateTime,
+    pub started_at: Option<OffsetDateTime>,
+    pub finished_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct JobEventView {
+    pub event_id: i64,
+    pub job_id: i64,
+    pub kind: String,
+    pub percent: Option<i16>,
+    pub message: String,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobDetail {
+    pub job: JobSummary,
+    pub events: Vec<JobEventView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct JobCount {
+    pub kind: String,
+    pub state: JobState,
+    pub count: i64,
+}
+
+/// The admin console's view of the queue's health.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueueOverview {
+    pub counts: Vec<JobCount>,
+    /// Age of the oldest job that is due and still waiting, in seconds.
+    pub oldest_waiting_seconds: Option<f64>,
+    pub recent_failures: Vec<JobSummary>,
+}

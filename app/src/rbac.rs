@@ -18,10 +18,13 @@ pub enum Action {
     RevokeInvitation,
     /// Granting, changing or removing the owner role.
     ManageOwnership,
+    ViewJobs,
+    /// Retrying a failed job, cancelling a queued or running one.
+    ManageJobs,
 }
 
 impl Action {
-    pub const ALL: [Action; 8] = [
+    pub const ALL: [Action; 10] = [
         Action::ViewTenant,
         Action::ViewMembers,
         Action::ViewInvitations,
@@ -30,12 +33,15 @@ impl Action {
         Action::RemoveMember,
         Action::RevokeInvitation,
         Action::ManageOwnership,
+        Action::ViewJobs,
+        Action::ManageJobs,
     ];
 
     /// The lowest role allowed to do it.
     pub fn min_role(self) -> Role {
         match self {
-            Action::ViewTenant | Action::ViewMembers => Role::Viewer,
+            Action::ViewTenant | Action::ViewMembers | Action::ViewJobs => Role::Viewer,
+            Action::ManageJobs => Role::Member,
             Action::ViewInvitations
             | Action::InviteMember
             | Action::ChangeMemberRole
@@ -64,10 +70,12 @@ pub enum PlatformAction {
     InviteTenantOwner,
     ListUsers,
     DisableUser,
+    /// The queue page: counts, failures, retry and cancel of any job.
+    ManageQueue,
 }
 
 impl PlatformAction {
-    pub const ALL: [PlatformAction; 7] = [
+    pub const ALL: [PlatformAction; 8] = [
         PlatformAction::ListTenants,
         PlatformAction::CreateTenant,
         PlatformAction::SuspendTenant,
@@ -75,6 +83,7 @@ impl PlatformAction {
         PlatformAction::InviteTenantOwner,
         PlatformAction::ListUsers,
         PlatformAction::DisableUser,
+        PlatformAction::ManageQueue,
     ];
 }
 

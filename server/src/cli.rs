@@ -45,3 +45,25 @@ pub async fn reset_password(settings: &Settings, email: &str) -> anyhow::Result<
     println!("New password for {email} (shown once): {password}");
     Ok(())
 }
+
+/// `stratus worker`: runs jobs only (scale-out), until SIGTERM/SIGINT, or until the queue is
+/// drained with `--once`.
+pub async fn worker(settings: Settings, concurrency: usize, once: bool) -> anyhow::Result<()> {
+    startup::prepare_database(&settings).await?.close().await;
+    let db = startup::connect_as(&settings, "stratus-worker")?;
+    crate::metrics::install();
+    let mut config = settings.worker(concurrency);
+    config.once = once;
+    let worker = app::backend::jobs::worker::Worker::start(db, startup::registry(), config);
+    if once {
+        worker.wait().await;
+    } else {
+        let stop = worker.stop_token();
+        tokio::select! {
+            _ = startup::shutdown_signal() => stop.cancel(),
+            _ = stop.cancelled() => {}
+        }
+        worker.shutdown().await;
+    }
+    Ok(())
+}

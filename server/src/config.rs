@@ -19,6 +19,11 @@ pub struct Settings {
     /// How long shutdown waits for requests in flight.
     pub shutdown_grace: Duration,
     pub admin_email: String,
+    /// Jobs run at once by the worker inside `serve`; 0 runs no worker there.
+    pub worker_concurrency: usize,
+    pub job_lease: Duration,
+    pub job_poll_interval: Duration,
+    pub job_retention: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,13 +70,32 @@ impl Settings {
             request_timeout: Duration::from_secs(parse("STRATUS_REQUEST_TIMEOUT_SECS", 30)?),
             shutdown_grace: Duration::from_secs(parse("STRATUS_SHUTDOWN_GRACE_SECS", 20)?),
             admin_email: var("STRATUS_ADMIN_EMAIL").unwrap_or_else(|| "admin@stratus.local".into()),
+            worker_concurrency: parse("STRATUS_WORKER_CONCURRENCY", 8)?,
+            job_lease: Duration::from_secs(parse("STRATUS_JOB_LEASE_SECS", 30)?),
+            job_poll_interval: Duration::from_millis(parse("STRATUS_JOB_POLL_MS", 1000)?),
+            job_retention: Duration::from_secs(parse::<u64>("STRATUS_JOB_RETENTION_DAYS", 14)? * 24 * 3600),
         })
         .and_then(|s: Settings| {
             if s.db_max_connections == 0 {
                 bail!("STRATUS_DB_MAX_CONNECTIONS must be at least 1");
             }
+            if s.job_lease < Duration::from_secs(1) {
+                bail!("STRATUS_JOB_LEASE_SECS must be at least 1");
+            }
             Ok(s)
         })
         .context("reading configuration")
+    }
+}
+
+impl Settings {
+    /// The worker settings for this process, with `concurrency` jobs at a time.
+    pub fn worker(&self, concurrency: usize) -> app::backend::jobs::worker::WorkerConfig {
+        let mut config = app::backend::jobs::worker::WorkerConfig::new(concurrency);
+        config.lease = self.job_lease;
+        config.poll_interval = self.job_poll_interval;
+        config.retention = self.job_retention;
+        config.shutdown_timeout = self.shutdown_grace;
+        config
     }
 }

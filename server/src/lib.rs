@@ -1,7 +1,9 @@
 //! The Stratus process: configuration, startup, the HTTP router and the admin CLI.
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod metrics;
 pub mod startup;
 pub mod telemetry;

@@ -31,6 +31,17 @@ enum Command {
     },
     /// Set a new random password for a user, print it once and end their sessions.
     ResetPassword { email: String },
+    /// Run jobs only, without serving HTTP (to scale workers out).
+    Worker {
+        #[arg(long, env = "STRATUS_WORKER_CONCURRENCY", default_value_t = 8)]
+        concurrency: usize,
+        /// Exit once no job is due and none is running.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Benchmarks (see the README).
+    #[command(subcommand)]
+    Bench(server::bench::Bench),
 }
 
 #[tokio::main]
@@ -42,5 +53,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate => cli::migrate(&settings).await,
         Command::CreateAdmin { email } => cli::create_admin(&settings, &email).await,
         Command::ResetPassword { email } => cli::reset_password(&settings, &email).await,
+        Command::Worker { concurrency, once } => cli::worker(settings, concurrency, once).await,
+        Command::Bench(bench) => server::bench::run(settings, bench).await,
     }
 }

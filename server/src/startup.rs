@@ -3,6 +3,7 @@
 use crate::config::Settings;
 use crate::http;
 use anyhow::Context;
+use app::backend::jobs::worker::{Registry, Worker};
 use app::backend::{passwords, MIGRATOR};
 use leptos::config::LeptosOptions;
 use secrecy::ExposeSecret;
@@ -24,14 +25,25 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     shutdown_grace: Duration,
+    worker: Option<Worker>,
     pub db: PgPool,
+}
+
+/// Every job kind this build of Stratus can run.
+pub fn registry() -> Registry {
+    Registry::default().with_builtins()
 }
 
 /// Connects lazily, with short timeouts, so an outage is answered quickly (503) instead of hanging.
 pub fn connect(settings: &Settings) -> anyhow::Result<PgPool> {
+    connect_as(settings, "stratus")
+}
+
+/// `application_name` tells the processes apart in `pg_stat_activity`.
+pub fn connect_as(settings: &Settings, application_name: &str) -> anyhow::Result<PgPool> {
     let options = PgConnectOptions::from_str(settings.database_url.expose_secret())
         .context("DATABASE_URL is not a valid PostgreSQL URL")?
-        .application_name("stratus");
+        .application_name(application_name);
     Ok(PgPoolOptions::new()
         .max_connections(settings.db_max_connections)
         .acquire_timeout(Duration::from_secs(3))
@@ -88,10 +100,14 @@ impl Application {
             leptos,
         };
         let router = http::router(state, &settings).await?;
+        let worker = (settings.worker_concurrency > 0).then(|| {
+            Worker::start(db.clone(), registry(), settings.worker(settings.worker_concurrency))
+        });
         Ok(Application {
             listener,
             router,
             shutdown_grace: settings.shutdown_grace,
+            worker,
             db,
         })
     }
@@ -118,18 +134,30 @@ impl Application {
         )
         .with_graceful_shutdown(shutdown_signal());
         let server = tokio::spawn(async move { server.await });
-        tokio::select! {
-            result = server => { result??; }
-            _ = async { shutdown_signal().await; tokio::time::sleep(grace).await } => {
-                tracing::warn!("requests still running after the grace period; stopping anyway");
+        let http = async {
+            tokio::select! {
+                result = server => result?.map_err(anyhow::Error::from),
+                _ = async { shutdown_signal().await; tokio::time::sleep(grace).await } => {
+                    tracing::warn!("requests still running after the grace period; stopping anyway");
+                    Ok(())
+                }
             }
-        }
+        };
+        // The in-process worker stops claiming at the same signal and finishes or releases its jobs.
+        let worker = self.worker;
+        let jobs = async move {
+            if let Some(worker) = worker {
+                shutdown_signal().await;
+                worker.shutdown().await;
+            }
+        };
+        let (result, ()) = tokio::join!(http, jobs);
         tracing::info!("stopped");
-        Ok(())
+        result
     }
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

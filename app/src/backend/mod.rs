@@ -3,6 +3,7 @@
 
 pub mod actor;
 pub mod identity;
+pub mod jobs;
 pub mod passwords;
 pub mod session;
 pub mod tenancy;

@@ -27,6 +27,7 @@ use tower_sessions_sqlx_store::PostgresStore;
 pub const SESSION_COOKIE: &str = "__Host-stratus";
 
 pub async fn router(state: AppState, settings: &Settings) -> anyhow::Result<Router> {
+    crate::metrics::install();
     let store = PostgresStore::new(state.db.clone());
     tokio::spawn(
         tower_sessions::session_store::ExpiredDeletion::continuously_delete_expired(
@@ -88,6 +89,7 @@ pub async fn router(state: AppState, settings: &Settings) -> anyhow::Result<Rout
     Ok(Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
         .nest_service("/pkg", pkg)
         .merge(portal)
         .layer(

@@ -1,0 +1,100 @@
+//! The durable job queue in PostgreSQL (no broker).
+//!
+//! - [`queue`]: enqueue, claim, heartbeat, complete, fail, rescue, prune — the SQL, with fencing.
+//! - [`worker`]: the runtime that claims jobs in batches and runs registered handlers.
+//! - This module: what people do with jobs (list, inspect, retry, cancel), authorized.
+
+pub mod queue;
+pub mod worker;
+
+pub use queue::{enqueue, enqueue_many, Enqueued, NewJob};
+
+use super::actor::Actor;
+use crate::error::AppError;
+use crate::model::{JobCount, JobDetail, JobEventView, JobState, JobSummary, QueueOverview};
+use crate::rbac::{authorize, authorize_platform, Action, PlatformAction};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+const SUMMARY_COLUMNS: &str = "job_id, kind, tenant_id, state, attempt, max_attempts, progress, progress_message,
+     last_error, cancel_requested, run_at, created_at, started_at, finished_at";
+
+pub async fn list_tenant_jobs(db: &PgPool, actor: &Actor, tenant_id: Uuid, limit: i64) -> Result<Vec<JobSummary>, AppError> {
+    authorize(db, actor, tenant_id, Action::ViewJobs).await?;
+    Ok(sqlx::query_as(&format!(
+        "select {SUMMARY_COLUMNS} from job where tenant_id = $1 order by job_id desc limit $2"
+    ))
+    .bind(tenant_id)
+    .bind(limit.clamp(1, 500))
+    .fetch_all(db)
+    .await?)
+}
+
+async fn detail(db: &PgPool, job_id: i64, tenant_id: Option<Uuid>) -> Result<JobDetail, AppError> {
+    let job: JobSummary = sqlx::query_as(&format!(
+        "select {SUMMARY_COLUMNS} from job where job_id = $1 and ($2::uuid is null or tenant_id = $2)"
+    ))
+    .bind(job_id)
+    .bind(tenant_id)
+    .fetch_one(db)
+    .await?;
+    let events: Vec<JobEventView> = sqlx::query_as(
+        "select event_id, job_id, kind, percent, message, created_at from job_event where job_id = $1 order by event_id",
+    )
+    .bind(job_id)
+    .fetch_all(db)
+    .await?;
+    Ok(JobDetail { job, events })
+}
+
+/// A job of the tenant with its events; another tenant's job is 404.
+pub async fn tenant_job(db: &PgPool, actor: &Actor, tenant_id: Uuid, job_id: i64) -> Result<JobDetail, AppError> {
+    authorize(db, actor, tenant_id, Action::ViewJobs).await?;
+    detail(db, job_id, Some(tenant_id)).await
+}
+
+pub async fn cancel_tenant_job(db: &PgPool, actor: &Actor, tenant_id: Uuid, job_id: i64) -> Result<JobState, AppError> {
+    authorize(db, actor, tenant_id, Action::ManageJobs).await?;
+    queue::cancel(db, job_id, Some(tenant_id), &actor.email).await
+}
+
+pub async fn retry_tenant_job(db: &PgPool, actor: &Actor, tenant_id: Uuid, job_id: i64) -> Result<(), AppError> {
+    authorize(db, actor, tenant_id, Action::ManageJobs).await?;
+    queue::retry(db, job_id, Some(tenant_id), &actor.email).await
+}
+
+// ----- Admin console ----------------------------------------------------------------------------
+
+pub async fn queue_overview(db: &PgPool, actor: &Actor) -> Result<QueueOverview, AppError> {
+    authorize_platform(actor, PlatformAction::ManageQueue)?;
+    let counts: Vec<JobCount> =
+        sqlx::query_as("select kind, state, count(*) as count from job group by kind, state order by kind, state")
+            .fetch_all(db)
+            .await?;
+    let oldest_waiting_seconds: Option<f64> = sqlx::query_scalar(
+        "select extract(epoch from now() - min(run_at))::float8 from job where state = 'queued' and run_at <= now()",
+    )
+    .fetch_one(db)
+    .await?;
+    let recent_failures: Vec<JobSummary> = sqlx::query_as(&format!(
+        "select {SUMMARY_COLUMNS} from job where state = 'failed' order by finished_at desc nulls last limit 20"
+    ))
+    .fetch_all(db)
+    .await?;
+    Ok(QueueOverview { counts, oldest_waiting_seconds, recent_failures })
+}
+
+pub async fn admin_job(db: &PgPool, actor: &Actor, job_id: i64) -> Result<JobDetail, AppError> {
+    authorize_platform(actor, PlatformAction::ManageQueue)?;
+    detail(db, job_id, None).await
+}
+
+pub async fn admin_cancel_job(db: &PgPool, actor: &Actor, job_id: i64) -> Result<JobState, AppError> {
+    authorize_platform(actor, PlatformAction::ManageQueue)?;
+    queue::cancel(db, job_id, None, &actor.email).await
+}
+
+pub async fn admin_retry_job(db: &PgPool, actor: &Actor, job_id: i64) -> Result<(), AppError> {
+    authorize_platform(actor, PlatformAction::ManageQueue)?;
+    queue::retry(db, job_id, None, &actor.email).await
+}
