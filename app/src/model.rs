@@ -178,7 +178,10 @@ pub struct UserAdminView {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::Type))]
-#[cfg_attr(feature = "ssr", sqlx(type_name = "job_state", rename_all = "lowercase"))]
+#[cfg_attr(
+    feature = "ssr",
+    sqlx(type_name = "job_state", rename_all = "lowercase")
+)]
 #[serde(rename_all = "lowercase")]
 pub enum JobState {
     Queued,
@@ -200,7 +203,10 @@ impl JobState {
     }
 
     pub fn is_finished(self) -> bool {
-        matches!(self, JobState::Succeeded | JobState::Failed | JobState::Cancelled)
+        matches!(
+            self,
+            JobState::Succeeded | JobState::Failed | JobState::Cancelled
+        )
     }
 }
 

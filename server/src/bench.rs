@@ -45,7 +45,9 @@ pub async fn run(settings: Settings, bench: Bench) -> anyhow::Result<()> {
     let db = startup::connect_as(&settings, "stratus-bench")?;
     match bench {
         Bench::Reset => {
-            sqlx::query("truncate job, job_event, job_lane").execute(&db).await?;
+            sqlx::query("truncate job, job_event, job_lane")
+                .execute(&db)
+                .await?;
             println!("{}", json!({ "reset": true }));
         }
         Bench::Enqueue { count } => {
@@ -54,7 +56,10 @@ pub async fn run(settings: Settings, bench: Bench) -> anyhow::Result<()> {
             let mut tx = db.begin().await?;
             let ids = enqueue_many(&mut tx, &jobs).await?;
             tx.commit().await?;
-            println!("{}", json!({ "enqueued": ids.len(), "seconds": start.elapsed().as_secs_f64() }));
+            println!(
+                "{}",
+                json!({ "enqueued": ids.len(), "seconds": start.elapsed().as_secs_f64() })
+            );
         }
         Bench::FillFinished { count } => {
             sqlx::query(
@@ -76,24 +81,44 @@ pub async fn run(settings: Settings, bench: Bench) -> anyhow::Result<()> {
             )
             .fetch_one(&db)
             .await?;
-            println!("{}", json!({ "succeeded_once": succeeded, "ran_more_than_once": twice, "not_succeeded": other }));
-            anyhow::ensure!(succeeded >= expect && twice == 0 && other == 0, "not every job ran exactly once");
+            println!(
+                "{}",
+                json!({ "succeeded_once": succeeded, "ran_more_than_once": twice, "not_succeeded": other })
+            );
+            anyhow::ensure!(
+                succeeded >= expect && twice == 0 && other == 0,
+                "not every job ran exactly once"
+            );
         }
-        Bench::Latency { rate, seconds, concurrency } => latency(db, settings, rate, seconds, concurrency).await?,
+        Bench::Latency {
+            rate,
+            seconds,
+            concurrency,
+        } => latency(db, settings, rate, seconds, concurrency).await?,
     }
     Ok(())
 }
 
 /// Pickup delay measured inside the handler: now minus the enqueue time in the payload.
-async fn latency(db: sqlx::PgPool, settings: Settings, rate: u32, seconds: u64, concurrency: usize) -> anyhow::Result<()> {
-    sqlx::query("truncate job, job_event, job_lane").execute(&db).await?;
+async fn latency(
+    db: sqlx::PgPool,
+    settings: Settings,
+    rate: u32,
+    seconds: u64,
+    concurrency: usize,
+) -> anyhow::Result<()> {
+    sqlx::query("truncate job, job_event, job_lane")
+        .execute(&db)
+        .await?;
     let samples = Arc::new(Mutex::new(Vec::<f64>::new()));
     let mut registry = Registry::default();
     let recorded = samples.clone();
     registry.register("bench.latency", move |ctx| {
         let recorded = recorded.clone();
         async move {
-            let enqueued = ctx.job.payload["at"].as_f64().ok_or(JobError::Fatal("no timestamp".into()))?;
+            let enqueued = ctx.job.payload["at"]
+                .as_f64()
+                .ok_or(JobError::Fatal("no timestamp".into()))?;
             let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() as f64 / 1e6;
             recorded.lock().expect("samples").push(now - enqueued);
             Ok(())
@@ -112,7 +137,11 @@ async fn latency(db: sqlx::PgPool, settings: Settings, rate: u32, seconds: u64, 
     for i in 0..total {
         tick.tick().await;
         let at = time::OffsetDateTime::now_utc().unix_timestamp_nanos() as f64 / 1e6;
-        enqueue(&mut conn, NewJob::new("bench.latency").payload(json!({ "at": at, "warmup": i < warmup }))).await?;
+        enqueue(
+            &mut conn,
+            NewJob::new("bench.latency").payload(json!({ "at": at, "warmup": i < warmup })),
+        )
+        .await?;
     }
     drop(conn);
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -121,7 +150,11 @@ async fn latency(db: sqlx::PgPool, settings: Settings, rate: u32, seconds: u64, 
     }
     worker.shutdown().await;
     let mut all = samples.lock().expect("samples").clone();
-    anyhow::ensure!(all.len() as u64 == total, "only {} of {total} jobs ran", all.len());
+    anyhow::ensure!(
+        all.len() as u64 == total,
+        "only {} of {total} jobs ran",
+        all.len()
+    );
     // The first second is warm-up (connections, caches); the samples arrive in pickup order.
     let mut measured: Vec<f64> = all.split_off(warmup as usize);
     measured.sort_by(f64::total_cmp);

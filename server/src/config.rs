@@ -73,7 +73,9 @@ impl Settings {
             worker_concurrency: parse("STRATUS_WORKER_CONCURRENCY", 8)?,
             job_lease: Duration::from_secs(parse("STRATUS_JOB_LEASE_SECS", 30)?),
             job_poll_interval: Duration::from_millis(parse("STRATUS_JOB_POLL_MS", 1000)?),
-            job_retention: Duration::from_secs(parse::<u64>("STRATUS_JOB_RETENTION_DAYS", 14)? * 24 * 3600),
+            job_retention: Duration::from_secs(
+                parse::<u64>("STRATUS_JOB_RETENTION_DAYS", 14)? * 24 * 3600,
+            ),
         })
         .and_then(|s: Settings| {
             if s.db_max_connections == 0 {

@@ -10,7 +10,10 @@ static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 /// Installs the global recorder once (tests start many apps in one process).
 pub fn install() -> &'static PrometheusHandle {
     HANDLE.get_or_init(|| {
-        let buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0];
+        let buckets = [
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            30.0, 60.0, 300.0,
+        ];
         PrometheusBuilder::new()
             .set_buckets(&buckets)
             .expect("valid buckets")
@@ -22,7 +25,9 @@ pub fn install() -> &'static PrometheusHandle {
 /// The text exposition, with fresh queue gauges.
 pub async fn render(db: &PgPool) -> String {
     let counts: Result<Vec<(String, String, i64)>, _> =
-        sqlx::query_as("select kind, state::text, count(*) from job group by kind, state").fetch_all(db).await;
+        sqlx::query_as("select kind, state::text, count(*) from job group by kind, state")
+            .fetch_all(db)
+            .await;
     let oldest: Result<Option<f64>, _> = sqlx::query_scalar(
         "select extract(epoch from now() - min(run_at))::float8 from job where state = 'queued' and run_at <= now()",
     )
@@ -32,12 +37,18 @@ pub async fn render(db: &PgPool) -> String {
     if let Ok(counts) = counts {
         out.push_str("# HELP stratus_jobs Jobs in the queue table by kind and state.\n# TYPE stratus_jobs gauge\n");
         for (kind, state, n) in counts {
-            out.push_str(&format!("stratus_jobs{{kind=\"{}\",state=\"{state}\"}} {n}\n", kind.replace('"', "")));
+            out.push_str(&format!(
+                "stratus_jobs{{kind=\"{}\",state=\"{state}\"}} {n}\n",
+                kind.replace('"', "")
+            ));
         }
     }
     if let Ok(oldest) = oldest {
         out.push_str("# HELP stratus_job_oldest_waiting_seconds Age of the oldest due job still waiting.\n# TYPE stratus_job_oldest_waiting_seconds gauge\n");
-        out.push_str(&format!("stratus_job_oldest_waiting_seconds {}\n", oldest.unwrap_or(0.0)));
+        out.push_str(&format!(
+            "stratus_job_oldest_waiting_seconds {}\n",
+            oldest.unwrap_or(0.0)
+        ));
     }
     out
 }

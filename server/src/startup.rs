@@ -101,7 +101,11 @@ impl Application {
         };
         let router = http::router(state, &settings).await?;
         let worker = (settings.worker_concurrency > 0).then(|| {
-            Worker::start(db.clone(), registry(), settings.worker(settings.worker_concurrency))
+            Worker::start(
+                db.clone(),
+                registry(),
+                settings.worker(settings.worker_concurrency),
+            )
         });
         Ok(Application {
             listener,

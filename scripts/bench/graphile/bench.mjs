@@ -84,6 +84,7 @@ const SUBCOMMANDS = {
       processes: { type: "string", default: "1" },
       concurrency: { type: "string", default: "24" },
       "startup-runs": { type: "string", default: "3" },
+      "max-pool-size": { type: "string" },
     },
     required: ["db", "jobs"],
     fn: drain,
@@ -108,7 +109,8 @@ const SUBCOMMANDS = {
 
 const USAGE = `usage (run with the Node 22 binary printed by setup.sh):
   bench.mjs drain --db URL --jobs N [--processes P=1] [--concurrency C=24] [--batched]
-                  [--startup-runs K=3] [--timeout-seconds T=900]
+                  [--startup-runs K=3] [--max-pool-size M=C+1, capped to free
+                  server connections] [--timeout-seconds T=900]
   bench.mjs latency --db URL --rate R --seconds S [--concurrency C=24] [--batched]
                   [--warmup-seconds W=1] [--timeout-seconds T=S+60]
   bench.mjs fill-finished --db URL --count N      (no-op, see README)
@@ -177,6 +179,36 @@ async function clearQueue(client) {
   );
 }
 
+/**
+ * perfTest gives each process a pool of C+1 connections. P*(C+1) can exceed
+ * the server's max_connections (100 by default: 2 x 65 does), so cap the
+ * per-process pool to what the server has free (graphile-worker allows a
+ * pool smaller than concurrentJobs; minimum 2).
+ */
+async function choosePoolSize(client, { processes, concurrency, requested }) {
+  const wanted = requested ?? concurrency + 1;
+  const {
+    rows: [row],
+  } = await client.query(`
+    select current_setting('max_connections')::int
+             - current_setting('superuser_reserved_connections')::int
+             - (select count(*)::int from pg_stat_activity where backend_type = 'client backend')
+             as free`);
+  const margin = 4; // leave a few for psql / the other side's tooling
+  const perProcess = Math.floor((row.free - margin) / processes);
+  if (perProcess < 2) {
+    die(`only ${row.free} free connections on the server; cannot give ${processes} processes 2 each`);
+  }
+  if (wanted > perProcess) {
+    log(
+      `max pool size capped from ${wanted} to ${perProcess} per process ` +
+        `(${row.free} free server connections, ${processes} processes)`,
+    );
+    return perProcess;
+  }
+  return Math.max(2, wanted);
+}
+
 async function queueStats(client) {
   const {
     rows: [row],
@@ -212,7 +244,7 @@ async function assertQueueEmpty(client, what) {
  * Spawn `count` concurrent `cli.js --once` processes and wait for all of them.
  * Returns the wall-clock seconds from first spawn to last exit.
  */
-async function runOnceProcesses({ db, count, concurrency, batching, timeoutSeconds, label }) {
+async function runOnceProcesses({ db, count, concurrency, poolSize, batching, timeoutSeconds, label }) {
   const env = {
     ...process.env,
     NO_LOG_SUCCESS: "1", // as perfTest/run.js: don't log each completed job
@@ -228,7 +260,7 @@ async function runOnceProcesses({ db, count, concurrency, batching, timeoutSecon
     "--connection", db,
     "--once",
     "--jobs", String(concurrency),
-    "--max-pool-size", String(concurrency + 1), // perfTest: -m CONCURRENCY+1
+    "--max-pool-size", String(poolSize), // perfTest: -m CONCURRENCY+1
   ];
   const children = [];
   const start = hrSeconds();
@@ -292,13 +324,22 @@ async function drain(values) {
     ? parseNumArg(values, "timeout-seconds", { min: 1 })
     : 900;
   const batching = batchingFromArgs(values);
-  const common = { db, count: processes, concurrency, batching, timeoutSeconds };
+  const requestedPool =
+    values["max-pool-size"] != null
+      ? parseIntArg(values, "max-pool-size", { min: 2 })
+      : undefined;
 
   log(`migrating graphile_worker schema (v${VERSION})`);
   await migrate(db);
 
   await withClient(db, async (client) => {
     await clearQueue(client);
+    const poolSize = await choosePoolSize(client, {
+      processes,
+      concurrency,
+      requested: requestedPool,
+    });
+    const common = { db, count: processes, concurrency, poolSize, batching, timeoutSeconds };
 
     // 1. Start-up/shut-down cost: the same P `--once` processes on an empty
     //    queue. (perfTest/run.js times one such run; we take the median of
@@ -352,6 +393,7 @@ async function drain(values) {
       jobs,
       processes,
       concurrency,
+      max_pool_size: poolSize,
       seconds: round(seconds),
       startup_seconds: round(startup),
       elapsed_seconds: round(elapsed),
@@ -416,7 +458,7 @@ async function latency(values) {
         ...commonWorkerOptions,
         connectionString: db,
         concurrentJobs: concurrency,
-        maxPoolSize: concurrency + 1,
+        maxPoolSize: concurrency + 1, // perfTest: C+1
         ...batchingOptions(batching),
       },
     },
@@ -480,6 +522,7 @@ async function latency(values) {
     rate,
     seconds: durationSeconds,
     concurrency,
+    max_pool_size: concurrency + 1,
     sent: total,
     achieved_rate: round(total / produceSeconds, 1),
     warmup_seconds: warmupSeconds,

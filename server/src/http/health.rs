@@ -52,5 +52,11 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
 
 /// Prometheus text exposition (see `crate::metrics`).
 pub async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render(&state.db).await)
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        crate::metrics::render(&state.db).await,
+    )
 }

@@ -3,7 +3,7 @@
 
 use crate::support::TestApp;
 use app::backend::actor::Actor;
-use app::backend::{identity, tenancy};
+use app::backend::{identity, jobs, tenancy};
 use app::error::AppError;
 use app::model::{Quotas, Role, TenantStatus};
 use app::rbac::{Action, PlatformAction};
@@ -14,6 +14,8 @@ use uuid::Uuid;
 fn spec_min_role(action: Action) -> Role {
     match action {
         Action::ViewTenant | Action::ViewMembers => Role::Viewer,
+        Action::ViewJobs => Role::Viewer,
+        Action::ManageJobs => Role::Member,
         Action::ViewInvitations
         | Action::InviteMember
         | Action::ChangeMemberRole
@@ -95,6 +97,23 @@ async fn perform(
         Action::ManageOwnership => {
             let target = add_target(db, tenant_id, Role::Member).await;
             tenancy::change_role(db, actor, tenant_id, target, Role::Owner).await
+        }
+        Action::ViewJobs => jobs::list_tenant_jobs(db, actor, tenant_id, 50)
+            .await
+            .map(drop),
+        Action::ManageJobs => {
+            let mut conn = db.acquire().await.unwrap();
+            let job = jobs::enqueue(
+                &mut conn,
+                jobs::NewJob::new("test.later")
+                    .tenant(tenant_id)
+                    .run_at(time::OffsetDateTime::now_utc() + time::Duration::hours(1)),
+            )
+            .await
+            .unwrap();
+            jobs::cancel_tenant_job(db, actor, tenant_id, job.job_id)
+                .await
+                .map(drop)
         }
     }
 }
@@ -221,6 +240,7 @@ async fn perform_platform(
         }
         PlatformAction::ListUsers => identity::list_users(db, actor).await.map(drop),
         PlatformAction::DisableUser => identity::set_user_disabled(db, actor, user_id, false).await,
+        PlatformAction::ManageQueue => jobs::queue_overview(db, actor).await.map(drop),
     }
 }
 

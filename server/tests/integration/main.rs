@@ -2,6 +2,7 @@
 
 mod authz_matrix;
 mod health;
+mod queue;
 mod sessions;
 mod support;
 mod tenancy;

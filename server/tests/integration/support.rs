@@ -45,6 +45,11 @@ pub fn settings(database_url: &str) -> Settings {
         request_timeout: Duration::from_secs(30),
         shutdown_grace: Duration::from_secs(1),
         admin_email: "admin@stratus.test".into(),
+        // Queue tests start their own workers.
+        worker_concurrency: 0,
+        job_lease: Duration::from_secs(30),
+        job_poll_interval: Duration::from_millis(200),
+        job_retention: Duration::from_secs(14 * 24 * 3600),
     }
 }
 
@@ -269,4 +274,31 @@ impl Client {
         );
         reply
     }
+}
+
+/// Polls `check` until it holds, failing the test after `timeout`.
+pub async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + timeout;
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Inserts a tenant directly (queue tests need only its id).
+pub async fn insert_tenant(db: &PgPool, slug: &str) -> Uuid {
+    sqlx::query_scalar(
+        "insert into tenant (slug, display_name) values ($1, $1) returning tenant_id",
+    )
+    .bind(slug)
+    .fetch_one(db)
+    .await
+    .unwrap()
 }

@@ -16,10 +16,16 @@ use crate::rbac::{authorize, authorize_platform, Action, PlatformAction};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-const SUMMARY_COLUMNS: &str = "job_id, kind, tenant_id, state, attempt, max_attempts, progress, progress_message,
+const SUMMARY_COLUMNS: &str =
+    "job_id, kind, tenant_id, state, attempt, max_attempts, progress, progress_message,
      last_error, cancel_requested, run_at, created_at, started_at, finished_at";
 
-pub async fn list_tenant_jobs(db: &PgPool, actor: &Actor, tenant_id: Uuid, limit: i64) -> Result<Vec<JobSummary>, AppError> {
+pub async fn list_tenant_jobs(
+    db: &PgPool,
+    actor: &Actor,
+    tenant_id: Uuid,
+    limit: i64,
+) -> Result<Vec<JobSummary>, AppError> {
     authorize(db, actor, tenant_id, Action::ViewJobs).await?;
     Ok(sqlx::query_as(&format!(
         "select {SUMMARY_COLUMNS} from job where tenant_id = $1 order by job_id desc limit $2"
@@ -48,17 +54,32 @@ async fn detail(db: &PgPool, job_id: i64, tenant_id: Option<Uuid>) -> Result<Job
 }
 
 /// A job of the tenant with its events; another tenant's job is 404.
-pub async fn tenant_job(db: &PgPool, actor: &Actor, tenant_id: Uuid, job_id: i64) -> Result<JobDetail, AppError> {
+pub async fn tenant_job(
+    db: &PgPool,
+    actor: &Actor,
+    tenant_id: Uuid,
+    job_id: i64,
+) -> Result<JobDetail, AppError> {
     authorize(db, actor, tenant_id, Action::ViewJobs).await?;
     detail(db, job_id, Some(tenant_id)).await
 }
 
-pub async fn cancel_tenant_job(db: &PgPool, actor: &Actor, tenant_id: Uuid, job_id: i64) -> Result<JobState, AppError> {
+pub async fn cancel_tenant_job(
+    db: &PgPool,
+    actor: &Actor,
+    tenant_id: Uuid,
+    job_id: i64,
+) -> Result<JobState, AppError> {
     authorize(db, actor, tenant_id, Action::ManageJobs).await?;
     queue::cancel(db, job_id, Some(tenant_id), &actor.email).await
 }
 
-pub async fn retry_tenant_job(db: &PgPool, actor: &Actor, tenant_id: Uuid, job_id: i64) -> Result<(), AppError> {
+pub async fn retry_tenant_job(
+    db: &PgPool,
+    actor: &Actor,
+    tenant_id: Uuid,
+    job_id: i64,
+) -> Result<(), AppError> {
     authorize(db, actor, tenant_id, Action::ManageJobs).await?;
     queue::retry(db, job_id, Some(tenant_id), &actor.email).await
 }
@@ -67,10 +88,11 @@ pub async fn retry_tenant_job(db: &PgPool, actor: &Actor, tenant_id: Uuid, job_i
 
 pub async fn queue_overview(db: &PgPool, actor: &Actor) -> Result<QueueOverview, AppError> {
     authorize_platform(actor, PlatformAction::ManageQueue)?;
-    let counts: Vec<JobCount> =
-        sqlx::query_as("select kind, state, count(*) as count from job group by kind, state order by kind, state")
-            .fetch_all(db)
-            .await?;
+    let counts: Vec<JobCount> = sqlx::query_as(
+        "select kind, state, count(*) as count from job group by kind, state order by kind, state",
+    )
+    .fetch_all(db)
+    .await?;
     let oldest_waiting_seconds: Option<f64> = sqlx::query_scalar(
         "select extract(epoch from now() - min(run_at))::float8 from job where state = 'queued' and run_at <= now()",
     )
@@ -81,7 +103,11 @@ pub async fn queue_overview(db: &PgPool, actor: &Actor) -> Result<QueueOverview,
     ))
     .fetch_all(db)
     .await?;
-    Ok(QueueOverview { counts, oldest_waiting_seconds, recent_failures })
+    Ok(QueueOverview {
+        counts,
+        oldest_waiting_seconds,
+        recent_failures,
+    })
 }
 
 pub async fn admin_job(db: &PgPool, actor: &Actor, job_id: i64) -> Result<JobDetail, AppError> {
@@ -89,7 +115,11 @@ pub async fn admin_job(db: &PgPool, actor: &Actor, job_id: i64) -> Result<JobDet
     detail(db, job_id, None).await
 }
 
-pub async fn admin_cancel_job(db: &PgPool, actor: &Actor, job_id: i64) -> Result<JobState, AppError> {
+pub async fn admin_cancel_job(
+    db: &PgPool,
+    actor: &Actor,
+    job_id: i64,
+) -> Result<JobState, AppError> {
     authorize_platform(actor, PlatformAction::ManageQueue)?;
     queue::cancel(db, job_id, None, &actor.email).await
 }

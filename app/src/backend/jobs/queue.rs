@@ -120,24 +120,36 @@ pub async fn enqueue(conn: &mut PgConnection, job: NewJob) -> Result<Enqueued, s
         .fetch_optional(&mut *conn)
         .await?;
         if let Some(job_id) = inserted {
-            return Ok(Enqueued { job_id, created: true });
+            return Ok(Enqueued {
+                job_id,
+                created: true,
+            });
         }
-        let existing: Option<i64> =
-            sqlx::query_scalar("select job_id from job where unique_key = $1 and state in ('queued', 'running')")
-                .bind(&job.unique_key)
-                .fetch_optional(&mut *conn)
-                .await?;
+        let existing: Option<i64> = sqlx::query_scalar(
+            "select job_id from job where unique_key = $1 and state in ('queued', 'running')",
+        )
+        .bind(&job.unique_key)
+        .fetch_optional(&mut *conn)
+        .await?;
         if let Some(job_id) = existing {
-            return Ok(Enqueued { job_id, created: false });
+            return Ok(Enqueued {
+                job_id,
+                created: false,
+            });
         }
         // The holder finished between the two statements: try again.
     }
-    Err(sqlx::Error::Protocol("unique job kept changing while enqueueing".into()))
+    Err(sqlx::Error::Protocol(
+        "unique job kept changing while enqueueing".into(),
+    ))
 }
 
 /// Enqueues many jobs with one insert per call (plus one lane update per tenant).
 /// Jobs whose unique key is taken are skipped. Returns the ids of the jobs created.
-pub async fn enqueue_many(conn: &mut PgConnection, jobs: &[NewJob]) -> Result<Vec<i64>, sqlx::Error> {
+pub async fn enqueue_many(
+    conn: &mut PgConnection,
+    jobs: &[NewJob],
+) -> Result<Vec<i64>, sqlx::Error> {
     let mut lanes: Vec<(Uuid, i64)> = Vec::new();
     for job in jobs {
         let lane = job.tenant_id.unwrap_or(PLATFORM_LANE);
@@ -153,7 +165,10 @@ pub async fn enqueue_many(conn: &mut PgConnection, jobs: &[NewJob]) -> Result<Ve
     let mut seqs = Vec::with_capacity(jobs.len());
     for job in jobs {
         let lane = job.tenant_id.unwrap_or(PLATFORM_LANE);
-        let slot = next.iter_mut().find(|(l, _)| *l == lane).expect("every lane was reserved");
+        let slot = next
+            .iter_mut()
+            .find(|(l, _)| *l == lane)
+            .expect("every lane was reserved");
         seqs.push(slot.1);
         slot.1 += 1;
     }
@@ -194,7 +209,12 @@ pub struct ClaimedJob {
 }
 
 /// Claims up to `limit` due jobs in fair order, without waiting for rows other workers hold.
-pub async fn claim(db: impl PgExecutor<'_>, worker: &str, limit: i64, lease: Duration) -> Result<Vec<ClaimedJob>, sqlx::Error> {
+pub async fn claim(
+    db: impl PgExecutor<'_>,
+    worker: &str,
+    limit: i64,
+    lease: Duration,
+) -> Result<Vec<ClaimedJob>, sqlx::Error> {
     sqlx::query_as(
         "with picked as (
              select job_id from job
@@ -218,7 +238,11 @@ pub async fn claim(db: impl PgExecutor<'_>, worker: &str, limit: i64, lease: Dur
 
 /// Extends the leases still held. Returns, for each job whose lease was extended, whether a
 /// person asked to cancel it; jobs missing from the answer were rescued by someone else.
-pub async fn heartbeat(db: impl PgExecutor<'_>, held: &[(i64, i64)], lease: Duration) -> Result<Vec<(i64, bool)>, sqlx::Error> {
+pub async fn heartbeat(
+    db: impl PgExecutor<'_>,
+    held: &[(i64, i64)],
+    lease: Duration,
+) -> Result<Vec<(i64, bool)>, sqlx::Error> {
     let (ids, tokens): (Vec<i64>, Vec<i64>) = held.iter().copied().unzip();
     sqlx::query_as(
         "update job j set lease_expires_at = now() + $3 * interval '1 millisecond'
@@ -238,7 +262,10 @@ const NOTIFY_EVENTS: &str = "select pg_notify('stratus_job_events', ids) from (s
 
 /// Marks jobs succeeded (one statement for a whole batch). Returns the ids whose lease still
 /// held; the others were rescued and their result is discarded.
-pub async fn complete(db: impl PgExecutor<'_>, done: &[(i64, i64)]) -> Result<Vec<i64>, sqlx::Error> {
+pub async fn complete(
+    db: impl PgExecutor<'_>,
+    done: &[(i64, i64)],
+) -> Result<Vec<i64>, sqlx::Error> {
     let (ids, tokens): (Vec<i64>, Vec<i64>) = done.iter().copied().unzip();
     sqlx::query_scalar(&format!(
         "with finished as (
@@ -273,7 +300,14 @@ pub enum FailOutcome {
 
 /// Records a failed attempt with the error verbatim; retries after `backoff` when attempts
 /// remain and `retry` is true.
-pub async fn fail(db: &PgPool, job_id: i64, token: i64, error: &str, retry: bool, backoff: Duration) -> Result<FailOutcome, sqlx::Error> {
+pub async fn fail(
+    db: &PgPool,
+    job_id: i64,
+    token: i64,
+    error: &str,
+    retry: bool,
+    backoff: Duration,
+) -> Result<FailOutcome, sqlx::Error> {
     let row: Option<(JobState,)> = sqlx::query_as(&format!(
         "with failed as (
              update job set
@@ -421,7 +455,12 @@ pub async fn record_event(
 
 /// A person cancels a job: a queued one at once, a running one at its next heartbeat or
 /// progress call. Returns the job's state afterwards.
-pub async fn cancel(db: &PgPool, job_id: i64, tenant_id: Option<Uuid>, by: &str) -> Result<JobState, AppError> {
+pub async fn cancel(
+    db: &PgPool,
+    job_id: i64,
+    tenant_id: Option<Uuid>,
+    by: &str,
+) -> Result<JobState, AppError> {
     let mut tx = db.begin().await?;
     let (state, job_tenant): (JobState, Option<Uuid>) =
         sqlx::query_as("select state, tenant_id from job where job_id = $1 and ($2::uuid is null or tenant_id = $2) for update")
@@ -431,10 +470,12 @@ pub async fn cancel(db: &PgPool, job_id: i64, tenant_id: Option<Uuid>, by: &str)
             .await?;
     let (new_state, message) = match state {
         JobState::Queued => {
-            sqlx::query("update job set state = 'cancelled', finished_at = now() where job_id = $1")
-                .bind(job_id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "update job set state = 'cancelled', finished_at = now() where job_id = $1",
+            )
+            .bind(job_id)
+            .execute(&mut *tx)
+            .await?;
             (JobState::Cancelled, format!("cancelled by {by}"))
         }
         JobState::Running => {
@@ -445,7 +486,10 @@ pub async fn cancel(db: &PgPool, job_id: i64, tenant_id: Option<Uuid>, by: &str)
             (JobState::Running, format!("cancellation requested by {by}"))
         }
         finished => {
-            return Err(AppError::Conflict { field: None, message: format!("This job has already {}.", finished.as_str()) })
+            return Err(AppError::Conflict {
+                field: None,
+                message: format!("This job has already {}.", finished.as_str()),
+            })
         }
     };
     append_event(&mut tx, job_id, job_tenant, "state", &message).await?;
@@ -454,7 +498,12 @@ pub async fn cancel(db: &PgPool, job_id: i64, tenant_id: Option<Uuid>, by: &str)
 }
 
 /// A person retries a failed or cancelled job: it is queued again with fresh attempts.
-pub async fn retry(db: &PgPool, job_id: i64, tenant_id: Option<Uuid>, by: &str) -> Result<(), AppError> {
+pub async fn retry(
+    db: &PgPool,
+    job_id: i64,
+    tenant_id: Option<Uuid>,
+    by: &str,
+) -> Result<(), AppError> {
     let mut tx = db.begin().await?;
     let (state, job_tenant): (JobState, Option<Uuid>) =
         sqlx::query_as("select state, tenant_id from job where job_id = $1 and ($2::uuid is null or tenant_id = $2) for update")
@@ -463,7 +512,13 @@ pub async fn retry(db: &PgPool, job_id: i64, tenant_id: Option<Uuid>, by: &str) 
             .fetch_one(&mut *tx)
             .await?;
     if !matches!(state, JobState::Failed | JobState::Cancelled) {
-        return Err(AppError::Conflict { field: None, message: format!("Only failed or cancelled jobs can be retried; this one is {}.", state.as_str()) });
+        return Err(AppError::Conflict {
+            field: None,
+            message: format!(
+                "Only failed or cancelled jobs can be retried; this one is {}.",
+                state.as_str()
+            ),
+        });
     }
     let seq = reserve_lane(&mut tx, job_tenant.unwrap_or(PLATFORM_LANE), 1).await?;
     sqlx::query(
@@ -482,14 +537,29 @@ pub async fn retry(db: &PgPool, job_id: i64, tenant_id: Option<Uuid>, by: &str) 
             e.into()
         }
     })?;
-    append_event(&mut tx, job_id, job_tenant, "state", &format!("retried by {by}")).await?;
+    append_event(
+        &mut tx,
+        job_id,
+        job_tenant,
+        "state",
+        &format!("retried by {by}"),
+    )
+    .await?;
     // Wake the workers: this is an update, which the insert trigger does not see.
-    sqlx::query("select pg_notify('stratus_jobs', '')").execute(&mut *tx).await?;
+    sqlx::query("select pg_notify('stratus_jobs', '')")
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(())
 }
 
-async fn append_event(conn: &mut PgConnection, job_id: i64, tenant_id: Option<Uuid>, kind: &str, message: &str) -> Result<i64, sqlx::Error> {
+async fn append_event(
+    conn: &mut PgConnection,
+    job_id: i64,
+    tenant_id: Option<Uuid>,
+    kind: &str,
+    message: &str,
+) -> Result<i64, sqlx::Error> {
     let event_id: i64 = sqlx::query_scalar(
         "insert into job_event (job_id, tenant_id, kind, message) values ($1, $2, $3, $4) returning event_id",
     )

@@ -56,7 +56,10 @@ impl Registry {
         F: Fn(JobContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), JobError>> + Send + 'static,
     {
-        self.handlers.insert(kind.to_string(), Arc::new(move |ctx| Box::pin(handler(ctx))));
+        self.handlers.insert(
+            kind.to_string(),
+            Arc::new(move |ctx| Box::pin(handler(ctx))),
+        );
         self
     }
 
@@ -76,7 +79,11 @@ impl Registry {
                     _ = tokio::time::sleep(Duration::from_millis(millis / steps)) => {}
                     _ = ctx.cancellation().cancelled() => return Err(JobError::Cancelled),
                 }
-                ctx.progress((step * 100 / steps) as u8, format!("step {step} of {steps}")).await?;
+                ctx.progress(
+                    (step * 100 / steps) as u8,
+                    format!("step {step} of {steps}"),
+                )
+                .await?;
             }
             Ok(())
         });
@@ -96,7 +103,8 @@ impl JobContext {
     /// Records progress (a `job_event` row plus a NOTIFY). Fails with `Cancelled` once a person
     /// asked to cancel, and with `LeaseLost` once another worker took the job over.
     pub async fn progress(&self, percent: u8, message: impl Into<String>) -> Result<(), JobError> {
-        self.event("progress", Some(percent.min(100) as i16), &message.into()).await
+        self.event("progress", Some(percent.min(100) as i16), &message.into())
+            .await
     }
 
     /// Appends a log line to the job's events.
@@ -108,11 +116,22 @@ impl JobContext {
         if self.cancel.is_cancelled() {
             return Err(JobError::Cancelled);
         }
-        match queue::record_event(&self.db, self.job.job_id, self.job.lease_token, kind, percent, message).await {
+        match queue::record_event(
+            &self.db,
+            self.job.job_id,
+            self.job.lease_token,
+            kind,
+            percent,
+            message,
+        )
+        .await
+        {
             Ok(Some(false)) => Ok(()),
             Ok(Some(true)) => Err(JobError::Cancelled),
             Ok(None) => Err(JobError::LeaseLost),
-            Err(error) => Err(JobError::Failed(format!("recording progress failed: {error}"))),
+            Err(error) => Err(JobError::Failed(format!(
+                "recording progress failed: {error}"
+            ))),
         }
     }
 
@@ -138,12 +157,18 @@ pub struct WorkerConfig {
     pub retention: Duration,
     /// Exit once no job is due and none is running (benchmarks, `stratus worker --once`).
     pub once: bool,
+    /// The first retry waits about this long; each further one twice as long.
+    pub backoff_base: Duration,
 }
 
 impl WorkerConfig {
     pub fn new(concurrency: usize) -> Self {
         WorkerConfig {
-            name: format!("{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..6]),
+            name: format!(
+                "{}-{}",
+                std::process::id(),
+                &uuid::Uuid::new_v4().simple().to_string()[..6]
+            ),
             concurrency: concurrency.max(1),
             claim_batch: 200,
             lease: Duration::from_secs(30),
@@ -151,14 +176,15 @@ impl WorkerConfig {
             shutdown_timeout: Duration::from_secs(20),
             retention: Duration::from_secs(14 * 24 * 3600),
             once: false,
+            backoff_base: Duration::from_secs(1),
         }
     }
 }
 
-/// Exponential backoff with full jitter: up to 2^attempt seconds, at most an hour.
-pub fn backoff(attempt: i32) -> Duration {
+/// Exponential backoff with jitter: between half and all of base × 2^(attempt-1), at most an hour.
+pub fn backoff(base: Duration, attempt: i32) -> Duration {
     use rand::Rng;
-    let ceiling = 2f64.powi(attempt.clamp(0, 12)).min(3600.0);
+    let ceiling = (base.as_secs_f64() * 2f64.powi((attempt - 1).clamp(0, 20))).min(3600.0);
     Duration::from_secs_f64(rand::thread_rng().gen_range(ceiling / 2.0..=ceiling))
 }
 
@@ -244,8 +270,13 @@ async fn run(db: PgPool, registry: Registry, config: WorkerConfig, shutdown: Can
         handlers.abort_all();
         while handlers.join_next().await.is_some() {}
         match queue::release(&shared.db, &held).await {
-            Ok(n) => tracing::warn!(released = n, "shutdown timeout: released the leases of unfinished jobs"),
-            Err(error) => tracing::error!(%error, "releasing leases failed; they will expire and be rescued"),
+            Ok(n) => tracing::warn!(
+                released = n,
+                "shutdown timeout: released the leases of unfinished jobs"
+            ),
+            Err(error) => {
+                tracing::error!(%error, "releasing leases failed; they will expire and be rescued")
+            }
         }
     }
     background.cancel();
@@ -275,10 +306,19 @@ async fn claim_loop(
             continue;
         }
         let want = free.min(shared.config.claim_batch);
-        match queue::claim(&shared.db, &shared.config.name, want as i64, shared.config.lease).await {
+        match queue::claim(
+            &shared.db,
+            &shared.config.name,
+            want as i64,
+            shared.config.lease,
+        )
+        .await
+        {
             Ok(jobs) => {
                 failures = 0;
-                shared.saturated.store(jobs.len() == want, Ordering::Relaxed);
+                shared
+                    .saturated
+                    .store(jobs.len() == want, Ordering::Relaxed);
                 if jobs.is_empty() {
                     if shared.config.once && handlers.is_empty() {
                         return;
@@ -292,7 +332,10 @@ async fn claim_loop(
                     continue;
                 }
                 for job in jobs {
-                    let permit = slots.clone().try_acquire_owned().expect("claimed no more than the free slots");
+                    let permit = slots
+                        .clone()
+                        .try_acquire_owned()
+                        .expect("claimed no more than the free slots");
                     let shared = shared.clone();
                     handlers.spawn(async move {
                         execute(&shared, job).await;
@@ -364,7 +407,7 @@ async fn execute(shared: &Arc<Shared>, job: ClaimedJob) {
             Err(error @ (JobError::Failed(_) | JobError::Fatal(_))) => {
                 let retry = matches!(error, JobError::Failed(_));
                 let message = error.to_string();
-                let wait = backoff(job.attempt);
+                let wait = backoff(shared.config.backoff_base, job.attempt);
                 let failed = retry_db("recording a failure", || queue::fail(&shared.db, job.job_id, job.lease_token, &message, retry, wait)).await;
                 match failed {
                     Some(FailOutcome::Retrying) => {
@@ -398,7 +441,8 @@ where
             Ok(value) => return Some(value),
             Err(error) => {
                 tracing::warn!(%error, attempt, "{what} failed; retrying");
-                tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt.min(10) + 1))).await;
+                tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt.min(10) + 1)))
+                    .await;
             }
         }
     }
@@ -412,7 +456,10 @@ async fn complete_batches(db: PgPool, mut rx: mpsc::UnboundedReceiver<(i64, i64)
     while rx.recv_many(&mut batch, 500).await > 0 {
         match retry_db("completing jobs", || queue::complete(&db, &batch)).await {
             Some(done) if done.len() < batch.len() => {
-                tracing::warn!(lost = batch.len() - done.len(), "some results were discarded: their leases had been lost");
+                tracing::warn!(
+                    lost = batch.len() - done.len(),
+                    "some results were discarded: their leases had been lost"
+                );
             }
             _ => {}
         }
@@ -475,7 +522,9 @@ async fn heartbeat(shared: Arc<Shared>, stop: CancellationToken) {
         let alive: HashMap<i64, bool> = alive.into_iter().collect();
         let running = shared.running.lock().expect("running map");
         for (job_id, _) in held {
-            let Some(run) = running.get(&job_id) else { continue };
+            let Some(run) = running.get(&job_id) else {
+                continue;
+            };
             match alive.get(&job_id) {
                 Some(false) => {}
                 Some(true) => run.cancel.cancel(),
@@ -493,7 +542,10 @@ async fn maintain(shared: Arc<Shared>, stop: CancellationToken) {
     use rand::Rng;
     let mut last_prune = Instant::now() - Duration::from_secs(3600);
     loop {
-        let pause = shared.config.lease.mul_f64(rand::thread_rng().gen_range(0.25..0.5));
+        let pause = shared
+            .config
+            .lease
+            .mul_f64(rand::thread_rng().gen_range(0.25..0.5));
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
             _ = stop.cancelled() => return,
