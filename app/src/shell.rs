@@ -38,9 +38,12 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=PortalLayout>
                     <Route path=path!("") view=DashboardPage/>
                     <Route path=path!("members") view=MembersPage/>
+                    <Route path=path!("jobs") view=JobsPage/>
+                    <Route path=path!("jobs/:id") view=JobPage/>
                     <Route path=path!("admin") view=AdminTenantsPage/>
                     <Route path=path!("admin/tenants/:id") view=AdminTenantPage/>
                     <Route path=path!("admin/users") view=AdminUsersPage/>
+                    <Route path=path!("admin/queue") view=AdminQueuePage/>
                 </ParentRoute>
             </Routes>
         </Router>

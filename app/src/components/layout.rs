@@ -65,9 +65,11 @@ fn Header(session: SessionInfo) -> impl IntoView {
             <nav aria-label="Main" class="mainnav">
                 {(session.current.is_some()).then(|| view! { <A href="/" exact=true>"Dashboard"</A> })}
                 {can_see_members.then(|| view! { <A href="/members">"Members"</A> })}
+                {role.is_some_and(|r| allows(r, Action::ViewJobs)).then(|| view! { <A href="/jobs">"Jobs"</A> })}
                 {session.platform_admin.then(|| view! {
                     <A href="/admin" exact=true>"Tenants"</A>
                     <A href="/admin/users">"Users"</A>
+                    <A href="/admin/queue">"Queue"</A>
                 })}
             </nav>
             <div class="topbar-right">

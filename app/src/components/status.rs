@@ -46,3 +46,30 @@ pub fn ErrorPanel(error: AppError) -> impl IntoView {
         </section>
     }
 }
+
+#[component]
+pub fn JobStateBadge(state: crate::model::JobState) -> impl IntoView {
+    use crate::model::JobState::*;
+    let class = match state {
+        Queued => "badge",
+        Running => "badge badge-info",
+        Succeeded => "badge badge-ok",
+        Failed => "badge badge-error",
+        Cancelled => "badge badge-warn",
+    };
+    view! { <span class=class>{state.as_str()}</span> }
+}
+
+/// An accessible progress bar (0–100).
+#[component]
+pub fn ProgressBar(
+    #[prop(into)] percent: Signal<i16>,
+    #[prop(into, optional)] label: String,
+) -> impl IntoView {
+    view! {
+        <div class="progress" role="progressbar" aria-valuemin="0" aria-valuemax="100"
+            aria-valuenow=move || percent.get().to_string() aria-label=label>
+            <div class="progress-fill" style:width=move || format!("{}%", percent.get().clamp(0, 100))></div>
+        </div>
+    }
+}

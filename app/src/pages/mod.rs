@@ -1,17 +1,21 @@
+mod admin_queue;
 mod admin_tenant;
 mod admin_tenants;
 mod admin_users;
 mod dashboard;
 mod invitation;
+mod jobs;
 mod members;
 mod not_found;
 mod sign_in;
 
+pub use admin_queue::AdminQueuePage;
 pub use admin_tenant::AdminTenantPage;
 pub use admin_tenants::AdminTenantsPage;
 pub use admin_users::AdminUsersPage;
 pub use dashboard::DashboardPage;
 pub use invitation::InvitationPage;
+pub use jobs::{JobPage, JobsPage};
 pub use members::MembersPage;
 pub use not_found::NotFoundPage;
 pub use sign_in::SignInPage;

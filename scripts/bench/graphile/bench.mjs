@@ -12,7 +12,8 @@
 // to stderr. A failed check exits non-zero without printing a result line.
 // See README.md for the protocol.
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import pg from "pg";
@@ -62,6 +63,57 @@ const quietLogger = new Logger(() => (level, message) => {
     process.stderr.write(`[graphile-worker ${level}] ${message}\n`);
   }
 });
+
+// ---------------------------------------------------------------------------
+// interference check
+//
+// The machine is small and shared: a compile running next to a benchmark
+// halves its numbers. Measure how much CPU went to anything else during the
+// timed part: total busy CPU (/proc/stat) minus this process and its waited-
+// for children (the worker processes), minus PostgreSQL (every `postgres`
+// process; the postmaster's cutime/cstime holds the backends that exited).
+// Reported as foreign_cpu_pct = that CPU / (elapsed x cores), Linux only.
+
+const CLK_TCK = 100; // USER_HZ on Linux
+
+function procTicks(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const close = stat.lastIndexOf(")");
+    const comm = stat.slice(stat.indexOf("(") + 1, close);
+    const f = stat.slice(close + 2).split(" ");
+    // fields 14..17 (utime stime cutime cstime) are f[11..14]
+    return { comm, ticks: +f[11] + +f[12] + +f[13] + +f[14] };
+  } catch {
+    return null; // gone, or no /proc
+  }
+}
+
+function cpuSnapshot() {
+  try {
+    const cpu = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+    const total = cpu.slice(0, 8).reduce((a, b) => a + b, 0);
+    const busy = total - cpu[3] - cpu[4]; // minus idle, iowait
+    let postgres = 0;
+    for (const name of readdirSync("/proc")) {
+      if (!/^\d+$/.test(name)) continue;
+      const p = procTicks(name);
+      if (p && p.comm === "postgres") postgres += p.ticks;
+    }
+    const own = procTicks("self")?.ticks ?? 0;
+    return { busy, postgres, own, t: hrSeconds() };
+  } catch {
+    return null;
+  }
+}
+
+function foreignCpuPct(a, b) {
+  if (!a || !b) return null;
+  const foreignTicks = b.busy - a.busy - (b.postgres - a.postgres) - (b.own - a.own);
+  const wall = b.t - a.t;
+  const pct = (100 * Math.max(0, foreignTicks)) / CLK_TCK / (wall * availableParallelism());
+  return round(pct, 1);
+}
 
 // ---------------------------------------------------------------------------
 // argument parsing
@@ -371,7 +423,9 @@ async function drain(values) {
     log(`enqueued ${jobs} jobs in ${enqueueSeconds.toFixed(3)}s`);
 
     // 3. Drain with P concurrent `--once` processes at concurrency C.
+    const cpuBefore = cpuSnapshot();
     const elapsed = await runOnceProcesses({ ...common, label: "drain run" });
+    const foreign = foreignCpuPct(cpuBefore, cpuSnapshot());
 
     // 4. Every job must have run (graphile-worker deletes completed jobs;
     //    failed ones stay with attempts > 0 and a last_error).
@@ -399,7 +453,11 @@ async function drain(values) {
       elapsed_seconds: round(elapsed),
       enqueue_seconds: round(enqueueSeconds),
       jobs_per_second: round(jobs / seconds, 1),
+      foreign_cpu_pct: foreign,
     };
+    if (foreign != null && foreign > 5) {
+      log(`WARNING: ${foreign}% of the CPU went to other processes during the run`);
+    }
     console.log(JSON.stringify(result));
   });
 }
@@ -480,6 +538,7 @@ async function latency(values) {
   const total = Math.max(1, Math.round(rate * durationSeconds));
   const inserts = [];
   const sentAt = new Array(total);
+  const cpuBefore = cpuSnapshot();
   const t0 = nowMs();
   for (let seq = 0; seq < total; seq++) {
     const due = t0 + seq * intervalMs;
@@ -502,6 +561,7 @@ async function latency(values) {
       allPickedResolve = resolve;
     });
   }
+  const foreign = foreignCpuPct(cpuBefore, cpuSnapshot());
   await runner.stop();
   await producer.end();
   await withClient(db, (client) => assertQueueEmpty(client, "latency run"));
@@ -533,7 +593,11 @@ async function latency(values) {
     max_ms: round(measured[measured.length - 1]),
     mean_ms: round(mean),
     min_ms: round(measured[0]),
+    foreign_cpu_pct: foreign,
   };
+  if (foreign != null && foreign > 5) {
+    log(`WARNING: ${foreign}% of the CPU went to other processes during the run`);
+  }
   console.log(JSON.stringify(result));
 }
 

@@ -342,3 +342,91 @@ async fn a_user_in_two_tenants_switches_between_them_but_not_into_others() {
     assert_eq!(foreign.status, 404);
     assert_eq!(user.rpc("get_overview", &[]).await.json()["slug"], "alpha");
 }
+
+#[tokio::test]
+async fn tenant_jobs_pages_show_own_jobs_and_refuse_foreign_ones() {
+    use app::backend::jobs::{enqueue, NewJob};
+    let app = TestApp::spawn().await;
+    let own = app.tenant_with_roles("acme").await;
+    let other = app.tenant_with_roles("globex").await;
+    let mut conn = app.db.acquire().await.unwrap();
+    let later = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+    let mine = enqueue(
+        &mut conn,
+        NewJob::new("zone.create")
+            .tenant(own.tenant_id)
+            .run_at(later),
+    )
+    .await
+    .unwrap()
+    .job_id;
+    let theirs = enqueue(
+        &mut conn,
+        NewJob::new("zone.create")
+            .tenant(other.tenant_id)
+            .run_at(later),
+    )
+    .await
+    .unwrap()
+    .job_id;
+    drop(conn);
+
+    let viewer = app.client();
+    viewer.sign_in("viewer@acme.test", PASSWORD).await;
+    let list = viewer.rpc("get_jobs", &[]).await.json();
+    let ids: Vec<i64> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["job_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [mine]);
+    let page = viewer.get(&format!("/jobs/{mine}")).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("zone.create") && page.body.contains("progressbar"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("Cancel job"), "viewers cannot cancel");
+    assert_eq!(
+        viewer
+            .rpc("cancel_job", &[("job_id", &mine.to_string())])
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        viewer
+            .rpc("get_job", &[("job_id", &theirs.to_string())])
+            .await
+            .status,
+        404
+    );
+
+    let member = app.client();
+    member.sign_in("member@acme.test", PASSWORD).await;
+    assert!(member
+        .get(&format!("/jobs/{mine}"))
+        .await
+        .body
+        .contains("Cancel job"));
+    assert_eq!(
+        member
+            .rpc("cancel_job", &[("job_id", &theirs.to_string())])
+            .await
+            .status,
+        404
+    );
+    let cancelled = member
+        .rpc("cancel_job", &[("job_id", &mine.to_string())])
+        .await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    assert_eq!(cancelled.json(), "cancelled");
+
+    let admin = app.admin().await;
+    let queue = admin.get("/admin/queue").await;
+    assert_eq!(queue.status, 200);
+    assert!(queue.body.contains("zone.create"));
+    assert_eq!(viewer.rpc("admin_queue", &[]).await.status, 403);
+}

@@ -209,6 +209,7 @@ pub struct ClaimedJob {
 }
 
 /// Claims up to `limit` due jobs in fair order, without waiting for rows other workers hold.
+/// One fencing token serves the whole batch: a token is only ever matched with its job id.
 pub async fn claim(
     db: impl PgExecutor<'_>,
     worker: &str,
@@ -216,14 +217,15 @@ pub async fn claim(
     lease: Duration,
 ) -> Result<Vec<ClaimedJob>, sqlx::Error> {
     sqlx::query_as(
-        "with picked as (
+        "with token as (select nextval('job_lease_token_seq') as lease_token),
+         picked as (
              select job_id from job
              where state = 'queued' and run_at <= now()
              order by priority, fair_seq
              limit $1
              for update skip locked
          )
-         update job j set state = 'running', attempt = j.attempt + 1, lease_token = nextval('job_lease_token_seq'),
+         update job j set state = 'running', attempt = j.attempt + 1, lease_token = (select lease_token from token),
                 locked_by = $2, lease_expires_at = now() + $3 * interval '1 millisecond',
                 started_at = now(), finished_at = null
          from picked where j.job_id = picked.job_id

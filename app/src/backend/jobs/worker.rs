@@ -9,7 +9,7 @@
 use super::queue::{self, ClaimedJob, FailOutcome};
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -201,8 +201,6 @@ struct Shared {
     config: WorkerConfig,
     running: Mutex<HashMap<i64, Arc<Running>>>,
     wake: Notify,
-    /// The last claim filled every free slot: more work is likely waiting.
-    saturated: AtomicBool,
     completions: mpsc::UnboundedSender<(i64, i64)>,
 }
 
@@ -243,7 +241,6 @@ async fn run(db: PgPool, registry: Registry, config: WorkerConfig, shutdown: Can
         config,
         running: Mutex::new(HashMap::new()),
         wake: Notify::new(),
-        saturated: AtomicBool::new(false),
         completions: tx,
     });
     tracing::info!(worker = %shared.config.name, concurrency = shared.config.concurrency, "worker started");
@@ -255,7 +252,15 @@ async fn run(db: PgPool, registry: Registry, config: WorkerConfig, shutdown: Can
 
     let slots = Arc::new(Semaphore::new(shared.config.concurrency));
     let mut handlers = tokio::task::JoinSet::new();
-    claim_loop(&shared, &slots, &mut handlers, &shutdown).await;
+    let buffered = claim_loop(&shared, &slots, &mut handlers, &shutdown).await;
+    if !buffered.is_empty() {
+        for (job_id, _) in &buffered {
+            shared.running.lock().expect("running map").remove(job_id);
+        }
+        if let Err(error) = queue::release(&shared.db, &buffered).await {
+            tracing::error!(%error, "releasing buffered jobs failed; their leases will expire and be rescued");
+        }
+    }
 
     // Let running jobs finish, up to the timeout; then stop them and give their leases back.
     let drained = tokio::time::timeout(shared.config.shutdown_timeout, async {
@@ -286,91 +291,100 @@ async fn run(db: PgPool, registry: Registry, config: WorkerConfig, shutdown: Can
     tracing::info!("worker stopped");
 }
 
+/// Claims jobs into a local buffer (up to `claim_batch`, refilled when fewer than
+/// `concurrency` remain) and starts them as slots free up. Returns what is still buffered at
+/// shutdown, so its leases can be given back.
 async fn claim_loop(
     shared: &Arc<Shared>,
     slots: &Arc<Semaphore>,
     handlers: &mut tokio::task::JoinSet<()>,
     shutdown: &CancellationToken,
-) {
+) -> Vec<(i64, i64)> {
+    let mut buffer: VecDeque<(ClaimedJob, Arc<Running>)> = VecDeque::new();
     let mut failures = 0u32;
+    // The last claim came back short: wait for a NOTIFY or the poll before asking again.
+    let mut drained = false;
+    let mut last_claim_empty = false;
     loop {
         if shutdown.is_cancelled() {
-            return;
+            return buffer
+                .iter()
+                .map(|(job, _)| (job.job_id, job.lease_token))
+                .collect();
         }
-        let free = slots.available_permits();
-        if free == 0 {
-            tokio::select! {
-                _ = shared.wake.notified() => {}
-                _ = shutdown.cancelled() => return,
-            }
-            continue;
+        // Reap before starting more, never after: a buffered job then always has either a free
+        // slot or an unreaped handler whose end will wake this loop.
+        while handlers.try_join_next().is_some() {}
+        while !buffer.is_empty() {
+            let Ok(permit) = slots.clone().try_acquire_owned() else {
+                break;
+            };
+            let (job, running) = buffer.pop_front().expect("buffer is not empty");
+            let shared = shared.clone();
+            handlers.spawn(async move {
+                execute(&shared, job, running).await;
+                drop(permit);
+            });
         }
-        let want = free.min(shared.config.claim_batch);
-        match queue::claim(
-            &shared.db,
-            &shared.config.name,
-            want as i64,
-            shared.config.lease,
-        )
-        .await
-        {
-            Ok(jobs) => {
-                failures = 0;
-                shared
-                    .saturated
-                    .store(jobs.len() == want, Ordering::Relaxed);
-                if jobs.is_empty() {
-                    if shared.config.once && handlers.is_empty() {
-                        return;
-                    }
-                    tokio::select! {
-                        _ = shared.wake.notified() => {}
-                        _ = tokio::time::sleep(shared.config.poll_interval) => {}
-                        Some(_) = handlers.join_next(), if shared.config.once => {}
-                        _ = shutdown.cancelled() => return,
+
+        let room = shared.config.claim_batch.saturating_sub(buffer.len());
+        if !drained && room > 0 && buffer.len() < shared.config.concurrency {
+            match queue::claim(
+                &shared.db,
+                &shared.config.name,
+                room as i64,
+                shared.config.lease,
+            )
+            .await
+            {
+                Ok(jobs) => {
+                    failures = 0;
+                    drained = jobs.len() < room;
+                    last_claim_empty = jobs.is_empty();
+                    let mut running = shared.running.lock().expect("running map");
+                    for job in jobs {
+                        let run = Arc::new(Running {
+                            token: job.lease_token,
+                            cancel: CancellationToken::new(),
+                            lost: AtomicBool::new(false),
+                        });
+                        running.insert(job.job_id, run.clone());
+                        buffer.push_back((job, run));
                     }
                     continue;
                 }
-                for job in jobs {
-                    let permit = slots
-                        .clone()
-                        .try_acquire_owned()
-                        .expect("claimed no more than the free slots");
-                    let shared = shared.clone();
-                    handlers.spawn(async move {
-                        execute(&shared, job).await;
-                        drop(permit);
-                        if shared.saturated.load(Ordering::Relaxed) {
-                            shared.wake.notify_one();
-                        }
-                    });
-                }
-                // Reap finished handler tasks without waiting.
-                while handlers.try_join_next().is_some() {}
-            }
-            Err(error) => {
-                failures += 1;
-                tracing::warn!(%error, "claiming jobs failed; retrying");
-                let pause = Duration::from_millis(100 * 2u64.pow(failures.min(5)));
-                tokio::select! {
-                    _ = tokio::time::sleep(pause) => {}
-                    _ = shutdown.cancelled() => return,
+                Err(error) => {
+                    failures += 1;
+                    tracing::warn!(%error, "claiming jobs failed; retrying");
+                    let pause = Duration::from_millis(100 * 2u64.pow(failures.min(5)));
+                    tokio::select! {
+                        _ = tokio::time::sleep(pause) => {}
+                        _ = shutdown.cancelled() => {}
+                    }
+                    continue;
                 }
             }
+        }
+        if shared.config.once && last_claim_empty && buffer.is_empty() && handlers.is_empty() {
+            return Vec::new();
+        }
+        tokio::select! {
+            _ = shared.wake.notified() => drained = false,
+            Some(_) = handlers.join_next(), if !handlers.is_empty() => {}
+            _ = tokio::time::sleep(shared.config.poll_interval), if buffer.is_empty() => drained = false,
+            _ = shutdown.cancelled() => {}
         }
     }
 }
 
 /// Runs one claimed job to its outcome.
-async fn execute(shared: &Arc<Shared>, job: ClaimedJob) {
+async fn execute(shared: &Arc<Shared>, job: ClaimedJob, running: Arc<Running>) {
     let span = tracing::info_span!("job", job_id = job.job_id, kind = %job.kind,
         tenant_id = ?job.tenant_id, attempt = job.attempt);
     async {
         let pickup = (time::OffsetDateTime::now_utc() - job.run_at).as_seconds_f64().max(0.0);
         metrics::histogram!("stratus_job_pickup_seconds").record(pickup);
         metrics::counter!("stratus_jobs_claimed_total", "kind" => job.kind.clone()).increment(1);
-        let running = Arc::new(Running { token: job.lease_token, cancel: CancellationToken::new(), lost: AtomicBool::new(false) });
-        shared.running.lock().expect("running map").insert(job.job_id, running.clone());
         let started = Instant::now();
         let result = match shared.registry.handlers.get(&job.kind).cloned() {
             None => Err(JobError::Fatal(format!("no handler is registered for job kind {:?}", job.kind))),
