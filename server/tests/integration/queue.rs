@@ -92,7 +92,7 @@ async fn eight_workers_run_ten_thousand_jobs_exactly_once() {
     for worker in workers {
         worker.shutdown().await;
     }
-    let runs = runs.lock().unwrap();
+    let runs = runs.lock().unwrap().clone();
     assert_eq!(runs.len(), 10_000);
     assert!(
         runs.values().all(|n| *n == 1),
