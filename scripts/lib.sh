@@ -92,6 +92,28 @@ ensure_e2e_deps() {
   fi
 }
 
+# moto, the AWS emulator, in a virtualenv owned by the project (.stratus/venv).
+MOTO_VENV="$ROOT/.stratus/venv"
+ensure_moto() {
+  if [ ! -x "$MOTO_VENV/bin/moto_server" ]; then
+    say "installing moto (the sandbox cloud) into .stratus/venv"
+    python3 -m venv "$MOTO_VENV" >&2 || { apt_install python3-venv; python3 -m venv "$MOTO_VENV" >&2; }
+    "$MOTO_VENV/bin/pip" install --quiet --disable-pip-version-check 'moto[server]' >&2
+  fi
+}
+
+# Starts moto on 127.0.0.1:$1 unless something already answers there; prints its URL.
+start_moto() {
+  local port="$1" url="http://127.0.0.1:$1"
+  if ! curl -fs "$url/moto-api/" >/dev/null 2>&1; then
+    ensure_moto
+    nohup "$MOTO_VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$ROOT/.stratus/moto-$port.log" 2>&1 &
+    for _ in $(seq 1 60); do curl -fs "$url/moto-api/" >/dev/null 2>&1 && break; sleep 0.5; done
+    curl -fs "$url/moto-api/" >/dev/null 2>&1 || die "moto did not start on port $port (see .stratus/moto-$port.log)"
+  fi
+  echo "$url"
+}
+
 # A free TCP port on loopback.
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

@@ -41,6 +41,15 @@ pub enum AppError {
     BadCredentials,
     #[error("Stratus cannot reach its database right now. Please try again shortly.")]
     Unavailable,
+    /// A sensitive action needs the password again (within the last 5 minutes).
+    #[error("Confirm your password to continue.")]
+    ReauthRequired,
+    /// The cloud provider refused; its own message, verbatim.
+    #[error("{0}")]
+    Provider(String),
+    /// A stored secret cannot be decrypted (altered, copied from elsewhere, or its key is gone).
+    #[error("{0}")]
+    Undecryptable(String),
     /// Details are logged on the server and never sent.
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
@@ -96,6 +105,9 @@ impl AppError {
             AppError::Gone(_) => 410,
             AppError::Unauthenticated | AppError::BadCredentials => 401,
             AppError::Unavailable => 503,
+            AppError::ReauthRequired => 403,
+            AppError::Provider(_) => 502,
+            AppError::Undecryptable(_) => 500,
             AppError::Internal => 500,
             AppError::Request(_) => 400,
         }
@@ -113,6 +125,9 @@ impl AppError {
             AppError::Unauthenticated => "/problems/unauthenticated",
             AppError::BadCredentials => "/problems/bad-credentials",
             AppError::Unavailable => "/problems/unavailable",
+            AppError::ReauthRequired => "/problems/reauthentication-required",
+            AppError::Provider(_) => "/problems/provider-error",
+            AppError::Undecryptable(_) => "/problems/secret-undecryptable",
             AppError::Internal => "/problems/internal",
             AppError::Request(_) => "/problems/bad-request",
         }

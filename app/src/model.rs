@@ -264,3 +264,36 @@ pub struct QueueOverview {
     pub oldest_waiting_seconds: Option<f64>,
     pub recent_failures: Vec<JobSummary>,
 }
+
+/// A secret as listed: never its value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct SecretView {
+    pub secret_id: Uuid,
+    pub name: String,
+    pub purpose: String,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub last_revealed_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct CloudAccountView {
+    pub cloud_account_id: Uuid,
+    pub name: String,
+    pub provider: String,
+    pub region: String,
+    pub endpoint_url: Option<String>,
+    pub access_key_id: String,
+    /// Runs against an emulator (the sandbox cloud), not a real provider.
+    pub emulated: bool,
+    pub created_at: OffsetDateTime,
+}
+
+/// The answer of "Test connection": the zones the account sees.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionTest {
+    pub region: String,
+    pub zones: Vec<String>,
+}

@@ -21,10 +21,17 @@ pub enum Action {
     ViewJobs,
     /// Retrying a failed job, cancelling a queued or running one.
     ManageJobs,
+    ViewCloudAccounts,
+    ManageCloudAccounts,
+    /// Listing secrets (names and dates, never values).
+    ViewSecrets,
+    ManageSecrets,
+    /// Reading a secret's value (also needs a recent password confirmation).
+    RevealSecret,
 }
 
 impl Action {
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 15] = [
         Action::ViewTenant,
         Action::ViewMembers,
         Action::ViewInvitations,
@@ -35,18 +42,30 @@ impl Action {
         Action::ManageOwnership,
         Action::ViewJobs,
         Action::ManageJobs,
+        Action::ViewCloudAccounts,
+        Action::ManageCloudAccounts,
+        Action::ViewSecrets,
+        Action::ManageSecrets,
+        Action::RevealSecret,
     ];
 
     /// The lowest role allowed to do it.
     pub fn min_role(self) -> Role {
         match self {
-            Action::ViewTenant | Action::ViewMembers | Action::ViewJobs => Role::Viewer,
+            Action::ViewTenant
+            | Action::ViewMembers
+            | Action::ViewJobs
+            | Action::ViewCloudAccounts => Role::Viewer,
             Action::ManageJobs => Role::Member,
             Action::ViewInvitations
             | Action::InviteMember
             | Action::ChangeMemberRole
             | Action::RemoveMember
-            | Action::RevokeInvitation => Role::Admin,
+            | Action::RevokeInvitation
+            | Action::ManageCloudAccounts
+            | Action::ViewSecrets
+            | Action::ManageSecrets
+            | Action::RevealSecret => Role::Admin,
             Action::ManageOwnership => Role::Owner,
         }
     }
@@ -55,7 +74,13 @@ impl Action {
     pub fn changes_state(self) -> bool {
         !matches!(
             self,
-            Action::ViewTenant | Action::ViewMembers | Action::ViewInvitations
+            Action::ViewTenant
+                | Action::ViewMembers
+                | Action::ViewInvitations
+                | Action::ViewJobs
+                | Action::ViewCloudAccounts
+                | Action::ViewSecrets
+                | Action::RevealSecret
         )
     }
 }
@@ -170,10 +195,14 @@ mod tests {
     #[test]
     fn viewers_only_read() {
         for action in Action::ALL {
-            assert_eq!(
-                allows(Role::Viewer, action),
-                !action.changes_state() && action != Action::ViewInvitations
+            let expected = matches!(
+                action,
+                Action::ViewTenant
+                    | Action::ViewMembers
+                    | Action::ViewJobs
+                    | Action::ViewCloudAccounts
             );
+            assert_eq!(allows(Role::Viewer, action), expected, "{action:?}");
         }
     }
 

@@ -40,6 +40,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("members") view=MembersPage/>
                     <Route path=path!("jobs") view=JobsPage/>
                     <Route path=path!("jobs/:id") view=JobPage/>
+                    <Route path=path!("cloud-accounts") view=CloudAccountsPage/>
+                    <Route path=path!("secrets") view=SecretsPage/>
                     <Route path=path!("admin") view=AdminTenantsPage/>
                     <Route path=path!("admin/tenants/:id") view=AdminTenantPage/>
                     <Route path=path!("admin/users") view=AdminUsersPage/>

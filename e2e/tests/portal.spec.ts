@@ -29,7 +29,8 @@ test('admin creates a tenant, the owner invites a viewer, the viewer cannot invi
   await admin.getByRole('button', { name: 'Sign in' }).click();
   await expect(admin.getByRole('alert')).toHaveText('Email or password is incorrect.');
   await signIn(admin, adminEmail, adminPassword);
-  await expect(admin.getByRole('heading', { name: 'Welcome to Stratus' })).toBeVisible();
+  // The embedded default gives the first admin a demo tenant on the sandbox cloud.
+  await expect(admin.getByRole('heading', { name: 'Demo' })).toBeVisible();
 
   // Creates a tenant: bad input first, explained beside the field.
   await admin.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Tenants' }).click();
@@ -102,4 +103,15 @@ test('signed-out visitors are sent to sign in; unknown pages get a 404 page', as
   const missing = await page.goto('/no/such/page');
   expect(missing?.status()).toBe(404);
   await expect(page.getByRole('heading', { name: 'Page not found' })).toBeVisible();
+});
+
+test('the sandbox cloud is labelled as emulated and its connection test lists zones', async ({ page }) => {
+  test.skip(!adminPassword, 'E2E_ADMIN_PASSWORD is not set (scripts/test sets it)');
+  await signIn(page, adminEmail, adminPassword);
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Cloud accounts' }).click();
+  const row = page.getByRole('row', { name: /Sandbox \(emulated AWS\)/ });
+  await expect(row.getByText('Emulated', { exact: true })).toBeVisible();
+  await row.getByRole('button', { name: 'Test connection' }).click();
+  await expect(page.getByText(/Connected: \d+ availability zones in us-east-1/)).toBeVisible();
+  await expect(page.getByText('us-east-1a')).toBeVisible();
 });

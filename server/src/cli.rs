@@ -67,3 +67,31 @@ pub async fn worker(settings: Settings, concurrency: usize, once: bool) -> anyho
     }
     Ok(())
 }
+
+/// `stratus keys rotate`: re-wraps every data key under the active key-encryption key.
+pub async fn rotate_keys(settings: &Settings) -> anyhow::Result<()> {
+    let keyring = crate::keys::load(settings)?;
+    let db = startup::prepare_database(settings).await?;
+    let report = app::backend::secrets::rotate(&db, &keyring)
+        .await
+        .map_err(|e| anyhow::anyhow!("rotation failed: {e}"))?;
+    println!(
+        "active key {}: re-wrapped {} secrets ({} were already under it)",
+        keyring.active().id,
+        report.rewrapped,
+        report.already_current
+    );
+    for (secret_id, error) in &report.failed {
+        println!("  could not re-wrap secret {secret_id}: {error}");
+    }
+    anyhow::ensure!(
+        report.failed.is_empty(),
+        "{} secrets could not be re-wrapped",
+        report.failed.len()
+    );
+    println!(
+        "Every secret is now under {}; older keys can be removed from the configuration.",
+        keyring.active().id
+    );
+    Ok(())
+}

@@ -24,6 +24,14 @@ pub struct Settings {
     pub job_lease: Duration,
     pub job_poll_interval: Duration,
     pub job_retention: Duration,
+    /// Key-encryption keys as `id:base64` pairs, the first active (`STRATUS_MASTER_KEYS`).
+    pub master_keys: Option<SecretString>,
+    /// ... or a file of such lines (`STRATUS_MASTER_KEY_FILE`).
+    pub master_key_file: Option<std::path::PathBuf>,
+    /// Where the embedded default keeps its generated key file.
+    pub data_dir: std::path::PathBuf,
+    /// A moto server to register as the demo tenant's sandbox cloud (`scripts/run` sets it).
+    pub sandbox_endpoint: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +84,12 @@ impl Settings {
             job_retention: Duration::from_secs(
                 parse::<u64>("STRATUS_JOB_RETENTION_DAYS", 14)? * 24 * 3600,
             ),
+            master_keys: var("STRATUS_MASTER_KEYS").map(SecretString::from),
+            master_key_file: var("STRATUS_MASTER_KEY_FILE").map(Into::into),
+            data_dir: var("STRATUS_DATA_DIR")
+                .unwrap_or_else(|| ".stratus".into())
+                .into(),
+            sandbox_endpoint: var("STRATUS_SANDBOX_ENDPOINT"),
         })
         .and_then(|s: Settings| {
             if s.db_max_connections == 0 {

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod keys;
 pub mod metrics;
 pub mod startup;
 pub mod telemetry;

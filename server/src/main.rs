@@ -39,9 +39,23 @@ enum Command {
         #[arg(long)]
         once: bool,
     },
+    /// Key-encryption keys.
+    #[command(subcommand)]
+    Keys(Keys),
     /// Benchmarks (see the README).
     #[command(subcommand)]
     Bench(server::bench::Bench),
+}
+
+#[derive(Subcommand)]
+enum Keys {
+    /// Re-wrap every secret's data key under the active key (the first configured).
+    Rotate,
+    /// Print a new random key line (`id:base64`) to add in front of STRATUS_MASTER_KEYS.
+    Generate {
+        #[arg(long)]
+        id: String,
+    },
 }
 
 #[tokio::main]
@@ -55,5 +69,10 @@ async fn main() -> anyhow::Result<()> {
         Command::ResetPassword { email } => cli::reset_password(&settings, &email).await,
         Command::Worker { concurrency, once } => cli::worker(settings, concurrency, once).await,
         Command::Bench(bench) => server::bench::run(settings, bench).await,
+        Command::Keys(Keys::Rotate) => cli::rotate_keys(&settings).await,
+        Command::Keys(Keys::Generate { id }) => {
+            println!("{}", app::backend::secrets::Keyring::generate_line(&id));
+            Ok(())
+        }
     }
 }

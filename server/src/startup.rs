@@ -4,13 +4,15 @@ use crate::config::Settings;
 use crate::http;
 use anyhow::Context;
 use app::backend::jobs::worker::{Registry, Worker};
-use app::backend::{passwords, MIGRATOR};
+use app::backend::secrets::Keyring;
+use app::backend::{cloud_accounts, passwords, MIGRATOR};
 use leptos::config::LeptosOptions;
 use secrecy::ExposeSecret;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 use std::net::SocketAddr;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
@@ -19,6 +21,7 @@ use tokio::net::TcpListener;
 pub struct AppState {
     pub db: PgPool,
     pub leptos: LeptosOptions,
+    pub keyring: Arc<Keyring>,
 }
 
 pub struct Application {
@@ -82,6 +85,7 @@ pub async fn prepare_database(settings: &Settings) -> anyhow::Result<PgPool> {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let keyring = Arc::new(crate::keys::load(&settings)?);
         let db = prepare_database(&settings).await?;
         tokio::task::spawn_blocking(passwords::warm_up);
 
@@ -95,9 +99,16 @@ impl Application {
             .site_pkg_dir("pkg")
             .site_addr(addr)
             .build();
+        if let Some(endpoint) = &settings.sandbox_endpoint {
+            cloud_accounts::ensure_sandbox(&db, &keyring, endpoint)
+                .await
+                .map_err(|e| anyhow::anyhow!("registering the sandbox cloud: {e}"))?;
+            tracing::info!(%endpoint, "the demo tenant's sandbox cloud (emulated AWS) is registered");
+        }
         let state = AppState {
             db: db.clone(),
             leptos,
+            keyring,
         };
         let router = http::router(state, &settings).await?;
         let worker = (settings.worker_concurrency > 0).then(|| {

@@ -10,6 +10,8 @@ pub struct Actor {
     pub platform_admin: bool,
     /// The tenant the person last chose in the switcher (validated when used).
     pub current_tenant: Option<Uuid>,
+    /// When the person last confirmed their password (unix seconds), for sensitive actions.
+    pub reauthenticated_at: Option<i64>,
 }
 
 /// What the HTTP layer resolved for this request: set on every page and server-function request.

@@ -11,6 +11,7 @@ const USER: &str = "user_id";
 const EPOCH: &str = "epoch";
 const SIGNED_IN_AT: &str = "signed_in_at";
 const TENANT: &str = "tenant_id";
+const REAUTHENTICATED_AT: &str = "reauthenticated_at";
 
 /// A session ends this long after sign-in, however active it is.
 pub const ABSOLUTE_TIMEOUT: Duration = Duration::hours(12);
@@ -38,6 +39,17 @@ pub async fn begin(session: &Session, user_id: Uuid, epoch: i32) -> Result<(), A
 /// Deletes the session on the server, not only the cookie.
 pub async fn end(session: &Session) -> Result<(), AppError> {
     session.flush().await.map_err(store_error)
+}
+
+/// Records a successful password confirmation (for reveal and other sensitive actions).
+pub async fn mark_reauthenticated(session: &Session) -> Result<(), AppError> {
+    session
+        .insert(
+            REAUTHENTICATED_AT,
+            OffsetDateTime::now_utc().unix_timestamp(),
+        )
+        .await
+        .map_err(store_error)
 }
 
 pub async fn choose_tenant(session: &Session, tenant_id: Uuid) -> Result<(), AppError> {
@@ -68,12 +80,17 @@ pub async fn resolve(session: &Session, db: &PgPool) -> Result<Option<Actor>, Ap
             if Some(current_epoch) == epoch && age <= ABSOLUTE_TIMEOUT.whole_seconds() =>
         {
             let current_tenant = session.get::<Uuid>(TENANT).await.map_err(store_error)?;
+            let reauthenticated_at = session
+                .get::<i64>(REAUTHENTICATED_AT)
+                .await
+                .map_err(store_error)?;
             Ok(Some(Actor {
                 user_id,
                 email,
                 display_name,
                 platform_admin,
                 current_tenant,
+                reauthenticated_at,
             }))
         }
         _ => {

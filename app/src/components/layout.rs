@@ -66,6 +66,8 @@ fn Header(session: SessionInfo) -> impl IntoView {
                 {(session.current.is_some()).then(|| view! { <A href="/" exact=true>"Dashboard"</A> })}
                 {can_see_members.then(|| view! { <A href="/members">"Members"</A> })}
                 {role.is_some_and(|r| allows(r, Action::ViewJobs)).then(|| view! { <A href="/jobs">"Jobs"</A> })}
+                {role.is_some_and(|r| allows(r, Action::ViewCloudAccounts)).then(|| view! { <A href="/cloud-accounts">"Cloud accounts"</A> })}
+                {role.is_some_and(|r| allows(r, Action::ViewSecrets)).then(|| view! { <A href="/secrets">"Secrets"</A> })}
                 {session.platform_admin.then(|| view! {
                     <A href="/admin" exact=true>"Tenants"</A>
                     <A href="/admin/users">"Users"</A>

@@ -2,22 +2,26 @@ mod admin_queue;
 mod admin_tenant;
 mod admin_tenants;
 mod admin_users;
+mod cloud_accounts;
 mod dashboard;
 mod invitation;
 mod jobs;
 mod members;
 mod not_found;
+mod secrets;
 mod sign_in;
 
 pub use admin_queue::AdminQueuePage;
 pub use admin_tenant::AdminTenantPage;
 pub use admin_tenants::AdminTenantsPage;
 pub use admin_users::AdminUsersPage;
+pub use cloud_accounts::CloudAccountsPage;
 pub use dashboard::DashboardPage;
 pub use invitation::InvitationPage;
 pub use jobs::{JobPage, JobsPage};
 pub use members::MembersPage;
 pub use not_found::NotFoundPage;
+pub use secrets::SecretsPage;
 pub use sign_in::SignInPage;
 
 use leptos::prelude::*;

@@ -72,7 +72,8 @@ const quietLogger = new Logger(() => (level, message) => {
 // timed part: total busy CPU (/proc/stat) minus this process and its waited-
 // for children (the worker processes), minus PostgreSQL (every `postgres`
 // process; the postmaster's cutime/cstime holds the backends that exited).
-// Reported as foreign_cpu_pct = that CPU / (elapsed x cores), Linux only.
+// Reported as foreign_cpu_pct = that CPU / (elapsed x cores), Linux only;
+// iowait_pct likewise (time the CPUs sat waiting on disk, e.g. fsync).
 
 const CLK_TCK = 100; // USER_HZ on Linux
 
@@ -101,18 +102,44 @@ function cpuSnapshot() {
       if (p && p.comm === "postgres") postgres += p.ticks;
     }
     const own = procTicks("self")?.ticks ?? 0;
-    return { busy, postgres, own, t: hrSeconds() };
+    return { busy, iowait: cpu[4], postgres, own, t: hrSeconds() };
   } catch {
     return null;
   }
 }
 
-function foreignCpuPct(a, b) {
-  if (!a || !b) return null;
+function interference(a, b) {
+  if (!a || !b) return { foreign_cpu_pct: null, iowait_pct: null };
   const foreignTicks = b.busy - a.busy - (b.postgres - a.postgres) - (b.own - a.own);
-  const wall = b.t - a.t;
-  const pct = (100 * Math.max(0, foreignTicks)) / CLK_TCK / (wall * availableParallelism());
-  return round(pct, 1);
+  const capacity = CLK_TCK * (b.t - a.t) * availableParallelism();
+  const pct = (ticks) => round((100 * Math.max(0, ticks)) / capacity, 1);
+  return { foreign_cpu_pct: pct(foreignTicks), iowait_pct: pct(b.iowait - a.iowait) };
+}
+
+// The PostgreSQL server is shared too: count what the OTHER databases did
+// during the run (pg_stat_database; PG 15 flushes these about every second).
+async function otherDbSnapshot(client) {
+  const {
+    rows: [row],
+  } = await client.query(`
+    select coalesce(sum(xact_commit + xact_rollback), 0)::float8 as xacts,
+           coalesce(sum(tup_inserted + tup_updated + tup_deleted), 0)::float8 as tuples
+    from pg_stat_database
+    where datname is not null and datname <> current_database()`);
+  return row;
+}
+
+function otherDbActivity(a, b) {
+  return { other_db_xacts: b.xacts - a.xacts, other_db_tuples: b.tuples - a.tuples };
+}
+
+function warnInterference({ foreign_cpu_pct: f, other_db_xacts: x, other_db_tuples: t }) {
+  if (f != null && f > 5) {
+    log(`WARNING: ${f}% of the CPU went to other processes during the run`);
+  }
+  if (x > 0 || t > 0) {
+    log(`WARNING: other databases on the server ran ${x} transactions / wrote ${t} rows during the run`);
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -222,6 +249,20 @@ async function withClient(db, fn) {
 /** Install/upgrade graphile-worker's schema (same as `cli.js --schema-only`). */
 async function migrate(db) {
   await runMigrations({ connectionString: db, logger: quietLogger });
+}
+
+/**
+ * Flush dirty buffers before a timed section, so that a checkpoint left over
+ * from earlier writes (e.g. a previous drain) doesn't stall commits in the
+ * middle of the measurement. Needs superuser (or pg_checkpoint on PG 15+);
+ * skipped with a warning otherwise.
+ */
+async function checkpoint(client) {
+  try {
+    await client.query("checkpoint");
+  } catch (e) {
+    log(`CHECKPOINT failed (${e.message}); continuing without it`);
+  }
 }
 
 /** Remove every job (and job queue) so a run starts from an empty queue. */
@@ -421,11 +462,16 @@ async function drain(values) {
     const { total } = await queueStats(client);
     if (total !== jobs) die(`queue holds ${total} jobs after enqueue, expected ${jobs}`);
     log(`enqueued ${jobs} jobs in ${enqueueSeconds.toFixed(3)}s`);
+    await checkpoint(client);
 
     // 3. Drain with P concurrent `--once` processes at concurrency C.
+    const dbBefore = await otherDbSnapshot(client);
     const cpuBefore = cpuSnapshot();
     const elapsed = await runOnceProcesses({ ...common, label: "drain run" });
-    const foreign = foreignCpuPct(cpuBefore, cpuSnapshot());
+    const foreign = {
+      ...interference(cpuBefore, cpuSnapshot()),
+      ...otherDbActivity(dbBefore, await otherDbSnapshot(client)),
+    };
 
     // 4. Every job must have run (graphile-worker deletes completed jobs;
     //    failed ones stay with attempts > 0 and a last_error).
@@ -453,11 +499,9 @@ async function drain(values) {
       elapsed_seconds: round(elapsed),
       enqueue_seconds: round(enqueueSeconds),
       jobs_per_second: round(jobs / seconds, 1),
-      foreign_cpu_pct: foreign,
+      ...foreign,
     };
-    if (foreign != null && foreign > 5) {
-      log(`WARNING: ${foreign}% of the CPU went to other processes during the run`);
-    }
+    warnInterference(foreign);
     console.log(JSON.stringify(result));
   });
 }
@@ -491,7 +535,10 @@ async function latency(values) {
 
   log(`migrating graphile_worker schema (v${VERSION})`);
   await migrate(db);
-  await withClient(db, clearQueue);
+  await withClient(db, async (client) => {
+    await clearQueue(client);
+    await checkpoint(client);
+  });
 
   // Pickup delays, indexed by job sequence number.
   const delays = new Map();
@@ -538,6 +585,9 @@ async function latency(values) {
   const total = Math.max(1, Math.round(rate * durationSeconds));
   const inserts = [];
   const sentAt = new Array(total);
+  const statsClient = new pg.Client({ connectionString: db });
+  await statsClient.connect();
+  const dbBefore = await otherDbSnapshot(statsClient);
   const cpuBefore = cpuSnapshot();
   const t0 = nowMs();
   for (let seq = 0; seq < total; seq++) {
@@ -561,7 +611,11 @@ async function latency(values) {
       allPickedResolve = resolve;
     });
   }
-  const foreign = foreignCpuPct(cpuBefore, cpuSnapshot());
+  const foreign = {
+    ...interference(cpuBefore, cpuSnapshot()),
+    ...otherDbActivity(dbBefore, await otherDbSnapshot(statsClient)),
+  };
+  await statsClient.end();
   await runner.stop();
   await producer.end();
   await withClient(db, (client) => assertQueueEmpty(client, "latency run"));
@@ -593,11 +647,9 @@ async function latency(values) {
     max_ms: round(measured[measured.length - 1]),
     mean_ms: round(mean),
     min_ms: round(measured[0]),
-    foreign_cpu_pct: foreign,
+    ...foreign,
   };
-  if (foreign != null && foreign > 5) {
-    log(`WARNING: ${foreign}% of the CPU went to other processes during the run`);
-  }
+  warnInterference(foreign);
   console.log(JSON.stringify(result));
 }
 

@@ -45,7 +45,11 @@ pub async fn router(state: AppState, settings: &Settings) -> anyhow::Result<Rout
 
     let leptos = state.leptos.clone();
     let db = state.db.clone();
-    let context = move || provide_context(db.clone());
+    let keyring = state.keyring.clone();
+    let context = move || {
+        provide_context(db.clone());
+        provide_context(keyring.clone());
+    };
     let routes = generate_route_list(App);
 
     // Everything a person reaches with the session cookie.

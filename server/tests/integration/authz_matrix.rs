@@ -1,9 +1,10 @@
 //! Every backend action × every role × own and foreign tenant (and a suspended own tenant).
 //! The expectations are written out here, independently of `rbac`'s table.
 
+use crate::support::keyring;
 use crate::support::TestApp;
 use app::backend::actor::Actor;
-use app::backend::{identity, jobs, tenancy};
+use app::backend::{cloud_accounts, identity, jobs, secrets, tenancy};
 use app::error::AppError;
 use app::model::{Quotas, Role, TenantStatus};
 use app::rbac::{Action, PlatformAction};
@@ -14,8 +15,12 @@ use uuid::Uuid;
 fn spec_min_role(action: Action) -> Role {
     match action {
         Action::ViewTenant | Action::ViewMembers => Role::Viewer,
-        Action::ViewJobs => Role::Viewer,
+        Action::ViewJobs | Action::ViewCloudAccounts => Role::Viewer,
         Action::ManageJobs => Role::Member,
+        Action::ManageCloudAccounts
+        | Action::ViewSecrets
+        | Action::ManageSecrets
+        | Action::RevealSecret => Role::Admin,
         Action::ViewInvitations
         | Action::InviteMember
         | Action::ChangeMemberRole
@@ -28,7 +33,13 @@ fn spec_min_role(action: Action) -> Role {
 fn spec_is_read(action: Action) -> bool {
     matches!(
         action,
-        Action::ViewTenant | Action::ViewMembers | Action::ViewInvitations
+        Action::ViewTenant
+            | Action::ViewMembers
+            | Action::ViewInvitations
+            | Action::ViewJobs
+            | Action::ViewCloudAccounts
+            | Action::ViewSecrets
+            | Action::RevealSecret
     )
 }
 
@@ -115,7 +126,57 @@ async fn perform(
                 .await
                 .map(drop)
         }
+        Action::ViewCloudAccounts => cloud_accounts::list(db, actor, tenant_id).await.map(drop),
+        Action::ManageCloudAccounts => {
+            let account = cloud_accounts::NewCloudAccount {
+                name: format!("acct-{}", Uuid::new_v4().simple()),
+                region: "eu-west-1".into(),
+                access_key_id: "AKIAIOSFODNN7EXAMPLE".into(),
+                secret_access_key: "not-a-real-key".into(),
+                endpoint_url: None,
+                emulated: false,
+            };
+            cloud_accounts::create(db, &keyring(), actor, tenant_id, account)
+                .await
+                .map(drop)
+        }
+        Action::ViewSecrets => secrets::list_secrets(db, actor, tenant_id).await.map(drop),
+        Action::ManageSecrets => {
+            let name = format!("s-{}", Uuid::new_v4().simple());
+            secrets::create_secret(db, &keyring(), actor, tenant_id, &name, "value".into())
+                .await
+                .map(drop)
+        }
+        Action::RevealSecret => {
+            let secret_id: Uuid = sqlx::query_scalar(
+                "select secret_id from secret where tenant_id = $1 and name = 'seeded'",
+            )
+            .bind(tenant_id)
+            .fetch_one(db)
+            .await
+            .unwrap();
+            let mut actor = actor.clone();
+            actor.reauthenticated_at = Some(time::OffsetDateTime::now_utc().unix_timestamp());
+            secrets::reveal_secret(db, &keyring(), &actor, tenant_id, secret_id)
+                .await
+                .map(drop)
+        }
     }
+}
+
+/// A secret named "seeded" in the tenant, for the reveal cases.
+async fn seed_secret(app: &TestApp, fixture: &crate::support::Fixture) {
+    let owner = app.actor(fixture.user(Role::Owner)).await;
+    secrets::create_secret(
+        &app.db,
+        &keyring(),
+        &owner,
+        fixture.tenant_id,
+        "seeded",
+        "value".into(),
+    )
+    .await
+    .unwrap();
 }
 
 fn outcome(result: &Result<(), AppError>) -> &'static str {
@@ -133,6 +194,8 @@ async fn every_tenant_action_for_every_role_in_own_and_foreign_tenants() {
     let app = TestApp::spawn().await;
     let own = app.tenant_with_roles("own").await;
     let foreign = app.tenant_with_roles("foreign").await;
+    seed_secret(&app, &own).await;
+    seed_secret(&app, &foreign).await;
     let mut failures = Vec::new();
     let mut checked = 0;
     for role in Role::ALL {
@@ -181,6 +244,7 @@ async fn every_tenant_action_for_every_role_in_own_and_foreign_tenants() {
 async fn a_suspended_tenant_can_be_read_but_not_changed() {
     let app = TestApp::spawn().await;
     let own = app.tenant_with_roles("sleepy").await;
+    seed_secret(&app, &own).await;
     let platform = app.admin_actor().await;
     tenancy::set_tenant_status(&app.db, &platform, own.tenant_id, TenantStatus::Suspended)
         .await

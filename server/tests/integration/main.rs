@@ -3,6 +3,7 @@
 mod authz_matrix;
 mod health;
 mod queue;
+mod secrets;
 mod sessions;
 mod support;
 mod tenancy;

@@ -12,6 +12,20 @@ use uuid::Uuid;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
+/// The key-encryption key of every test app (fixed, so tests can open what the app sealed).
+pub const TEST_KEYS: &str = "test1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+pub fn keyring() -> app::backend::secrets::Keyring {
+    app::backend::secrets::Keyring::parse(TEST_KEYS, "TEST_KEYS").unwrap()
+}
+
+/// The moto server that `scripts/test` started (the real AWS wire protocol, no account).
+pub fn moto_url() -> String {
+    std::env::var("STRATUS_TEST_MOTO_URL").expect(
+        "STRATUS_TEST_MOTO_URL is not set: run the suite with scripts/test, which starts moto",
+    )
+}
+
 pub struct TestApp {
     pub url: String,
     pub db: PgPool,
@@ -50,6 +64,10 @@ pub fn settings(database_url: &str) -> Settings {
         job_lease: Duration::from_secs(30),
         job_poll_interval: Duration::from_millis(200),
         job_retention: Duration::from_secs(14 * 24 * 3600),
+        master_keys: Some(SecretString::from(TEST_KEYS.to_string())),
+        master_key_file: None,
+        data_dir: std::env::temp_dir().join("stratus-test"),
+        sandbox_endpoint: None,
     }
 }
 
@@ -112,6 +130,7 @@ impl TestApp {
             display_name,
             platform_admin,
             current_tenant: None,
+            reauthenticated_at: None,
         }
     }
 

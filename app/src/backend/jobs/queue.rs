@@ -1,6 +1,8 @@
 //! The queue's SQL. Every statement that finishes or extends a running job names its lease
 //! token: a job rescued from a dead worker has a new token, so the old worker's writes match
-//! no row (fencing).
+//! no row (fencing). Only running jobs hold a token (every way out of `running` clears it), so
+//! those statements match on (job_id, lease_token) alone: adding `state = 'running'` invites the
+//! planner to scan the partial index of running jobs instead of the primary key.
 
 use crate::error::AppError;
 use crate::model::JobState;
@@ -249,7 +251,7 @@ pub async fn heartbeat(
     sqlx::query_as(
         "update job j set lease_expires_at = now() + $3 * interval '1 millisecond'
          from unnest($1::int8[], $2::int8[]) as h(job_id, lease_token)
-         where j.job_id = h.job_id and j.lease_token = h.lease_token and j.state = 'running'
+         where j.job_id = h.job_id and j.lease_token = h.lease_token
          returning j.job_id, j.cancel_requested",
     )
     .bind(ids)
@@ -274,7 +276,7 @@ pub async fn complete(
              update job j set state = 'succeeded', finished_at = now(), progress = 100,
                     lease_token = null, lease_expires_at = null, locked_by = null
              from unnest($1::int8[], $2::int8[]) as d(job_id, lease_token)
-             where j.job_id = d.job_id and j.lease_token = d.lease_token and j.state = 'running'
+             where j.job_id = d.job_id and j.lease_token = d.lease_token
              returning j.job_id, j.tenant_id
          ), ev as (
              insert into job_event (job_id, tenant_id, kind, percent, message)
@@ -317,7 +319,7 @@ pub async fn fail(
                  run_at = now() + $5 * interval '1 millisecond',
                  finished_at = case when $4 and attempt < max_attempts then null else now() end,
                  last_error = $3, lease_token = null, lease_expires_at = null, locked_by = null
-             where job_id = $1 and lease_token = $2 and state = 'running'
+             where job_id = $1 and lease_token = $2
              returning job_id, tenant_id, state, attempt, max_attempts
          ), ev as (
              insert into job_event (job_id, tenant_id, kind, message)
@@ -347,7 +349,7 @@ pub async fn mark_cancelled(db: &PgPool, job_id: i64, token: i64) -> Result<bool
     let rows: Vec<(i64,)> = sqlx::query_as(&format!(
         "with stopped as (
              update job set state = 'cancelled', finished_at = now(), lease_token = null, lease_expires_at = null, locked_by = null
-             where job_id = $1 and lease_token = $2 and state = 'running'
+             where job_id = $1 and lease_token = $2
              returning job_id, tenant_id
          ), ev as (
              insert into job_event (job_id, tenant_id, kind, message)
@@ -370,7 +372,7 @@ pub async fn release(db: impl PgExecutor<'_>, held: &[(i64, i64)]) -> Result<u64
         "update job j set state = 'queued', attempt = greatest(j.attempt - 1, 0), run_at = now(),
                 lease_token = null, lease_expires_at = null, locked_by = null
          from unnest($1::int8[], $2::int8[]) as h(job_id, lease_token)
-         where j.job_id = h.job_id and j.lease_token = h.lease_token and j.state = 'running'",
+         where j.job_id = h.job_id and j.lease_token = h.lease_token",
     )
     .bind(ids)
     .bind(tokens)
@@ -438,7 +440,7 @@ pub async fn record_event(
         "with held as (
              update job set progress = coalesce($4, progress),
                             progress_message = case when $3 = 'progress' then $5 else progress_message end
-             where job_id = $1 and lease_token = $2 and state = 'running'
+             where job_id = $1 and lease_token = $2
              returning job_id, tenant_id, cancel_requested
          ), ev as (
              insert into job_event (job_id, tenant_id, kind, percent, message)

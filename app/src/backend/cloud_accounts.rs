@@ -1,0 +1,282 @@
+//! Cloud accounts: where a tenant's resources are created, with credentials kept as a secret.
+
+use super::actor::Actor;
+use super::audit;
+use super::providers::aws;
+use super::secrets::{self, Keyring};
+use crate::error::AppError;
+use crate::model::{CloudAccountView, ConnectionTest};
+use crate::rbac::{authorize, Action};
+use crate::validate::{self, Checks};
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// The cloud account the sandbox registers for the demo tenant.
+pub const SANDBOX_NAME: &str = "Sandbox (emulated AWS)";
+
+pub struct NewCloudAccount {
+    pub name: String,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: SecretString,
+    pub endpoint_url: Option<String>,
+    pub emulated: bool,
+}
+
+fn check_region(region: &str) -> Result<(), String> {
+    let parts: Vec<&str> = region.split('-').collect();
+    let ok = parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
+    if ok {
+        Ok(())
+    } else {
+        Err("Enter an AWS region such as eu-west-1.".into())
+    }
+}
+
+fn check_access_key_id(id: &str) -> Result<(), String> {
+    if (16..=128).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    {
+        Ok(())
+    } else {
+        Err(
+            "An access key id is 16 to 128 capital letters and digits, like AKIAIOSFODNN7EXAMPLE."
+                .into(),
+        )
+    }
+}
+
+fn check_endpoint(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(()),
+        _ => Err("Enter a URL starting with https:// (or http:// for a local emulator), or leave it empty.".into()),
+    }
+}
+
+const COLUMNS: &str =
+    "cloud_account_id, name, provider, region, endpoint_url, access_key_id, emulated, created_at";
+
+pub async fn list(
+    db: &PgPool,
+    actor: &Actor,
+    tenant_id: Uuid,
+) -> Result<Vec<CloudAccountView>, AppError> {
+    authorize(db, actor, tenant_id, Action::ViewCloudAccounts).await?;
+    Ok(sqlx::query_as(&format!(
+        "select {COLUMNS} from cloud_account where tenant_id = $1 order by name"
+    ))
+    .bind(tenant_id)
+    .fetch_all(db)
+    .await?)
+}
+
+pub async fn create(
+    db: &PgPool,
+    keyring: &Keyring,
+    actor: &Actor,
+    tenant_id: Uuid,
+    new: NewCloudAccount,
+) -> Result<CloudAccountView, AppError> {
+    authorize(db, actor, tenant_id, Action::ManageCloudAccounts).await?;
+    insert(db, keyring, Some(actor), tenant_id, new).await
+}
+
+async fn insert(
+    db: &PgPool,
+    keyring: &Keyring,
+    actor: Option<&Actor>,
+    tenant_id: Uuid,
+    new: NewCloudAccount,
+) -> Result<CloudAccountView, AppError> {
+    let name = new.name.trim().to_string();
+    let endpoint = new
+        .endpoint_url
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(str::to_string);
+    let mut checks = Checks::default();
+    checks
+        .check("name", validate::display_name(&name))
+        .check("region", check_region(new.region.trim()))
+        .check(
+            "access_key_id",
+            check_access_key_id(new.access_key_id.trim()),
+        )
+        .check(
+            "secret_access_key",
+            secrets::check_value(new.secret_access_key.expose_secret()),
+        );
+    if let Some(url) = &endpoint {
+        checks.check("endpoint_url", check_endpoint(url));
+    }
+    checks.finish()?;
+
+    let mut tx = db.begin().await?;
+    let secret_name = format!("cloud-account/{}", Uuid::new_v4().simple());
+    let secret_id = secrets::insert(
+        &mut tx,
+        keyring,
+        tenant_id,
+        &secret_name,
+        secrets::PURPOSE_CLOUD_CREDENTIALS,
+        &new.secret_access_key,
+        actor.map(|a| a.user_id),
+    )
+    .await?;
+    let account: CloudAccountView = sqlx::query_as(&format!(
+        "insert into cloud_account (tenant_id, name, provider, region, endpoint_url, access_key_id, secret_id, emulated)
+         values ($1, $2, 'aws', $3, $4, $5, $6, $7) returning {COLUMNS}"
+    ))
+    .bind(tenant_id)
+    .bind(&name)
+    .bind(new.region.trim())
+    .bind(&endpoint)
+    .bind(new.access_key_id.trim())
+    .bind(secret_id)
+    .bind(new.emulated)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| {
+        if super::violates(&e, "cloud_account_tenant_name_key") {
+            AppError::conflict("name", format!("A cloud account named \"{name}\" already exists."))
+        } else {
+            e.into()
+        }
+    })?;
+    if let Some(actor) = actor {
+        audit::record(
+            &mut tx,
+            actor,
+            Some(tenant_id),
+            "cloud_account.create",
+            &name,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(account)
+}
+
+pub async fn delete(
+    db: &PgPool,
+    actor: &Actor,
+    tenant_id: Uuid,
+    cloud_account_id: Uuid,
+) -> Result<(), AppError> {
+    authorize(db, actor, tenant_id, Action::ManageCloudAccounts).await?;
+    let mut tx = db.begin().await?;
+    let (name, secret_id): (String, Uuid) =
+        sqlx::query_as("delete from cloud_account where cloud_account_id = $1 and tenant_id = $2 returning name, secret_id")
+            .bind(cloud_account_id)
+            .bind(tenant_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    sqlx::query("delete from secret where secret_id = $1")
+        .bind(secret_id)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(
+        &mut tx,
+        actor,
+        Some(tenant_id),
+        "cloud_account.delete",
+        &name,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Calls the provider (DescribeAvailabilityZones) with the account's credentials.
+pub async fn test_connection(
+    db: &PgPool,
+    keyring: &Keyring,
+    actor: &Actor,
+    tenant_id: Uuid,
+    cloud_account_id: Uuid,
+) -> Result<ConnectionTest, AppError> {
+    authorize(db, actor, tenant_id, Action::ViewCloudAccounts).await?;
+    let (region, endpoint_url, access_key_id, secret_id): (String, Option<String>, String, Uuid) = sqlx::query_as(
+        "select region, endpoint_url, access_key_id, secret_id from cloud_account where cloud_account_id = $1 and tenant_id = $2",
+    )
+    .bind(cloud_account_id)
+    .bind(tenant_id)
+    .fetch_one(db)
+    .await?;
+    let secret_access_key = secrets::read(db, keyring, tenant_id, secret_id).await?;
+    let target = aws::Target {
+        region: region.clone(),
+        endpoint_url,
+        access_key_id,
+        secret_access_key,
+    };
+    let zones = aws::availability_zones(&target)
+        .await
+        .map_err(AppError::Provider)?;
+    Ok(ConnectionTest { region, zones })
+}
+
+/// The embedded default: a "demo" tenant owned by the first platform admin, with a cloud
+/// account on the sandbox (moto) at `endpoint`. Idempotent.
+pub async fn ensure_sandbox(
+    db: &PgPool,
+    keyring: &Keyring,
+    endpoint: &str,
+) -> Result<(), AppError> {
+    let tenant_id: Uuid = sqlx::query_scalar(
+        "insert into tenant (slug, display_name) values ('demo', 'Demo') on conflict (slug) do update set slug = excluded.slug returning tenant_id",
+    )
+    .fetch_one(db)
+    .await?;
+    sqlx::query(
+        "insert into membership (tenant_id, user_id, role)
+         select $1, user_id, 'owner' from app_user where platform_admin order by created_at limit 1
+         on conflict do nothing",
+    )
+    .bind(tenant_id)
+    .execute(db)
+    .await?;
+    let existing: Option<Uuid> = sqlx::query_scalar(
+        "select cloud_account_id from cloud_account where tenant_id = $1 and name = $2",
+    )
+    .bind(tenant_id)
+    .bind(SANDBOX_NAME)
+    .fetch_optional(db)
+    .await?;
+    match existing {
+        Some(id) => {
+            sqlx::query("update cloud_account set endpoint_url = $2 where cloud_account_id = $1")
+                .bind(id)
+                .bind(endpoint)
+                .execute(db)
+                .await?;
+        }
+        None => {
+            let sandbox = NewCloudAccount {
+                name: SANDBOX_NAME.into(),
+                region: "us-east-1".into(),
+                access_key_id: "AKIASANDBOXEXAMPLE00".into(),
+                secret_access_key: SecretString::from("sandbox-secret-access-key"),
+                endpoint_url: Some(endpoint.to_string()),
+                emulated: true,
+            };
+            insert(db, keyring, None, tenant_id, sandbox).await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,122 @@
+use super::PageHeader;
+use crate::api::{get_cloud_accounts, CreateCloudAccount, DeleteCloudAccount, TestCloudAccount};
+use crate::components::form::{field_error, form_error, Field, FormError};
+use crate::components::layout::use_session;
+use crate::components::status::{date, ErrorPanel};
+use crate::model::CloudAccountView;
+use crate::rbac::{allows, Action};
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+pub fn CloudAccountsPage() -> impl IntoView {
+    let create = ServerAction::<CreateCloudAccount>::new();
+    let delete = ServerAction::<DeleteCloudAccount>::new();
+    let test = ServerAction::<TestCloudAccount>::new();
+    let list = Resource::new(
+        move || (create.version().get(), delete.version().get()),
+        |_| get_cloud_accounts(),
+    );
+    let can_manage = use_session()
+        .get_untracked()
+        .and_then(|s| s.role())
+        .is_some_and(|r| allows(r, Action::ManageCloudAccounts));
+    let tv = test.value();
+    view! {
+        <Title text="Cloud accounts"/>
+        <PageHeader title="Cloud accounts".to_string() subtitle="Where this tenant's zones, instances and databases are created."/>
+        <FormError error=form_error(delete.value())/>
+        {move || match tv.get() {
+            Some(Ok(result)) => Some(view! {
+                <div class="alert alert-ok" role="status">
+                    <strong>{format!("Connected: {} availability zones in {}", result.zones.len(), result.region)}</strong>
+                    <ul class="zone-list">{result.zones.into_iter().map(|z| view! { <li><code>{z}</code></li> }).collect_view()}</ul>
+                </div>
+            }.into_any()),
+            Some(Err(error)) => Some(view! {
+                <div class="alert alert-error" role="alert"><strong>"The provider answered"</strong><pre class="error-text">{error.to_string()}</pre></div>
+            }.into_any()),
+            None => None,
+        }}
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match list.await {
+                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
+                    Ok(accounts) if accounts.is_empty() => view! {
+                        <section class="panel empty"><p>"No cloud accounts yet."</p></section>
+                    }.into_any(),
+                    Ok(accounts) => view! { <AccountTable accounts can_manage test delete/> }.into_any(),
+                }
+            })}
+        </Transition>
+        {can_manage.then(|| view! { <CreateForm create/> })}
+    }
+}
+
+#[component]
+fn AccountTable(
+    accounts: Vec<CloudAccountView>,
+    can_manage: bool,
+    test: ServerAction<TestCloudAccount>,
+    delete: ServerAction<DeleteCloudAccount>,
+) -> impl IntoView {
+    view! {
+        <section class="panel">
+            <table class="table">
+                <thead><tr>
+                    <th scope="col">"Name"</th><th scope="col">"Provider"</th><th scope="col">"Region"</th>
+                    <th scope="col">"Access key"</th><th scope="col">"Added"</th><th scope="col"><span class="sr-only">"Actions"</span></th>
+                </tr></thead>
+                <tbody>
+                    {accounts.into_iter().map(|a| view! {
+                        <tr>
+                            <td>
+                                {a.name.clone()}
+                                {a.emulated.then(|| view! { " " <span class="badge badge-warn" title="Runs against a local emulator (moto), not AWS">"Emulated"</span> })}
+                                {a.endpoint_url.clone().map(|e| view! { <div class="muted small">{e}</div> })}
+                            </td>
+                            <td>{if a.emulated { "AWS API (emulated)".to_string() } else { "AWS".to_string() }}</td>
+                            <td><code>{a.region.clone()}</code></td>
+                            <td><code>{a.access_key_id.clone()}</code></td>
+                            <td>{date(a.created_at)}</td>
+                            <td class="actions">
+                                <ActionForm action=test attr:class="inline-form">
+                                    <input type="hidden" name="cloud_account_id" value=a.cloud_account_id.to_string()/>
+                                    <button type="submit" class="button small secondary" disabled=move || test.pending().get()>"Test connection"</button>
+                                </ActionForm>
+                                {can_manage.then(|| view! {
+                                    <ActionForm action=delete attr:class="inline-form">
+                                        <input type="hidden" name="cloud_account_id" value=a.cloud_account_id.to_string()/>
+                                        <button type="submit" class="button small link danger">"Delete"</button>
+                                    </ActionForm>
+                                })}
+                            </td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </section>
+    }
+}
+
+#[component]
+fn CreateForm(create: ServerAction<CreateCloudAccount>) -> impl IntoView {
+    let v = create.value();
+    view! {
+        <section class="panel">
+            <h2>"Add an AWS account"</h2>
+            <p class="muted">"The secret access key is encrypted and never shown again. An endpoint URL is only needed for emulators and AWS-compatible clouds."</p>
+            <ActionForm action=create attr:class="form grid-3" attr:aria-label="Add a cloud account">
+                <FormError error=form_error(v)/>
+                <Field label="Name" name="name" form="account" error=field_error(v, "name")/>
+                <Field label="Region" name="region" form="account" value="eu-west-1" error=field_error(v, "region")/>
+                <Field label="Endpoint URL (optional)" name="endpoint_url" kind="url" form="account" error=field_error(v, "endpoint_url")/>
+                <Field label="Access key id" name="access_key_id" form="account" autocomplete="off" error=field_error(v, "access_key_id")/>
+                <Field label="Secret access key" name="secret_access_key" kind="password" form="account" autocomplete="off" error=field_error(v, "secret_access_key")/>
+                <div class="form-actions">
+                    <button type="submit" class="button">"Add account"</button>
+                </div>
+            </ActionForm>
+        </section>
+    }
+}

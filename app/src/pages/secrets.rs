@@ -1,0 +1,150 @@
+use super::PageHeader;
+use crate::api::{
+    get_secrets, CreateSecret, DeleteSecret, Reauthenticate, RevealSecret, UpdateSecret,
+};
+use crate::components::form::{field_error, form_error, Field, FormError};
+use crate::components::status::{date_time, ErrorPanel};
+use crate::error::AppError;
+use crate::model::SecretView;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+/// Tenant secrets: write-only values; revealing one needs a fresh password confirmation.
+#[component]
+pub fn SecretsPage() -> impl IntoView {
+    let create = ServerAction::<CreateSecret>::new();
+    let update = ServerAction::<UpdateSecret>::new();
+    let delete = ServerAction::<DeleteSecret>::new();
+    let reveal = ServerAction::<RevealSecret>::new();
+    let reauth = ServerAction::<Reauthenticate>::new();
+    let list = Resource::new(
+        move || {
+            (
+                create.version().get(),
+                update.version().get(),
+                delete.version().get(),
+                reveal.version().get(),
+            )
+        },
+        |_| get_secrets(),
+    );
+    let cv = create.value();
+    view! {
+        <Title text="Secrets"/>
+        <PageHeader title="Secrets".to_string() subtitle="Encrypted at rest. Values can be replaced but not read back, except by an audited reveal."/>
+        <FormError error=form_error(update.value())/>
+        <FormError error=form_error(delete.value())/>
+        <RevealPanel reveal reauth/>
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match list.await {
+                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
+                    Ok(secrets) if secrets.is_empty() => view! {
+                        <section class="panel empty"><p>"No secrets yet."</p></section>
+                    }.into_any(),
+                    Ok(secrets) => view! { <SecretTable secrets update delete reveal/> }.into_any(),
+                }
+            })}
+        </Transition>
+        <section class="panel">
+            <h2>"Add a secret"</h2>
+            <ActionForm action=create attr:class="form inline" attr:aria-label="Add a secret">
+                <FormError error=form_error(cv)/>
+                <Field label="Name" name="name" form="secret" hint="e.g. ci/deploy-token" error=field_error(cv, "name")/>
+                <Field label="Value" name="value" kind="password" form="secret" autocomplete="off" error=field_error(cv, "value")/>
+                <button type="submit" class="button">"Save secret"</button>
+            </ActionForm>
+            {move || matches!(cv.get(), Some(Ok(()))).then(|| view! { <p class="saved" role="status">"Saved. The value is encrypted and will not be shown again."</p> })}
+        </section>
+    }
+}
+
+#[component]
+fn SecretTable(
+    secrets: Vec<SecretView>,
+    update: ServerAction<UpdateSecret>,
+    delete: ServerAction<DeleteSecret>,
+    reveal: ServerAction<RevealSecret>,
+) -> impl IntoView {
+    view! {
+        <section class="panel">
+            <table class="table">
+                <thead><tr>
+                    <th scope="col">"Name"</th><th scope="col">"Kind"</th><th scope="col">"Updated"</th>
+                    <th scope="col">"Last revealed"</th><th scope="col"><span class="sr-only">"Actions"</span></th>
+                </tr></thead>
+                <tbody>
+                    {secrets.into_iter().map(|s| {
+                        let id = s.secret_id;
+                        let user = s.purpose == "user";
+                        let value_id = format!("value-{id}");
+                        view! {
+                            <tr>
+                                <td><code>{s.name.clone()}</code></td>
+                                <td>{if user { "Secret" } else { "Cloud credentials" }}</td>
+                                <td>{date_time(s.updated_at)}</td>
+                                <td>{s.last_revealed_at.map(date_time).unwrap_or_else(|| "never".into())}</td>
+                                <td class="actions">
+                                    <ActionForm action=reveal attr:class="inline-form">
+                                        <input type="hidden" name="secret_id" value=id.to_string()/>
+                                        <button type="submit" class="button small secondary">"Reveal"</button>
+                                    </ActionForm>
+                                    {user.then(|| view! {
+                                        <ActionForm action=update attr:class="inline-form">
+                                            <input type="hidden" name="secret_id" value=id.to_string()/>
+                                            <label class="sr-only" for=value_id.clone()>{format!("New value for {}", s.name)}</label>
+                                            <input id=value_id.clone() name="value" type="password" autocomplete="off" placeholder="New value" required/>
+                                            <button type="submit" class="button small secondary">"Replace"</button>
+                                        </ActionForm>
+                                        <ActionForm action=delete attr:class="inline-form">
+                                            <input type="hidden" name="secret_id" value=id.to_string()/>
+                                            <button type="submit" class="button small link danger">"Delete"</button>
+                                        </ActionForm>
+                                    })}
+                                </td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </section>
+    }
+}
+
+/// Shows a revealed value, or asks for the password when the reveal needs it.
+#[component]
+fn RevealPanel(
+    reveal: ServerAction<RevealSecret>,
+    reauth: ServerAction<Reauthenticate>,
+) -> impl IntoView {
+    let rv = reveal.value();
+    let av = reauth.value();
+    let needs_password = move || {
+        matches!(rv.get(), Some(Err(AppError::ReauthRequired))) && !matches!(av.get(), Some(Ok(())))
+    };
+    view! {
+        {move || needs_password().then(|| view! {
+            <section class="panel">
+                <h2>"Confirm your password"</h2>
+                <p class="muted">"Revealing a secret needs your password from the last 5 minutes. The reveal is recorded in the audit log."</p>
+                <ActionForm action=reauth attr:class="form inline" attr:aria-label="Confirm your password">
+                    <Field label="Password" name="password" kind="password" form="reauth" autocomplete="current-password" error=field_error(av, "password")/>
+                    <button type="submit" class="button">"Confirm"</button>
+                </ActionForm>
+            </section>
+        })}
+        {move || matches!(av.get(), Some(Ok(()))).then(|| view! {
+            <p class="saved" role="status">"Password confirmed for 5 minutes. Choose Reveal again."</p>
+        })}
+        {move || match rv.get() {
+            Some(Ok(value)) => Some(view! {
+                <div class="alert alert-ok" role="status">
+                    <label for="revealed-value"><strong>"Secret value"</strong></label>
+                    <input id="revealed-value" class="copy-field" readonly value=value/>
+                </div>
+            }.into_any()),
+            Some(Err(AppError::ReauthRequired)) | None => None,
+            Some(Err(error)) => Some(view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any()),
+        }}
+    }
+}
