@@ -113,5 +113,5 @@ test('the sandbox cloud is labelled as emulated and its connection test lists zo
   await expect(row.getByText('Emulated', { exact: true })).toBeVisible();
   await row.getByRole('button', { name: 'Test connection' }).click();
   await expect(page.getByText(/Connected: \d+ availability zones in us-east-1/)).toBeVisible();
-  await expect(page.getByText('us-east-1a')).toBeVisible();
+  await expect(page.getByText('us-east-1a', { exact: true })).toBeVisible();
 });

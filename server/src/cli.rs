@@ -5,10 +5,14 @@ use crate::startup::{self, Application};
 use app::backend::identity;
 
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    // The first admin exists before startup registers the sandbox, which it owns.
+    let db = startup::prepare_database(&settings).await?;
+    let password = first_admin(&db, &settings.admin_email).await?;
+    db.close().await;
     let admin_email = settings.admin_email.clone();
     let app = Application::build(settings).await?;
     let url = format!("http://{}", app.addr());
-    print_first_admin(&app.db, &admin_email, &url).await?;
+    print_sign_in(&admin_email, password.as_deref(), &url);
     tracing::info!(%url, "Stratus is listening");
     app.run_until_stopped().await
 }
@@ -21,12 +25,21 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
 
 pub async fn create_admin(settings: &Settings, email: &str) -> anyhow::Result<()> {
     let db = startup::prepare_database(settings).await?;
-    print_first_admin(&db, email, "the portal").await
+    let password = first_admin(&db, email).await?;
+    print_sign_in(email, password.as_deref(), "the portal");
+    Ok(())
 }
 
-/// Creates the first admin when there is none and prints its password, once.
-async fn print_first_admin(db: &sqlx::PgPool, email: &str, url: &str) -> anyhow::Result<()> {
-    match identity::ensure_first_admin(db, email).await.map_err(|e| anyhow::anyhow!("{e}"))? {
+/// Creates the first admin when there is none; returns its generated password.
+async fn first_admin(db: &sqlx::PgPool, email: &str) -> anyhow::Result<Option<String>> {
+    identity::ensure_first_admin(db, email)
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the first admin: {e}"))
+}
+
+/// How to sign in; the first admin's password is printed this once and stored nowhere.
+fn print_sign_in(email: &str, password: Option<&str>, url: &str) {
+    match password {
         Some(password) => println!(
             "\n  First platform admin created. This password is shown only once:\n\n    email:    {email}\n    password: {password}\n\n  Sign in at {url}\n"
         ),
@@ -34,7 +47,6 @@ async fn print_first_admin(db: &sqlx::PgPool, email: &str, url: &str) -> anyhow:
             "\n  Stratus is at {url}. Sign in with your platform admin account\n  (lost the password? `stratus reset-password EMAIL` prints a new one).\n"
         ),
     }
-    Ok(())
 }
 
 pub async fn reset_password(settings: &Settings, email: &str) -> anyhow::Result<()> {

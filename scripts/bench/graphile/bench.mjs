@@ -119,18 +119,25 @@ function interference(a, b) {
 // The PostgreSQL server is shared too: count what the OTHER databases did
 // during the run (pg_stat_database; PG 15 flushes these about every second).
 async function otherDbSnapshot(client) {
-  const {
-    rows: [row],
-  } = await client.query(`
-    select coalesce(sum(xact_commit + xact_rollback), 0)::float8 as xacts,
-           coalesce(sum(tup_inserted + tup_updated + tup_deleted), 0)::float8 as tuples
+  const { rows } = await client.query(`
+    select datid::text as datid,
+           (xact_commit + xact_rollback)::float8 as xacts,
+           (tup_inserted + tup_updated + tup_deleted)::float8 as tuples
     from pg_stat_database
     where datname is not null and datname <> current_database()`);
-  return row;
+  return new Map(rows.map((r) => [r.datid, r]));
 }
 
+/** Per-database deltas (databases created meanwhile count in full, dropped ones not at all). */
 function otherDbActivity(a, b) {
-  return { other_db_xacts: b.xacts - a.xacts, other_db_tuples: b.tuples - a.tuples };
+  let xacts = 0;
+  let tuples = 0;
+  for (const [datid, after] of b) {
+    const before = a.get(datid) ?? { xacts: 0, tuples: 0 };
+    xacts += Math.max(0, after.xacts - before.xacts);
+    tuples += Math.max(0, after.tuples - before.tuples);
+  }
+  return { other_db_xacts: xacts, other_db_tuples: tuples };
 }
 
 function warnInterference({ foreign_cpu_pct: f, other_db_xacts: x, other_db_tuples: t }) {

@@ -34,11 +34,13 @@ impl Keyring {
     /// `source` names where they came from, for the error message.
     pub fn parse(spec: &str, source: &str) -> Result<Keyring, String> {
         let mut keys: Vec<Kek> = Vec::new();
-        for entry in spec
-            .split([',', '\n'])
+        let entries = spec
+            .lines()
+            .map(|line| line.split_once('#').map_or(line, |(before, _)| before))
+            .flat_map(|line| line.split(','))
             .map(str::trim)
-            .filter(|e| !e.is_empty() && !e.starts_with('#'))
-        {
+            .filter(|e| !e.is_empty());
+        for entry in entries {
             let (id, encoded) = entry.split_once(':').ok_or_else(|| {
                 format!(
                     "{source}: each key must be written id:base64, got {:?}",
@@ -322,5 +324,11 @@ mod tests {
             .unwrap_err()
             .contains("id:base64"));
         assert!(Keyring::parse("", "X").is_err());
+        let file = format!(
+            "# keys, newest first: id:base64\n{}\n{}  # retired, kept for reading\n",
+            Keyring::generate_line("b"),
+            Keyring::generate_line("a")
+        );
+        assert_eq!(Keyring::parse(&file, "X").unwrap().active().id, "b");
     }
 }
