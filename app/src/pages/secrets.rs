@@ -90,12 +90,15 @@ fn SecretTable(
                                         <button type="submit" class="button small secondary">"Reveal"</button>
                                     </ActionForm>
                                     {user.then(|| view! {
-                                        <ActionForm action=update attr:class="inline-form">
-                                            <input type="hidden" name="secret_id" value=id.to_string()/>
-                                            <label class="sr-only" for=value_id.clone()>{format!("New value for {}", s.name)}</label>
-                                            <input id=value_id.clone() name="value" type="password" autocomplete="off" placeholder="New value" required/>
-                                            <button type="submit" class="button small secondary">"Replace"</button>
-                                        </ActionForm>
+                                        <details class="row-details">
+                                            <summary class="button small secondary">"Replace…"</summary>
+                                            <ActionForm action=update attr:class="inline-form">
+                                                <input type="hidden" name="secret_id" value=id.to_string()/>
+                                                <label class="sr-only" for=value_id.clone()>{format!("New value for {}", s.name)}</label>
+                                                <input id=value_id.clone() name="value" type="password" autocomplete="off" placeholder="New value" required/>
+                                                <button type="submit" class="button small">"Save"</button>
+                                            </ActionForm>
+                                        </details>
                                         <ActionForm action=delete attr:class="inline-form">
                                             <input type="hidden" name="secret_id" value=id.to_string()/>
                                             <button type="submit" class="button small link danger">"Delete"</button>
