@@ -202,7 +202,8 @@ pub async fn delete(
     Ok(())
 }
 
-/// Calls the provider (DescribeAvailabilityZones) with the account's credentials.
+/// Calls the provider (DescribeAvailabilityZones) with the account's credentials. Admins only:
+/// the call goes to an endpoint a tenant chose, so it is not open to every member.
 pub async fn test_connection(
     db: &PgPool,
     keyring: &Keyring,
@@ -210,7 +211,7 @@ pub async fn test_connection(
     tenant_id: Uuid,
     cloud_account_id: Uuid,
 ) -> Result<ConnectionTest, AppError> {
-    authorize(db, actor, tenant_id, Action::ViewCloudAccounts).await?;
+    authorize(db, actor, tenant_id, Action::ManageCloudAccounts).await?;
     let (region, endpoint_url, access_key_id, secret_id): (String, Option<String>, String, Uuid) = sqlx::query_as(
         "select region, endpoint_url, access_key_id, secret_id from cloud_account where cloud_account_id = $1 and tenant_id = $2",
     )
@@ -238,19 +239,41 @@ pub async fn ensure_sandbox(
     keyring: &Keyring,
     endpoint: &str,
 ) -> Result<(), AppError> {
-    let tenant_id: Uuid = sqlx::query_scalar(
-        "insert into tenant (slug, display_name) values ('demo', 'Demo') on conflict (slug) do update set slug = excluded.slug returning tenant_id",
+    // Create the demo tenant once; never adopt a real tenant that happens to use the slug.
+    let created: Option<Uuid> = sqlx::query_scalar(
+        "insert into tenant (slug, display_name) values ('demo', 'Demo') on conflict (slug) do nothing returning tenant_id",
     )
-    .fetch_one(db)
+    .fetch_optional(db)
     .await?;
-    sqlx::query(
-        "insert into membership (tenant_id, user_id, role)
-         select $1, user_id, 'owner' from app_user where platform_admin order by created_at limit 1
-         on conflict do nothing",
-    )
-    .bind(tenant_id)
-    .execute(db)
-    .await?;
+    let tenant_id = match created {
+        Some(tenant_id) => {
+            sqlx::query(
+                "insert into membership (tenant_id, user_id, role)
+                 select $1, user_id, 'owner' from app_user where platform_admin order by created_at limit 1
+                 on conflict do nothing",
+            )
+            .bind(tenant_id)
+            .execute(db)
+            .await?;
+            tenant_id
+        }
+        None => {
+            let sandbox_tenant: Option<Uuid> = sqlx::query_scalar(
+                "select t.tenant_id from tenant t join cloud_account c using (tenant_id)
+                 where t.slug = 'demo' and c.name = $1 and c.emulated",
+            )
+            .bind(SANDBOX_NAME)
+            .fetch_optional(db)
+            .await?;
+            match sandbox_tenant {
+                Some(tenant_id) => tenant_id,
+                None => {
+                    tracing::warn!("a tenant \"demo\" exists without the sandbox cloud: not registering the sandbox");
+                    return Ok(());
+                }
+            }
+        }
+    };
     let existing: Option<Uuid> = sqlx::query_scalar(
         "select cloud_account_id from cloud_account where tenant_id = $1 and name = $2",
     )

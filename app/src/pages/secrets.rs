@@ -3,7 +3,7 @@ use crate::api::{
     get_secrets, CreateSecret, DeleteSecret, Reauthenticate, RevealSecret, UpdateSecret,
 };
 use crate::components::form::{field_error, form_error, Field, FormError};
-use crate::components::status::{date_time, ErrorPanel};
+use crate::components::status::{date, date_time, ErrorPanel};
 use crate::error::AppError;
 use crate::model::SecretView;
 use leptos::prelude::*;
@@ -70,7 +70,7 @@ fn SecretTable(
         <section class="panel">
             <table class="table">
                 <thead><tr>
-                    <th scope="col">"Name"</th><th scope="col">"Kind"</th><th scope="col">"Updated"</th>
+                    <th scope="col">"Name"</th><th scope="col">"Kind"</th><th scope="col">"Created"</th><th scope="col">"Updated"</th>
                     <th scope="col">"Last revealed"</th><th scope="col"><span class="sr-only">"Actions"</span></th>
                 </tr></thead>
                 <tbody>
@@ -82,14 +82,15 @@ fn SecretTable(
                             <tr>
                                 <td><code>{s.name.clone()}</code></td>
                                 <td>{if user { "Secret" } else { "Cloud credentials" }}</td>
+                                <td>{date(s.created_at)}</td>
                                 <td>{date_time(s.updated_at)}</td>
                                 <td>{s.last_revealed_at.map(date_time).unwrap_or_else(|| "never".into())}</td>
                                 <td class="actions">
-                                    <ActionForm action=reveal attr:class="inline-form">
-                                        <input type="hidden" name="secret_id" value=id.to_string()/>
-                                        <button type="submit" class="button small secondary">"Reveal"</button>
-                                    </ActionForm>
                                     {user.then(|| view! {
+                                        <ActionForm action=reveal attr:class="inline-form">
+                                            <input type="hidden" name="secret_id" value=id.to_string()/>
+                                            <button type="submit" class="button small secondary">"Reveal"</button>
+                                        </ActionForm>
                                         <details class="row-details">
                                             <summary class="button small secondary">"Replace…"</summary>
                                             <ActionForm action=update attr:class="inline-form">

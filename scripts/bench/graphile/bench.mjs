@@ -580,7 +580,7 @@ async function latency(values) {
   // next; the timestamp is taken just before the insert is issued, so any
   // queueing on the producer side counts against the queue (open loop).
   const producer = new pg.Pool({ connectionString: db, max: 4 });
-  // Open the producer connections (and plan the statement) before timing.
+  // Open all producer connections before timing.
   await Promise.all(
     Array.from({ length: 4 }, () =>
       producer.query(`select 1 from ${SCHEMA}._private_tasks limit 1`),

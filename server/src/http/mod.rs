@@ -41,7 +41,10 @@ pub async fn router(state: AppState, settings: &Settings) -> anyhow::Result<Rout
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_path("/")
-        .with_expiry(Expiry::OnInactivity(app::backend::session::IDLE_TIMEOUT));
+        .with_expiry(Expiry::OnInactivity(app::backend::session::IDLE_TIMEOUT))
+        // Save on every request, so the idle timeout counts from the last request, not the
+        // last change.
+        .with_always_save(true);
 
     let leptos = state.leptos.clone();
     let db = state.db.clone();

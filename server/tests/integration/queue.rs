@@ -394,6 +394,27 @@ async fn queued_and_running_jobs_can_be_cancelled() {
     )
     .await;
     worker.shutdown().await;
+    // A cancelled job whose attempt then fails is not queued again.
+    let mut registry = Registry::default();
+    registry.register("test.fails", |ctx| async move {
+        wait_for_cancel_request(&ctx).await;
+        Err(JobError::failed("boom"))
+    });
+    let doomed = enqueue_one(&app.db, NewJob::new("test.fails")).await;
+    let worker = Worker::start(app.db.clone(), registry, config(1));
+    wait_until("the job to start", Duration::from_secs(10), || async {
+        job_state(&app.db, doomed).await == JobState::Running
+    })
+    .await;
+    queue::cancel(&app.db, doomed, None, "ops").await.unwrap();
+    wait_until(
+        "the job to end cancelled",
+        Duration::from_secs(10),
+        || async { job_state(&app.db, doomed).await == JobState::Cancelled },
+    )
+    .await;
+    worker.shutdown().await;
+
     let err = queue::cancel(&app.db, long, None, "ops").await.unwrap_err();
     assert!(err.to_string().contains("already cancelled"), "{err}");
 }
@@ -537,4 +558,20 @@ async fn job_events_are_append_only_and_metrics_are_exposed() {
         "{}",
         metrics.body
     );
+}
+
+/// Polls the job row until a person has asked to cancel it (the handler ignores the token on purpose).
+async fn wait_for_cancel_request(ctx: &app::backend::jobs::worker::JobContext) {
+    loop {
+        let requested: bool =
+            sqlx::query_scalar("select cancel_requested from job where job_id = $1")
+                .bind(ctx.job.job_id)
+                .fetch_one(&ctx.db)
+                .await
+                .unwrap();
+        if requested {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

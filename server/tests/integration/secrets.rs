@@ -368,15 +368,16 @@ async fn cloud_accounts_test_their_connection_against_moto_and_report_failures_v
     assert!(zones.contains(&"eu-west-1a".to_string()), "{zones:?}");
     assert!(!database_contains(&app, secret_key).await);
 
-    // A member may test but not add or delete.
+    // Members see accounts but neither test (the endpoint is tenant-chosen) nor change them.
     let member = app.client();
     member.sign_in("member@acme.test", PASSWORD).await;
+    assert_eq!(member.rpc("get_cloud_accounts", &[]).await.status, 200);
     assert_eq!(
         member
             .rpc("test_cloud_account", &[("cloud_account_id", &id)])
             .await
             .status,
-        200
+        403
     );
     assert_eq!(
         member
@@ -384,6 +385,31 @@ async fn cloud_accounts_test_their_connection_against_moto_and_report_failures_v
             .await
             .status,
         403
+    );
+    // Its credentials are a secret that cannot be revealed or replaced as a plain secret.
+    owner.rpc("reauthenticate", &[("password", PASSWORD)]).await;
+    let credentials: Uuid =
+        sqlx::query_scalar("select secret_id from cloud_account where cloud_account_id = $1::uuid")
+            .bind(&id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(
+        owner
+            .rpc("reveal_secret", &[("secret_id", &credentials.to_string())])
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        owner
+            .rpc(
+                "update_secret",
+                &[("secret_id", &credentials.to_string()), ("value", "x")]
+            )
+            .await
+            .status,
+        404
     );
 
     // Bad input is explained per field.

@@ -315,9 +315,10 @@ pub async fn fail(
     let row: Option<(JobState,)> = sqlx::query_as(&format!(
         "with failed as (
              update job set
-                 state = case when $4 and attempt < max_attempts then 'queued'::job_state else 'failed'::job_state end,
+                 state = case when cancel_requested then 'cancelled'::job_state
+                              when $4 and attempt < max_attempts then 'queued'::job_state else 'failed'::job_state end,
                  run_at = now() + $5 * interval '1 millisecond',
-                 finished_at = case when $4 and attempt < max_attempts then null else now() end,
+                 finished_at = case when $4 and attempt < max_attempts and not cancel_requested then null else now() end,
                  last_error = $3, lease_token = null, lease_expires_at = null, locked_by = null
              where job_id = $1 and lease_token = $2
              returning job_id, tenant_id, state, attempt, max_attempts
@@ -325,6 +326,7 @@ pub async fn fail(
              insert into job_event (job_id, tenant_id, kind, message)
              select job_id, tenant_id, 'state',
                     case when state = 'queued' then format('attempt %s of %s failed, retrying: %s', attempt, max_attempts, $3)
+                         when state = 'cancelled' then format('cancelled (the attempt had failed: %s)', $3)
                          else format('failed after %s attempts: %s', attempt, $3) end
              from failed returning event_id
          ), notified as ({NOTIFY_EVENTS})
@@ -369,7 +371,9 @@ pub async fn mark_cancelled(db: &PgPool, job_id: i64, token: i64) -> Result<bool
 pub async fn release(db: impl PgExecutor<'_>, held: &[(i64, i64)]) -> Result<u64, sqlx::Error> {
     let (ids, tokens): (Vec<i64>, Vec<i64>) = held.iter().copied().unzip();
     Ok(sqlx::query(
-        "update job j set state = 'queued', attempt = greatest(j.attempt - 1, 0), run_at = now(),
+        "update job j set state = case when j.cancel_requested then 'cancelled'::job_state else 'queued'::job_state end,
+                attempt = greatest(j.attempt - 1, 0), run_at = now(),
+                finished_at = case when j.cancel_requested then now() end,
                 lease_token = null, lease_expires_at = null, locked_by = null
          from unnest($1::int8[], $2::int8[]) as h(job_id, lease_token)
          where j.job_id = h.job_id and j.lease_token = h.lease_token",

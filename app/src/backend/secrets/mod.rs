@@ -215,7 +215,7 @@ pub async fn update_secret(
         .finish()?;
     let mut tx = db.begin().await?;
     let (name, purpose): (String, String) = sqlx::query_as(
-        "select name, purpose from secret where secret_id = $1 and tenant_id = $2 for update",
+        "select name, purpose from secret where secret_id = $1 and tenant_id = $2 and purpose = 'user' for update",
     )
     .bind(secret_id)
     .bind(tenant_id)
@@ -292,6 +292,19 @@ pub async fn reveal_secret(
 ) -> Result<SecretString, AppError> {
     authorize(db, actor, tenant_id, Action::RevealSecret).await?;
     require_recent_reauth(actor)?;
+    // Cloud credentials stay with their cloud account: only user secrets are revealed.
+    let is_user_secret: bool = sqlx::query_scalar(
+        "select purpose = 'user' from secret where secret_id = $1 and tenant_id = $2",
+    )
+    .bind(secret_id)
+    .bind(tenant_id)
+    .fetch_one(db)
+    .await?;
+    if !is_user_secret {
+        return Err(AppError::Forbidden(
+            "Cloud credentials cannot be revealed; replace the cloud account instead.".into(),
+        ));
+    }
     let value = read(db, keyring, tenant_id, secret_id).await?;
     let mut tx = db.begin().await?;
     let name: String = sqlx::query_scalar(
@@ -317,12 +330,14 @@ pub struct Rotation {
 /// Re-wraps every data key not under the active KEK. Values are not re-encrypted, so this is
 /// fast; afterwards the old keys can be removed from configuration.
 pub async fn rotate(db: &PgPool, keyring: &Keyring) -> Result<Rotation, AppError> {
-    let mut report = Rotation::default();
-    report.already_current =
-        sqlx::query_scalar::<_, i64>("select count(*) from secret where kek_id = $1")
-            .bind(&keyring.active().id)
-            .fetch_one(db)
-            .await? as u64;
+    let already_current: i64 = sqlx::query_scalar("select count(*) from secret where kek_id = $1")
+        .bind(&keyring.active().id)
+        .fetch_one(db)
+        .await?;
+    let mut report = Rotation {
+        already_current: already_current as u64,
+        ..Rotation::default()
+    };
     let mut after = Uuid::nil();
     loop {
         let mut tx = db.begin().await?;
