@@ -44,7 +44,7 @@ fn print_sign_in(email: &str, password: Option<&str>, url: &str) {
             "\n  First platform admin created. This password is shown only once:\n\n    email:    {email}\n    password: {password}\n\n  Sign in at {url}\n"
         ),
         None => println!(
-            "\n  Stratus is at {url}. Sign in with your platform admin account\n  (lost the password? `stratus reset-password EMAIL` prints a new one).\n"
+            "\n  Stratus is at {url}. Sign in as {email} with the password printed when it was created\n  (lost it? `stratus reset-password {email}` prints a new one).\n"
         ),
     }
 }
