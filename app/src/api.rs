@@ -30,6 +30,13 @@ mod ctx {
         maybe_actor().await?.ok_or(AppError::Unauthenticated)
     }
 
+    /// The pool, the actor and the tenant they are working in (most server functions need all three).
+    pub async fn in_tenant() -> Result<(PgPool, Actor, uuid::Uuid), AppError> {
+        let (db, actor) = (db()?, actor().await?);
+        let tenant_id = crate::backend::tenancy::current_tenant(&db, &actor).await?;
+        Ok((db, actor, tenant_id))
+    }
+
     pub async fn session() -> Result<Session, AppError> {
         leptos_axum::extract::<Session>()
             .await
@@ -141,8 +148,7 @@ pub struct MembersPage {
 pub async fn get_members() -> Result<MembersPage, AppError> {
     respond(
         async {
-            let (db, actor) = (db()?, actor().await?);
-            let tenant_id = tenancy::current_tenant(&db, &actor).await?;
+            let (db, actor, tenant_id) = in_tenant().await?;
             let tenant = tenancy::tenant_overview(&db, &actor, tenant_id).await?;
             let members = tenancy::list_members(&db, &actor, tenant_id).await?;
             let invitations = match tenancy::list_invitations(&db, &actor, tenant_id).await {
@@ -165,8 +171,7 @@ pub async fn get_members() -> Result<MembersPage, AppError> {
 pub async fn invite_member(email: String, role: Role) -> Result<CreatedInvitation, AppError> {
     respond(
         async {
-            let (db, actor) = (db()?, actor().await?);
-            let tenant_id = tenancy::current_tenant(&db, &actor).await?;
+            let (db, actor, tenant_id) = in_tenant().await?;
             tenancy::invite_member(&db, &actor, tenant_id, &email, role).await
         }
         .await,
@@ -177,8 +182,7 @@ pub async fn invite_member(email: String, role: Role) -> Result<CreatedInvitatio
 pub async fn change_member_role(user_id: Uuid, role: Role) -> Result<(), AppError> {
     respond(
         async {
-            let (db, actor) = (db()?, actor().await?);
-            let tenant_id = tenancy::current_tenant(&db, &actor).await?;
+            let (db, actor, tenant_id) = in_tenant().await?;
             tenancy::change_role(&db, &actor, tenant_id, user_id, role).await
         }
         .await,
@@ -189,8 +193,7 @@ pub async fn change_member_role(user_id: Uuid, role: Role) -> Result<(), AppErro
 pub async fn remove_member(user_id: Uuid) -> Result<(), AppError> {
     respond(
         async {
-            let (db, actor) = (db()?, actor().await?);
-            let tenant_id = tenancy::current_tenant(&db, &actor).await?;
+            let (db, actor, tenant_id) = in_tenant().await?;
             tenancy::remove_member(&db, &actor, tenant_id, user_id).await
         }
         .await,
@@ -201,8 +204,7 @@ pub async fn remove_member(user_id: Uuid) -> Result<(), AppError> {
 pub async fn revoke_invitation(invitation_id: Uuid) -> Result<(), AppError> {
     respond(
         async {
-            let (db, actor) = (db()?, actor().await?);
-            let tenant_id = tenancy::current_tenant(&db, &actor).await?;
+            let (db, actor, tenant_id) = in_tenant().await?;
             tenancy::revoke_invitation(&db, &actor, tenant_id, invitation_id).await
         }
         .await,
@@ -343,8 +345,7 @@ use crate::backend::jobs;
 pub async fn get_jobs() -> Result<Vec<JobSummary>, AppError> {
     respond(
         async {
-            let (db, actor) = (db()?, actor().await?);
-            let tenant_id = tenancy::current_tenant(&db, &actor).await?;
+            let (db, actor, tenant_id) = in_tenant().await?;
             jobs::list_tenant_jobs(&db, &actor, tenant_id, 100).await
         }
         .await,
@@ -355,8 +356,7 @@ pub async fn get_jobs() -> Result<Vec<JobSummary>, AppError> {
 pub async fn get_job(job_id: i64) -> Result<JobDetail, AppError> {
     respond(
         async {
-            let (db, actor) = (db()?, actor().await?);
-            let tenant_id = tenancy::current_tenant(&db, &actor).await?;
+            let (db, actor, tenant_id) = in_tenant().await?;
             jobs::tenant_job(&db, &actor, tenant_id, job_id).await
         }
         .await,
@@ -367,8 +367,7 @@ pub async fn get_job(job_id: i64) -> Result<JobDetail, AppError> {
 pub async fn cancel_job(job_id: i64) -> Result<JobState, AppError> {
     respond(
         async {
-            let (db, actor) = (db()?, actor().await?);
-            let tenant_id = tenancy::current_tenant(&db, &actor).await?;
+            let (db, actor, tenant_id) = in_tenant().await?;
             jobs::cancel_tenant_job(&db, &actor, tenant_id, job_id).await
         }
         .await,
@@ -379,8 +378,7 @@ pub async fn cancel_job(job_id: i64) -> Result<JobState, AppError> {
 pub async fn retry_job(job_id: i64) -> Result<(), AppError> {
     respond(
         async {
-            let (db, actor) = (db()?, actor().await?);
-            let tenant_id = tenancy::current_tenant(&db, &actor).await?;
+            let (db, actor, tenant_id) = in_tenant().await?;
             jobs::retry_tenant_job(&db, &actor, tenant_id, job_id).await
         }
         .await,
@@ -434,8 +432,7 @@ pub async fn reauthenticate(password: String) -> Result<(), AppError> {
 pub async fn get_secrets() -> Result<Vec<SecretView>, AppError> {
     respond(
         async {
-            let (db, actor) = (db()?, actor().await?);
-            let tenant_id = tenancy::current_tenant(&db, &actor).await?;
+            let (db, actor, tenant_id) = in_tenant().await?;
             secrets::list_secrets(&db, &actor, tenant_id).await
         }
         .await,
@@ -446,8 +443,7 @@ pub async fn get_secrets() -> Result<Vec<SecretView>, AppError> {
 pub async fn create_secret(name: String, value: String) -> Result<(), AppError> {
     respond(
         async {
-            let (db, actor) = (db()?, actor().await?);
-            let tenant_id = tenancy::current_tenant(&db, &actor).await?;
+            let (db, actor, tenant_id) = in_tenant().await?;
             secrets::create_secret(&db, &*keyring()?, &actor, tenant_id, &name, value.into())
                 .await
                 .map(drop)
@@ -460,8 +456,7 @@ pub async fn create_secret(name: String, value: String) -> Result<(), AppError> 
 pub async fn update_secret(secret_id: Uuid, value: String) -> Result<(), AppError> {
     respond(
         async {
-            let (db, actor) = (db()?, actor().await?);
-            let tenant_id = tenancy::current_tenant(&db, &actor).await?;
+            let (db, actor, tenant_id) = in_tenant().await?;
             secrets::update_secret(
                 &db,
                 &*keyring()?,
@@ -480,8 +475,7 @@ pub async fn update_secret(secret_id: Uuid, value: String) -> Result<(), AppErro
 pub async fn delete_secret(secret_id: Uuid) -> Result<(), AppError> {
     respond(
         async {
-            let (db, actor) = (db()?, actor().await?);
-            let tenant_id = tenancy::current_tenant(&db, &actor).await?;
+            let (db, actor, tenant_id) = in_tenant().await?;
             secrets::delete_secret(&db, &actor, tenant_id, secret_id).await
         }
         .await,
@@ -494,8 +488,7 @@ pub async fn reveal_secret(secret_id: Uuid) -> Result<String, AppError> {
     respond(
         async {
             use secrecy::ExposeSecret;
-            let (db, actor) = (db()?, actor().await?);
-            let tenant_id = tenancy::current_tenant(&db, &actor).await?;
+            let (db, actor, tenant_id) = in_tenant().await?;
             let value =
                 secrets::reveal_secret(&db, &*keyring()?, &actor, tenant_id, secret_id).await?;
             if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
@@ -514,8 +507,7 @@ pub async fn reveal_secret(secret_id: Uuid) -> Result<String, AppError> {
 pub async fn get_cloud_accounts() -> Result<Vec<CloudAccountView>, AppError> {
     respond(
         async {
-            let (db, actor) = (db()?, actor().await?);
-            let tenant_id = tenancy::current_tenant(&db, &actor).await?;
+            let (db, actor, tenant_id) = in_tenant().await?;
             cloud_accounts::list(&db, &actor, tenant_id).await
         }
         .await,
@@ -532,8 +524,7 @@ pub async fn create_cloud_account(
 ) -> Result<CloudAccountView, AppError> {
     respond(
         async {
-            let (db, actor) = (db()?, actor().await?);
-            let tenant_id = tenancy::current_tenant(&db, &actor).await?;
+            let (db, actor, tenant_id) = in_tenant().await?;
             let new = cloud_accounts::NewCloudAccount {
                 name,
                 region,
@@ -552,8 +543,7 @@ pub async fn create_cloud_account(
 pub async fn delete_cloud_account(cloud_account_id: Uuid) -> Result<(), AppError> {
     respond(
         async {
-            let (db, actor) = (db()?, actor().await?);
-            let tenant_id = tenancy::current_tenant(&db, &actor).await?;
+            let (db, actor, tenant_id) = in_tenant().await?;
             cloud_accounts::delete(&db, &actor, tenant_id, cloud_account_id).await
         }
         .await,
@@ -564,8 +554,7 @@ pub async fn delete_cloud_account(cloud_account_id: Uuid) -> Result<(), AppError
 pub async fn test_cloud_account(cloud_account_id: Uuid) -> Result<ConnectionTest, AppError> {
     respond(
         async {
-            let (db, actor) = (db()?, actor().await?);
-            let tenant_id = tenancy::current_tenant(&db, &actor).await?;
+            let (db, actor, tenant_id) = in_tenant().await?;
             cloud_accounts::test_connection(&db, &*keyring()?, &actor, tenant_id, cloud_account_id)
                 .await
         }
