@@ -1,0 +1,100 @@
+//! The admin console.
+
+use super::*;
+
+#[server(prefix = "/rpc", endpoint = "admin_list_tenants")]
+pub async fn admin_list_tenants() -> Result<Vec<TenantAdminView>, AppError> {
+    respond(async { tenancy::list_tenants(&db()?, &actor().await?).await }.await)
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CreatedTenant {
+    pub tenant: TenantAdminView,
+    pub invitation: CreatedInvitation,
+}
+
+/// Creates a tenant and invites its first owner in one step.
+#[server(prefix = "/rpc", endpoint = "admin_create_tenant")]
+pub async fn admin_create_tenant(
+    slug: String,
+    display_name: String,
+    owner_email: String,
+) -> Result<CreatedTenant, AppError> {
+    respond(
+        async {
+            let (db, actor) = (db()?, actor().await?);
+            crate::rbac::authorize_platform(&actor, crate::rbac::PlatformAction::CreateTenant)?;
+            // Check every field first, so nothing is created when any of them is wrong.
+            crate::validate::Checks::default()
+                .check("slug", crate::validate::slug(slug.trim()))
+                .check("display_name", crate::validate::display_name(&display_name))
+                .check("owner_email", crate::validate::email(&owner_email))
+                .finish()?;
+            let tenant = tenancy::create_tenant(&db, &actor, &slug, &display_name).await?;
+            let invitation =
+                tenancy::invite_owner(&db, &actor, tenant.tenant_id, &owner_email).await?;
+            Ok(CreatedTenant { tenant, invitation })
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/rpc", endpoint = "admin_get_tenant")]
+pub async fn admin_get_tenant(tenant_id: Uuid) -> Result<TenantAdminView, AppError> {
+    respond(async { tenancy::get_tenant(&db()?, &actor().await?, tenant_id).await }.await)
+}
+
+#[server(prefix = "/rpc", endpoint = "admin_set_suspended")]
+pub async fn admin_set_suspended(tenant_id: Uuid, suspended: bool) -> Result<(), AppError> {
+    let status = if suspended {
+        TenantStatus::Suspended
+    } else {
+        TenantStatus::Active
+    };
+    respond(
+        async { tenancy::set_tenant_status(&db()?, &actor().await?, tenant_id, status).await }
+            .await,
+    )
+}
+
+#[server(prefix = "/rpc", endpoint = "admin_update_quotas")]
+pub async fn admin_update_quotas(
+    tenant_id: Uuid,
+    max_zones: i32,
+    max_instances: i32,
+    max_vcpus: i32,
+    max_databases: i32,
+) -> Result<(), AppError> {
+    let quotas = Quotas {
+        max_zones,
+        max_instances,
+        max_vcpus,
+        max_databases,
+    };
+    respond(
+        async { tenancy::update_quotas(&db()?, &actor().await?, tenant_id, quotas).await }.await,
+    )
+}
+
+#[server(prefix = "/rpc", endpoint = "admin_invite_owner")]
+pub async fn admin_invite_owner(
+    tenant_id: Uuid,
+    email: String,
+) -> Result<CreatedInvitation, AppError> {
+    respond(async { tenancy::invite_owner(&db()?, &actor().await?, tenant_id, &email).await }.await)
+}
+
+#[server(prefix = "/rpc", endpoint = "admin_list_users")]
+pub async fn admin_list_users() -> Result<Vec<UserAdminView>, AppError> {
+    respond(async { identity::list_users(&db()?, &actor().await?).await }.await)
+}
+
+#[server(prefix = "/rpc", endpoint = "admin_set_user_disabled")]
+pub async fn admin_set_user_disabled(user_id: Uuid, disabled: bool) -> Result<(), AppError> {
+    respond(
+        async { identity::set_user_disabled(&db()?, &actor().await?, user_id, disabled).await }
+            .await,
+    )
+}
+
+// ----- Jobs ------------------------------------------------------------------------------------

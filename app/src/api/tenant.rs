@@ -1,0 +1,125 @@
+//! The current tenant: overview, members, invitations.
+
+use super::*;
+
+#[server(prefix = "/rpc", endpoint = "get_overview")]
+pub async fn get_overview() -> Result<Option<TenantView>, AppError> {
+    respond(
+        async {
+            let (db, actor) = (db()?, actor().await?);
+            let Some(current) = tenancy::session_info(&db, &actor).await?.current else {
+                return Ok(None);
+            };
+            Ok(Some(
+                tenancy::tenant_overview(&db, &actor, current.tenant_id).await?,
+            ))
+        }
+        .await,
+    )
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MembersPage {
+    pub tenant: TenantView,
+    pub members: Vec<Member>,
+    /// Present only for those allowed to see invitations.
+    pub invitations: Option<Vec<PendingInvitation>>,
+    pub me: Uuid,
+}
+
+#[server(prefix = "/rpc", endpoint = "get_members")]
+pub async fn get_members() -> Result<MembersPage, AppError> {
+    respond(
+        async {
+            let (db, actor, tenant_id) = in_tenant().await?;
+            let tenant = tenancy::tenant_overview(&db, &actor, tenant_id).await?;
+            let members = tenancy::list_members(&db, &actor, tenant_id).await?;
+            let invitations = match tenancy::list_invitations(&db, &actor, tenant_id).await {
+                Ok(list) => Some(list),
+                Err(AppError::Forbidden(_)) => None,
+                Err(other) => return Err(other),
+            };
+            Ok(MembersPage {
+                tenant,
+                members,
+                invitations,
+                me: actor.user_id,
+            })
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/rpc", endpoint = "invite_member")]
+pub async fn invite_member(email: String, role: Role) -> Result<CreatedInvitation, AppError> {
+    respond(
+        async {
+            let (db, actor, tenant_id) = in_tenant().await?;
+            tenancy::invite_member(&db, &actor, tenant_id, &email, role).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/rpc", endpoint = "change_member_role")]
+pub async fn change_member_role(user_id: Uuid, role: Role) -> Result<(), AppError> {
+    respond(
+        async {
+            let (db, actor, tenant_id) = in_tenant().await?;
+            tenancy::change_role(&db, &actor, tenant_id, user_id, role).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/rpc", endpoint = "remove_member")]
+pub async fn remove_member(user_id: Uuid) -> Result<(), AppError> {
+    respond(
+        async {
+            let (db, actor, tenant_id) = in_tenant().await?;
+            tenancy::remove_member(&db, &actor, tenant_id, user_id).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/rpc", endpoint = "revoke_invitation")]
+pub async fn revoke_invitation(invitation_id: Uuid) -> Result<(), AppError> {
+    respond(
+        async {
+            let (db, actor, tenant_id) = in_tenant().await?;
+            tenancy::revoke_invitation(&db, &actor, tenant_id, invitation_id).await
+        }
+        .await,
+    )
+}
+
+// ----- Invitations (the link is the credential) ------------------------------------------------
+
+#[server(prefix = "/rpc", endpoint = "preview_invitation")]
+pub async fn preview_invitation(token: String) -> Result<InvitationPreview, AppError> {
+    respond(async { tenancy::preview_invitation(&db()?, &token).await }.await)
+}
+
+#[server(prefix = "/rpc", endpoint = "accept_invitation")]
+pub async fn accept_invitation(
+    token: String,
+    display_name: String,
+    password: String,
+) -> Result<(), AppError> {
+    respond(
+        async {
+            let db = db()?;
+            let (user, tenant_id) =
+                tenancy::accept_invitation(&db, &token, &display_name, password.into()).await?;
+            let session = session().await?;
+            session::begin(&session, user.user_id, user.session_epoch).await?;
+            session::choose_tenant(&session, tenant_id).await?;
+            leptos_axum::redirect("/");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+// ----- Admin console ---------------------------------------------------------------------------
