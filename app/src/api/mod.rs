@@ -62,12 +62,14 @@ use crate::backend::{identity, session, tenancy};
 use ctx::*;
 
 mod admin;
+mod api_keys;
 mod jobs;
 mod secrets;
 mod signin;
 mod tenant;
 
 pub use admin::*;
+pub use api_keys::*;
 pub use jobs::*;
 pub use secrets::*;
 pub use signin::*;

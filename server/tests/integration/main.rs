@@ -3,6 +3,7 @@
 mod authz_matrix;
 mod health;
 mod queue;
+mod rest_api;
 mod secrets;
 mod sessions;
 mod support;
