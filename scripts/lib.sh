@@ -102,6 +102,17 @@ ensure_moto() {
   fi
 }
 
+# schemathesis, the OpenAPI fuzzer, in its own virtualenv (.stratus/schemathesis), pinned.
+SCHEMATHESIS_VENV="$ROOT/.stratus/schemathesis"
+SCHEMATHESIS_VERSION="4.32.5"
+ensure_schemathesis() {
+  if ! "$SCHEMATHESIS_VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+    say "installing schemathesis $SCHEMATHESIS_VERSION into .stratus/schemathesis"
+    python3 -m venv "$SCHEMATHESIS_VENV" >&2 || { apt_install python3-venv; python3 -m venv "$SCHEMATHESIS_VENV" >&2; }
+    "$SCHEMATHESIS_VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" >&2
+  fi
+}
+
 # Starts moto on 127.0.0.1:$1 unless something already answers there; prints its URL.
 start_moto() {
   local port="$1" url="http://127.0.0.1:$1"

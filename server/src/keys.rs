@@ -69,7 +69,10 @@ fn generate(path: &Path, header: &str) -> anyhow::Result<()> {
         .open(path)
         .with_context(|| format!("creating the key file {}", path.display()))?;
     let id = format!("k{}", time::OffsetDateTime::now_utc().unix_timestamp());
-    writeln!(file, "# {header}: id:base64, the first is active. Keep this file secret.")?;
+    writeln!(
+        file,
+        "# {header}: id:base64, the first is active. Keep this file secret."
+    )?;
     writeln!(file, "{}", keyfile::generate_line(&id))?;
     tracing::warn!(path = %path.display(), "generated a new key file (mode 0600)");
     Ok(())

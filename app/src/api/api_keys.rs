@@ -30,7 +30,11 @@ pub async fn get_api_keys() -> Result<ApiKeysPage, AppError> {
 }
 
 #[server(prefix = "/rpc", endpoint = "create_api_key")]
-pub async fn create_api_key(name: String, role: Role, days: i64) -> Result<CreatedApiKey, AppError> {
+pub async fn create_api_key(
+    name: String,
+    role: Role,
+    days: i64,
+) -> Result<CreatedApiKey, AppError> {
     respond(
         async {
             let (db, actor, tenant_id) = in_tenant().await?;
@@ -45,7 +49,9 @@ pub async fn revoke_api_key(key_id: Uuid) -> Result<(), AppError> {
     respond(
         async {
             let (db, actor, tenant_id) = in_tenant().await?;
-            api_keys::revoke(&db, &actor, tenant_id, key_id).await.map(drop)
+            api_keys::revoke(&db, &actor, tenant_id, key_id)
+                .await
+                .map(drop)
         }
         .await,
     )

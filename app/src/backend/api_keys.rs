@@ -62,7 +62,8 @@ pub fn is_well_formed(key: &str) -> bool {
         }
 }
 
-const VIEW_COLUMNS: &str = "k.key_id, k.name, k.prefix, k.role, u.email as owner_email, k.created_at,
+const VIEW_COLUMNS: &str =
+    "k.key_id, k.name, k.prefix, k.role, u.email as owner_email, k.created_at,
      k.expires_at, k.last_used_at, k.revoked_at";
 
 pub async fn create(
@@ -156,7 +157,11 @@ async fn fetch_view(
 }
 
 /// The actor's own keys; admins see every key in the tenant. Newest first.
-pub async fn list(db: &PgPool, actor: &Actor, tenant_id: Uuid) -> Result<Vec<ApiKeyView>, AppError> {
+pub async fn list(
+    db: &PgPool,
+    actor: &Actor,
+    tenant_id: Uuid,
+) -> Result<Vec<ApiKeyView>, AppError> {
     let access = authorize(db, actor, tenant_id, Action::ViewTenant).await?;
     let everyone = allows(access.role, Action::ManageAllApiKeys);
     Ok(sqlx::query_as(&format!(
@@ -243,12 +248,11 @@ async fn usable_key(db: &PgPool, secret: &str) -> Result<KeyOwner, AppError> {
             "This is not a Stratus API key (wrong prefix, length or checksum).".into(),
         ));
     }
-    let owner: KeyOwner =
-        sqlx::query_as(&format!("{USABLE_KEY} and k.secret_sha256 = $1"))
-            .bind(token_digest(secret))
-            .fetch_optional(db)
-            .await?
-            .ok_or_else(unusable_key)?;
+    let owner: KeyOwner = sqlx::query_as(&format!("{USABLE_KEY} and k.secret_sha256 = $1"))
+        .bind(token_digest(secret))
+        .fetch_optional(db)
+        .await?
+        .ok_or_else(unusable_key)?;
     // At most one write a minute per key, however busy it is.
     sqlx::query(
         "update api_key set last_used_at = now()

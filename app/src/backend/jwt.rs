@@ -89,7 +89,11 @@ impl JwtKeys {
             return Err(invalid());
         }
         let kid = header.kid.ok_or_else(invalid)?;
-        let key = self.keys.iter().find(|k| k.kid == kid).ok_or_else(invalid)?;
+        let key = self
+            .keys
+            .iter()
+            .find(|k| k.kid == kid)
+            .ok_or_else(invalid)?;
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);

@@ -36,7 +36,10 @@ pub fn ApiKeysPage() -> impl IntoView {
 }
 
 #[component]
-fn NewKey(create: ServerAction<CreateApiKey>, reauth: ServerAction<Reauthenticate>) -> impl IntoView {
+fn NewKey(
+    create: ServerAction<CreateApiKey>,
+    reauth: ServerAction<Reauthenticate>,
+) -> impl IntoView {
     let cv = create.value();
     let av = reauth.value();
     let needs_password = move || {
@@ -83,9 +86,16 @@ fn ShownOnce(created: CreatedApiKey) -> impl IntoView {
 }
 
 #[component]
-fn KeyList(page: ApiKeysPage, revoke: ServerAction<RevokeApiKey>, create: ServerAction<CreateApiKey>) -> impl IntoView {
+fn KeyList(
+    page: ApiKeysPage,
+    revoke: ServerAction<RevokeApiKey>,
+    create: ServerAction<CreateApiKey>,
+) -> impl IntoView {
     let cv = create.value();
-    let roles: Vec<Role> = Role::ALL.into_iter().filter(|r| *r <= page.my_role).collect();
+    let roles: Vec<Role> = Role::ALL
+        .into_iter()
+        .filter(|r| *r <= page.my_role)
+        .collect();
     let now = time::OffsetDateTime::now_utc();
     let everyone = page.everyone;
     view! {
@@ -133,7 +143,12 @@ fn KeyList(page: ApiKeysPage, revoke: ServerAction<RevokeApiKey>, create: Server
 }
 
 #[component]
-fn KeyRow(key: ApiKeyView, now: time::OffsetDateTime, everyone: bool, revoke: ServerAction<RevokeApiKey>) -> impl IntoView {
+fn KeyRow(
+    key: ApiKeyView,
+    now: time::OffsetDateTime,
+    everyone: bool,
+    revoke: ServerAction<RevokeApiKey>,
+) -> impl IntoView {
     let usable = key.is_usable(now);
     let state = match (key.revoked_at, usable) {
         (Some(at), _) => format!("revoked {}", date(at)),

@@ -185,7 +185,9 @@ async fn perform(
             .fetch_one(db)
             .await
             .unwrap();
-            api_keys::revoke(db, actor, tenant_id, key_id).await.map(drop)
+            api_keys::revoke(db, actor, tenant_id, key_id)
+                .await
+                .map(drop)
         }
     }
 }

@@ -13,7 +13,13 @@ struct Answer {
     body: Value,
 }
 
-async fn call(app: &TestApp, method: Method, path: &str, bearer: Option<&str>, body: Option<Value>) -> Answer {
+async fn call(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    bearer: Option<&str>,
+    body: Option<Value>,
+) -> Answer {
     let mut req = reqwest::Client::new().request(method, format!("{}{path}", app.url));
     if let Some(token) = bearer {
         req = req.bearer_auth(token);
@@ -41,7 +47,14 @@ async fn get(app: &TestApp, path: &str, bearer: &str) -> Answer {
 }
 
 async fn exchange(app: &TestApp, key: &str) -> Answer {
-    call(app, Method::POST, "/api/v1/auth/token", None, Some(json!({ "api_key": key }))).await
+    call(
+        app,
+        Method::POST,
+        "/api/v1/auth/token",
+        None,
+        Some(json!({ "api_key": key })),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -60,7 +73,10 @@ async fn a_key_is_created_in_the_portal_after_reauthentication_and_works_until_r
     assert_eq!(reply.status, 200, "{}", reply.body);
     // No higher than one's own role.
     let reply = admin
-        .rpc("create_api_key", &[("name", "x"), ("role", "owner"), ("days", "30")])
+        .rpc(
+            "create_api_key",
+            &[("name", "x"), ("role", "owner"), ("days", "30")],
+        )
         .await;
     assert_eq!(reply.status, 422, "{}", reply.body);
     let reply = admin.rpc("create_api_key", &form).await;
@@ -74,13 +90,12 @@ async fn a_key_is_created_in_the_portal_after_reauthentication_and_works_until_r
     // The list shows the key, never its secret; only the digest is stored.
     let list = admin.rpc("get_api_keys", &[]).await;
     assert!(list.body.contains("deploy bot") && !list.body.contains(&secret));
-    let stored: i64 = sqlx::query_scalar(
-        "select count(*) from api_key where secret_sha256 = sha256($1::bytea)",
-    )
-    .bind(secret.as_bytes())
-    .fetch_one(&app.db)
-    .await
-    .unwrap();
+    let stored: i64 =
+        sqlx::query_scalar("select count(*) from api_key where secret_sha256 = sha256($1::bytea)")
+            .bind(secret.as_bytes())
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
     assert_eq!(stored, 1);
 
     // The key works directly and through an access token; both act as a member of acme.
@@ -141,7 +156,12 @@ async fn expired_foreign_and_orphaned_keys_are_refused() {
     let key = app.api_key(owner_of_a, a.tenant_id, Role::Owner).await;
     let tenants = get(&app, "/api/v1/tenants", &key).await;
     assert_eq!(tenants.body["items"].as_array().unwrap().len(), 1);
-    let foreign = get(&app, &format!("/api/v1/tenants/{}/members", b.tenant_id), &key).await;
+    let foreign = get(
+        &app,
+        &format!("/api/v1/tenants/{}/members", b.tenant_id),
+        &key,
+    )
+    .await;
     assert_eq!(foreign.status, 404);
 
     // A key is capped at its own role: an owner's viewer key cannot see invitations.
@@ -152,13 +172,17 @@ async fn expired_foreign_and_orphaned_keys_are_refused() {
 
     // Removing the member, or disabling the user, stops their keys at once.
     let admin = app.admin_actor().await;
-    let admins_key = app.api_key(a.user(Role::Admin), a.tenant_id, Role::Admin).await;
+    let admins_key = app
+        .api_key(a.user(Role::Admin), a.tenant_id, Role::Admin)
+        .await;
     let owner_actor = app.actor(owner_of_a).await;
     app::backend::tenancy::remove_member(&app.db, &owner_actor, a.tenant_id, a.user(Role::Admin))
         .await
         .unwrap();
     assert_eq!(get(&app, "/api/v1/me", &admins_key).await.status, 401);
-    let viewers_key = app.api_key(a.user(Role::Viewer), a.tenant_id, Role::Viewer).await;
+    let viewers_key = app
+        .api_key(a.user(Role::Viewer), a.tenant_id, Role::Viewer)
+        .await;
     let jwt = exchange(&app, &viewers_key).await.body["access_token"]
         .as_str()
         .unwrap()
@@ -183,7 +207,9 @@ async fn expired_foreign_and_orphaned_keys_are_refused() {
 /// A token signed with the test signing key, with `edit` applied to its parts first.
 fn forge(claims: Value, alg: jsonwebtoken::Algorithm, typ: Option<&str>, kid: &str) -> String {
     let (_, secret) = TEST_JWT_KEYS.split_once(':').unwrap();
-    let secret = base64::engine::general_purpose::STANDARD.decode(secret).unwrap();
+    let secret = base64::engine::general_purpose::STANDARD
+        .decode(secret)
+        .unwrap();
     let mut header = jsonwebtoken::Header::new(alg);
     header.typ = typ.map(String::from);
     header.kid = Some(kid.into());
@@ -217,18 +243,81 @@ async fn access_tokens_with_the_wrong_algorithm_audience_type_key_or_times_are_r
     };
     use jsonwebtoken::Algorithm::{HS256, HS512};
     let good = forge(claims(&|_| {}), HS256, Some("at+jwt"), "jwt1");
-    assert_eq!(get(&app, "/api/v1/me", &good).await.status, 200, "the control case works");
+    assert_eq!(
+        get(&app, "/api/v1/me", &good).await.status,
+        200,
+        "the control case works"
+    );
     let bad = [
-        ("another algorithm", forge(claims(&|_| {}), HS512, Some("at+jwt"), "jwt1")),
+        (
+            "another algorithm",
+            forge(claims(&|_| {}), HS512, Some("at+jwt"), "jwt1"),
+        ),
         ("no type", forge(claims(&|_| {}), HS256, None, "jwt1")),
-        ("an id token's type", forge(claims(&|_| {}), HS256, Some("JWT"), "jwt1")),
-        ("an unknown kid", forge(claims(&|_| {}), HS256, Some("at+jwt"), "other")),
-        ("another audience", forge(claims(&|c| c["aud"] = json!("elsewhere")), HS256, Some("at+jwt"), "jwt1")),
-        ("another issuer", forge(claims(&|c| c["iss"] = json!("evil")), HS256, Some("at+jwt"), "jwt1")),
-        ("expired", forge(claims(&|c| c["exp"] = json!(now - 60)), HS256, Some("at+jwt"), "jwt1")),
-        ("not yet valid", forge(claims(&|c| c["nbf"] = json!(now + 600)), HS256, Some("at+jwt"), "jwt1")),
-        ("no expiry", forge(claims(&|c| { c.as_object_mut().unwrap().remove("exp"); }), HS256, Some("at+jwt"), "jwt1")),
-        ("another tenant", forge(claims(&|c| c["tid"] = json!(Uuid::new_v4())), HS256, Some("at+jwt"), "jwt1")),
+        (
+            "an id token's type",
+            forge(claims(&|_| {}), HS256, Some("JWT"), "jwt1"),
+        ),
+        (
+            "an unknown kid",
+            forge(claims(&|_| {}), HS256, Some("at+jwt"), "other"),
+        ),
+        (
+            "another audience",
+            forge(
+                claims(&|c| c["aud"] = json!("elsewhere")),
+                HS256,
+                Some("at+jwt"),
+                "jwt1",
+            ),
+        ),
+        (
+            "another issuer",
+            forge(
+                claims(&|c| c["iss"] = json!("evil")),
+                HS256,
+                Some("at+jwt"),
+                "jwt1",
+            ),
+        ),
+        (
+            "expired",
+            forge(
+                claims(&|c| c["exp"] = json!(now - 60)),
+                HS256,
+                Some("at+jwt"),
+                "jwt1",
+            ),
+        ),
+        (
+            "not yet valid",
+            forge(
+                claims(&|c| c["nbf"] = json!(now + 600)),
+                HS256,
+                Some("at+jwt"),
+                "jwt1",
+            ),
+        ),
+        (
+            "no expiry",
+            forge(
+                claims(&|c| {
+                    c.as_object_mut().unwrap().remove("exp");
+                }),
+                HS256,
+                Some("at+jwt"),
+                "jwt1",
+            ),
+        ),
+        (
+            "another tenant",
+            forge(
+                claims(&|c| c["tid"] = json!(Uuid::new_v4())),
+                HS256,
+                Some("at+jwt"),
+                "jwt1",
+            ),
+        ),
     ];
     for (case, token) in bad {
         assert_eq!(get(&app, "/api/v1/me", &token).await.status, 401, "{case}");
@@ -237,11 +326,15 @@ async fn access_tokens_with_the_wrong_algorithm_audience_type_key_or_times_are_r
     let unsigned = {
         let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(r#"{"alg":"none","typ":"at+jwt","kid":"jwt1"}"#);
-        let body = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(claims(&|_| {}).to_string());
+        let body =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims(&|_| {}).to_string());
         format!("{header}.{body}.")
     };
-    assert_eq!(get(&app, "/api/v1/me", &unsigned).await.status, 401, "alg none");
+    assert_eq!(
+        get(&app, "/api/v1/me", &unsigned).await.status,
+        401,
+        "alg none"
+    );
     // An access token cannot be exchanged for another.
     assert_eq!(exchange(&app, &good).await.status, 401);
     drop(key);
@@ -311,11 +404,35 @@ fn routes(tenant: Uuid, member: Uuid, invitation: Uuid, key: Uuid) -> Vec<Route>
         ok,
     };
     vec![
-        route(Method::GET, "/api/v1/me".into(), None, Needs::AnyCredential, 200),
-        route(Method::GET, "/api/v1/roles".into(), None, Needs::AnyCredential, 200),
-        route(Method::GET, "/api/v1/tenants".into(), None, Needs::AnyCredential, 200),
+        route(
+            Method::GET,
+            "/api/v1/me".into(),
+            None,
+            Needs::AnyCredential,
+            200,
+        ),
+        route(
+            Method::GET,
+            "/api/v1/roles".into(),
+            None,
+            Needs::AnyCredential,
+            200,
+        ),
+        route(
+            Method::GET,
+            "/api/v1/tenants".into(),
+            None,
+            Needs::AnyCredential,
+            200,
+        ),
         route(Method::GET, t.clone(), None, Needs::Role(Role::Viewer), 200),
-        route(Method::GET, format!("{t}/members"), None, Needs::Role(Role::Viewer), 200),
+        route(
+            Method::GET,
+            format!("{t}/members"),
+            None,
+            Needs::Role(Role::Viewer),
+            200,
+        ),
         route(
             Method::PATCH,
             format!("{t}/members/{member}"),
@@ -323,12 +440,26 @@ fn routes(tenant: Uuid, member: Uuid, invitation: Uuid, key: Uuid) -> Vec<Route>
             Needs::Role(Role::Admin),
             200,
         ),
-        route(Method::DELETE, format!("{t}/members/{member}"), None, Needs::Role(Role::Admin), 204),
-        route(Method::GET, format!("{t}/invitations"), None, Needs::Role(Role::Admin), 200),
+        route(
+            Method::DELETE,
+            format!("{t}/members/{member}"),
+            None,
+            Needs::Role(Role::Admin),
+            204,
+        ),
+        route(
+            Method::GET,
+            format!("{t}/invitations"),
+            None,
+            Needs::Role(Role::Admin),
+            200,
+        ),
         route(
             Method::POST,
             format!("{t}/invitations"),
-            Some(json!({ "email": format!("new-{}@stratus.test", Uuid::new_v4().simple()), "role": "viewer" })),
+            Some(
+                json!({ "email": format!("new-{}@stratus.test", Uuid::new_v4().simple()), "role": "viewer" }),
+            ),
             Needs::Role(Role::Admin),
             201,
         ),
@@ -339,15 +470,33 @@ fn routes(tenant: Uuid, member: Uuid, invitation: Uuid, key: Uuid) -> Vec<Route>
             Needs::Role(Role::Admin),
             204,
         ),
-        route(Method::GET, format!("{t}/api-keys"), None, Needs::Role(Role::Viewer), 200),
-        route(Method::DELETE, format!("{t}/api-keys/{key}"), None, Needs::Role(Role::Admin), 200),
+        route(
+            Method::GET,
+            format!("{t}/api-keys"),
+            None,
+            Needs::Role(Role::Viewer),
+            200,
+        ),
+        route(
+            Method::DELETE,
+            format!("{t}/api-keys/{key}"),
+            None,
+            Needs::Role(Role::Admin),
+            200,
+        ),
     ]
 }
 
 /// Route templates as the OpenAPI document names them, to check the matrix covers every route.
 fn template(path: &str) -> String {
     path.split('/')
-        .map(|seg| if Uuid::parse_str(seg).is_ok() { "{}" } else { seg })
+        .map(|seg| {
+            if Uuid::parse_str(seg).is_ok() {
+                "{}"
+            } else {
+                seg
+            }
+        })
         .collect::<Vec<_>>()
         .join("/")
 }
@@ -381,8 +530,14 @@ async fn every_route_for_every_role_in_own_and_foreign_tenants_with_keys_and_tok
                         continue; // nothing tenant-specific to vary
                     }
                     covered.insert((route.method.to_string(), template(&route.path)));
-                    let answer =
-                        call(&app, route.method.clone(), &route.path, Some(credential), route.body.clone()).await;
+                    let answer = call(
+                        &app,
+                        route.method.clone(),
+                        &route.path,
+                        Some(credential),
+                        route.body.clone(),
+                    )
+                    .await;
                     checked += 1;
                     if answer.status != expected {
                         failures.push(format!(
@@ -394,18 +549,32 @@ async fn every_route_for_every_role_in_own_and_foreign_tenants_with_keys_and_tok
                             answer.body
                         ));
                     } else if expected >= 400 && answer.content_type != "application/problem+json" {
-                        failures.push(format!("{} {}: not a problem document", route.method, route.path));
+                        failures.push(format!(
+                            "{} {}: not a problem document",
+                            route.method, route.path
+                        ));
                     }
                 }
             }
         }
         // No credential: every protected route is 401.
-        let (member, invitation, other_key) = targets(&app, own.tenant_id, own.user(Role::Owner)).await;
+        let (member, invitation, other_key) =
+            targets(&app, own.tenant_id, own.user(Role::Owner)).await;
         for route in routes(own.tenant_id, member, invitation, other_key) {
-            let answer = call(&app, route.method.clone(), &route.path, None, route.body.clone()).await;
+            let answer = call(
+                &app,
+                route.method.clone(),
+                &route.path,
+                None,
+                route.body.clone(),
+            )
+            .await;
             checked += 1;
             if answer.status != 401 {
-                failures.push(format!("anonymous {} {}: got {}", route.method, route.path, answer.status));
+                failures.push(format!(
+                    "anonymous {} {}: got {}",
+                    route.method, route.path, answer.status
+                ));
             }
         }
     }
@@ -417,13 +586,21 @@ async fn every_route_for_every_role_in_own_and_foreign_tenants_with_keys_and_tok
     );
 
     // Every protected operation in the OpenAPI document is in the matrix.
-    let doc = call(&app, Method::GET, "/api/v1/openapi.json", None, None).await.body;
+    let doc = call(&app, Method::GET, "/api/v1/openapi.json", None, None)
+        .await
+        .body;
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
             if op.get("security").is_none() {
                 continue;
             }
-            let route = (method.to_uppercase(), path.split('/').map(|s| if s.starts_with('{') { "{}" } else { s }).collect::<Vec<_>>().join("/"));
+            let route = (
+                method.to_uppercase(),
+                path.split('/')
+                    .map(|s| if s.starts_with('{') { "{}" } else { s })
+                    .collect::<Vec<_>>()
+                    .join("/"),
+            );
             assert!(covered.contains(&route), "{route:?} is not in the matrix");
         }
     }
@@ -433,7 +610,9 @@ async fn every_route_for_every_role_in_own_and_foreign_tenants_with_keys_and_tok
 async fn lists_page_with_cursors_and_bad_input_gets_problems() {
     let app = TestApp::spawn().await;
     let t = app.tenant_with_roles("delta").await;
-    let key = app.api_key(t.user(Role::Owner), t.tenant_id, Role::Owner).await;
+    let key = app
+        .api_key(t.user(Role::Owner), t.tenant_id, Role::Owner)
+        .await;
     let base = format!("/api/v1/tenants/{}/members", t.tenant_id);
     let mut seen = Vec::new();
     let mut path = format!("{base}?limit=3");
@@ -442,7 +621,11 @@ async fn lists_page_with_cursors_and_bad_input_gets_problems() {
         assert_eq!(page.status, 200, "{:?}", page.body);
         let items = page.body["items"].as_array().unwrap();
         assert!(items.len() <= 3);
-        seen.extend(items.iter().map(|m| m["email"].as_str().unwrap().to_string()));
+        seen.extend(
+            items
+                .iter()
+                .map(|m| m["email"].as_str().unwrap().to_string()),
+        );
         match page.body["next_cursor"].as_str() {
             Some(cursor) => path = format!("{base}?limit=3&cursor={cursor}"),
             None => break,
@@ -464,7 +647,10 @@ async fn lists_page_with_cursors_and_bad_input_gets_problems() {
         let answer = get(&app, &path, &key).await;
         assert_eq!(answer.status, status, "{path}: {:?}", answer.body);
         assert_eq!(answer.content_type, "application/problem+json", "{path}");
-        assert!(answer.body["type"].as_str().unwrap().starts_with("/problems/"));
+        assert!(answer.body["type"]
+            .as_str()
+            .unwrap()
+            .starts_with("/problems/"));
     }
     let bad_role = call(
         &app,
@@ -498,8 +684,13 @@ async fn the_openapi_document_and_reference_page_are_served() {
     assert!(doc.body["openapi"].as_str().unwrap().starts_with("3.1"));
     assert!(doc.body["paths"]["/api/v1/tenants/{tenant_id}/members"]["get"].is_object());
     assert!(doc.body["components"]["securitySchemes"]["bearer"].is_object());
-    let page = reqwest::get(format!("{}/api/v1/docs", app.url)).await.unwrap();
+    let page = reqwest::get(format!("{}/api/v1/docs", app.url))
+        .await
+        .unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
-    assert!(html.contains("/api/v1/auth/token") && html.contains("Page_Member") || html.contains("Member"));
+    assert!(
+        html.contains("/api/v1/auth/token") && html.contains("Page_Member")
+            || html.contains("Member")
+    );
 }

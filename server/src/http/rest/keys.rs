@@ -32,5 +32,7 @@ pub async fn revoke(
     Caller(actor): Caller,
     Path((tenant_id, key_id)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<Json<ApiKeyView>> {
-    Ok(Json(api_keys::revoke(&state.db, &actor, tenant_id, key_id).await?))
+    Ok(Json(
+        api_keys::revoke(&state.db, &actor, tenant_id, key_id).await?,
+    ))
 }

@@ -80,13 +80,20 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 pub fn router() -> Router<AppState> {
     let (routes, openapi) = api();
-    let json = Arc::new(openapi.to_pretty_json().expect("the OpenAPI document serializes"));
+    let json = Arc::new(
+        openapi
+            .to_pretty_json()
+            .expect("the OpenAPI document serializes"),
+    );
     let reference = Arc::new(docs::render(&openapi));
     routes
         .route(
             "/api/v1/openapi.json",
             get(move || async move {
-                ([(header::CONTENT_TYPE, "application/json")], json.to_string())
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    json.to_string(),
+                )
             }),
         )
         .route(

@@ -32,10 +32,16 @@ pub struct Page<T> {
 
 impl PageQuery {
     /// One page of `items`, ordered by `key`.
-    pub fn page<T>(&self, mut items: Vec<T>, key: impl Fn(&T) -> String) -> Result<Page<T>, ApiError> {
+    pub fn page<T>(
+        &self,
+        mut items: Vec<T>,
+        key: impl Fn(&T) -> String,
+    ) -> Result<Page<T>, ApiError> {
         let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(AppError::invalid("limit", format!("Use a limit from 1 to {MAX_LIMIT}.")).into());
+            return Err(
+                AppError::invalid("limit", format!("Use a limit from 1 to {MAX_LIMIT}.")).into(),
+            );
         }
         let after = match &self.cursor {
             None => None,
@@ -44,7 +50,9 @@ impl PageQuery {
                     .decode(cursor)
                     .ok()
                     .and_then(|bytes| String::from_utf8(bytes).ok())
-                    .ok_or_else(|| AppError::invalid("cursor", "This cursor is not one we issued."))?,
+                    .ok_or_else(|| {
+                        AppError::invalid("cursor", "This cursor is not one we issued.")
+                    })?,
             ),
         };
         items.sort_by_key(|item| key(item));

@@ -33,7 +33,9 @@ pub async fn get(
     Caller(actor): Caller,
     Path(tenant_id): Path<Uuid>,
 ) -> ApiResult<Json<TenantView>> {
-    Ok(Json(tenancy::tenant_overview(&state.db, &actor, tenant_id).await?))
+    Ok(Json(
+        tenancy::tenant_overview(&state.db, &actor, tenant_id).await?,
+    ))
 }
 
 /// The tenant's members, ordered by email.
@@ -55,7 +57,12 @@ pub struct RoleChange {
     pub role: Role,
 }
 
-async fn find_member(state: &AppState, actor: &app::backend::actor::Actor, tenant_id: Uuid, user_id: Uuid) -> ApiResult<Member> {
+async fn find_member(
+    state: &AppState,
+    actor: &app::backend::actor::Actor,
+    tenant_id: Uuid,
+    user_id: Uuid,
+) -> ApiResult<Member> {
     tenancy::list_members(&state.db, actor, tenant_id)
         .await?
         .into_iter()
@@ -120,8 +127,14 @@ pub async fn invite(
     Path(tenant_id): Path<Uuid>,
     Json(invitation): Json<NewInvitation>,
 ) -> ApiResult<(StatusCode, Json<CreatedInvitation>)> {
-    let created =
-        tenancy::invite_member(&state.db, &actor, tenant_id, &invitation.email, invitation.role).await?;
+    let created = tenancy::invite_member(
+        &state.db,
+        &actor,
+        tenant_id,
+        &invitation.email,
+        invitation.role,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
