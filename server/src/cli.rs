@@ -88,13 +88,14 @@ pub async fn rotate_keys(settings: &Settings) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("rotation failed: {e}"))?;
     println!(
-        "active key {}: re-wrapped {} secrets ({} were already under it)",
+        "active key {}: re-wrapped {} secrets ({} were already under it) and {} TOTP seeds",
         keyring.active().id,
         report.rewrapped,
-        report.already_current
+        report.already_current,
+        report.seeds_rewrapped
     );
     for (secret_id, error) in &report.failed {
-        println!("  could not re-wrap secret {secret_id}: {error}");
+        println!("  could not re-wrap secret or seed {secret_id}: {error}");
     }
     anyhow::ensure!(
         report.failed.is_empty(),

@@ -14,12 +14,18 @@ pub fn problem(error: &AppError) -> Response {
         "status": status.as_u16(),
         "detail": error.to_string(),
     });
-    (
+    let mut response = (
         status,
         [(header::CONTENT_TYPE, "application/problem+json")],
         body.to_string(),
     )
-        .into_response()
+        .into_response();
+    if let AppError::RateLimited { retry_after_secs } = error {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, (*retry_after_secs).into());
+    }
+    response
 }
 
 /// A friendly page for when PostgreSQL cannot be reached; the portal recovers by itself.
@@ -38,4 +44,22 @@ pub fn unavailable_page() -> Response {
         Html(page),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limited_problems_say_when_to_retry() {
+        let response = problem(&AppError::RateLimited {
+            retry_after_secs: 42,
+        });
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "42");
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+    }
 }
