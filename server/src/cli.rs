@@ -58,6 +58,15 @@ pub async fn reset_password(settings: &Settings, email: &str) -> anyhow::Result<
     Ok(())
 }
 
+pub async fn reset_mfa(settings: &Settings, email: &str) -> anyhow::Result<()> {
+    let db = startup::connect(settings)?;
+    app::backend::mfa::reset(&db, email)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot reset two-factor authentication of {email}: {e}"))?;
+    println!("Two-factor authentication is off for {email}; their sessions have ended.");
+    Ok(())
+}
+
 /// `stratus worker`: runs jobs only (scale-out), until SIGTERM/SIGINT, or until the queue is
 /// drained with `--once`.
 pub async fn worker(settings: Settings, concurrency: usize, once: bool) -> anyhow::Result<()> {

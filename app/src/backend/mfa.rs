@@ -396,6 +396,29 @@ pub async fn disable(db: &PgPool, actor: &Actor) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Turns MFA off for a user from the command line (`stratus reset-mfa`): for someone who lost
+/// both the authenticator and the recovery codes. Ends their sessions.
+pub async fn reset(db: &PgPool, email: &str) -> Result<(), AppError> {
+    let mut tx = db.begin().await?;
+    let user_id: Uuid = sqlx::query_scalar(
+        "update app_user set session_epoch = session_epoch + 1 where email = $1 returning user_id",
+    )
+    .bind(super::identity::normalize_email(email))
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query("delete from user_totp where user_id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("delete from recovery_code where user_id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    audit::record_account_event(&mut tx, user_id, email, "mfa.reset", "stratus reset-mfa").await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// New recovery codes (the old ones stop working); needs a recent re-authentication.
 pub async fn regenerate_recovery_codes(
     db: &PgPool,

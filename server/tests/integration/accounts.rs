@@ -547,3 +547,19 @@ async fn key_rotation_rewraps_totp_seeds() {
         "{old:?}"
     );
 }
+
+#[tokio::test]
+async fn reset_mfa_turns_it_off_and_ends_sessions() {
+    let app = TestApp::spawn().await;
+    let client = owner(&app).await;
+    client.enrol_mfa().await;
+    app::backend::mfa::reset(&app.db, "Owner@acme.test")
+        .await
+        .unwrap();
+    assert_eq!(client.get("/").await.status, 303, "sessions ended");
+    let again = app.client().sign_in(OWNER, PASSWORD).await;
+    assert_eq!(again.json(), "signed_in", "no code asked any more");
+    assert_eq!(audit_count(&app, "mfa.reset").await, 1);
+    let unknown = app::backend::mfa::reset(&app.db, "nobody@acme.test").await;
+    assert_eq!(unknown, Err(app::error::AppError::NotFound));
+}
