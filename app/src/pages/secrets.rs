@@ -130,9 +130,11 @@ fn RevealPanel(
         {move || needs_password().then(|| view! {
             <section class="panel">
                 <h2>"Confirm your password"</h2>
-                <p class="muted">"Revealing a secret needs your password from the last 5 minutes. The reveal is recorded in the audit log."</p>
+                <p class="muted">"Revealing a secret needs your password (and a code, with two-factor authentication) from the last 5 minutes. The reveal is recorded in the audit log."</p>
                 <ActionForm action=reauth attr:class="form inline" attr:aria-label="Confirm your password">
                     <Field label="Password" name="password" kind="password" form="reauth" autocomplete="current-password" error=field_error(av, "password")/>
+                    <Field label="Authentication code" name="code" form="reauth" autocomplete="one-time-code"
+                        hint="If you use two-factor authentication." error=field_error(av, "code")/>
                     <button type="submit" class="button">"Confirm"</button>
                 </ActionForm>
             </section>
