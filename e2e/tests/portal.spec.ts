@@ -58,16 +58,24 @@ class Authenticator {
 
 let adminAuthenticator: Authenticator | undefined;
 
+/** Full-page screenshots for review, when E2E_SCREENSHOTS names a folder. */
+async function shot(page: Page, name: string) {
+  const dir = process.env.E2E_SCREENSHOTS;
+  if (dir) await page.screenshot({ path: `${dir}/${name}.png`, fullPage: true });
+}
+
 /** Sets up the authenticator on /account/mfa; returns it and the recovery codes shown. */
-async function enrolMfa(page: Page): Promise<[Authenticator, string[]]> {
+async function enrolMfa(page: Page, name = 'enrol'): Promise<[Authenticator, string[]]> {
   await expect(page).toHaveURL(/\/account\/mfa$/);
   await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
   await expect(page.getByRole('img', { name: /QR code/ })).toBeVisible();
+  await shot(page, `${name}-qr`);
   const authenticator = new Authenticator((await page.locator('#manual-key').textContent()) ?? '');
   await page.getByLabel('Code from the app').fill(await authenticator.next());
   await page.getByRole('button', { name: 'Turn on two-factor authentication' }).click();
   const codes = page.getByRole('list', { name: 'Recovery codes' }).getByRole('listitem');
   await expect(codes).toHaveCount(10);
+  await shot(page, `${name}-recovery-codes`);
   return [authenticator, await codes.allTextContents()];
 }
 
@@ -181,17 +189,18 @@ test('the owner turns on two-factor authentication and signs in with it', async 
   const owner = await newPage(browser);
   await signIn(owner, 'ann@acme.test', ownerPassword);
   await owner.getByLabel('Account menu').click();
-  await owner.getByRole('link', { name: 'Account' }).click();
-  await expect(owner.getByRole('heading', { name: 'Account', level: 1 })).toBeVisible();
+  await owner.getByRole('link', { name: 'Account', exact: true }).click();
+  await expect(owner.getByRole('heading', { name: 'Account', exact: true, level: 1 })).toBeVisible();
   await expect(owner.getByRole('cell', { name: /This session/ })).toBeVisible();
   await owner.getByRole('link', { name: 'Turn on two-factor authentication' }).click();
-  const [authenticator] = await enrolMfa(owner);
+  const [authenticator] = await enrolMfa(owner, 'owner');
   await owner.getByRole('link', { name: 'I have saved my recovery codes' }).click();
   await expect(owner.getByText('10 of 10 recovery codes left.')).toBeVisible();
+  await shot(owner, 'account');
 
   // Signing in again asks for a code; the one just used is refused, a fresh one works.
   await owner.getByLabel('Account menu').click();
-  await owner.getByRole('button', { name: 'Sign out' }).click();
+  await owner.getByRole('button', { name: 'Sign out', exact: true }).click();
   await expect(owner).toHaveURL(/\/login$/);
   await owner.getByLabel('Email').fill('ann@acme.test');
   await owner.getByLabel('Password').fill(ownerPassword);
@@ -200,6 +209,7 @@ test('the owner turns on two-factor authentication and signs in with it', async 
   await owner.getByLabel('Authentication code').fill(authenticator.lastCode);
   await owner.getByRole('button', { name: 'Verify' }).click();
   await expect(owner.locator('#mfa-code-error')).toBeVisible();
+  await shot(owner, 'second-factor');
   await owner.getByLabel('Authentication code').fill(await authenticator.next());
   await owner.getByRole('button', { name: 'Verify' }).click();
   await expect(owner.getByRole('heading', { name: 'Acme Corp' })).toBeVisible();
