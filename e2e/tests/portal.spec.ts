@@ -7,7 +7,7 @@ const ownerPassword = 'owner passphrase for acme';
 const viewerPassword = 'viewer passphrase for acme';
 
 async function signIn(page: Page, email: string, password: string) {
-  await page.goto('/login');
+  await page.goto('/login', { waitUntil: 'networkidle' });
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -67,6 +67,7 @@ async function shot(page: Page, name: string) {
 /** Sets up the authenticator on /account/mfa; returns it and the recovery codes shown. */
 async function enrolMfa(page: Page, name = 'enrol'): Promise<[Authenticator, string[]]> {
   await expect(page).toHaveURL(/\/account\/mfa$/);
+  await page.waitForLoadState('networkidle'); // hydrated, so the form calls the server function
   await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
   await expect(page.getByRole('img', { name: /QR code/ })).toBeVisible();
   await shot(page, `${name}-qr`);
@@ -80,11 +81,12 @@ async function enrolMfa(page: Page, name = 'enrol'): Promise<[Authenticator, str
 }
 
 async function signInWithCode(page: Page, email: string, password: string, authenticator: Authenticator) {
-  await page.goto('/login');
+  await page.goto('/login', { waitUntil: 'networkidle' });
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page).toHaveURL(/\/login\/mfa$/);
+  await page.waitForLoadState('networkidle');
   await page.getByLabel('Authentication code').fill(await authenticator.next());
   await page.getByRole('button', { name: 'Verify' }).click();
   await expect(page).toHaveURL(/\/$/);
@@ -93,7 +95,7 @@ async function signInWithCode(page: Page, email: string, password: string, authe
 /** The first admin enrols at their first sign-in; afterwards they sign in with a code. */
 async function signInAdmin(page: Page) {
   if (adminAuthenticator) return signInWithCode(page, adminEmail, adminPassword, adminAuthenticator);
-  await page.goto('/login');
+  await page.goto('/login', { waitUntil: 'networkidle' });
   await page.getByLabel('Email').fill(adminEmail);
   await page.getByLabel('Password').fill(adminPassword);
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -112,7 +114,7 @@ test('admin creates a tenant, the owner invites a viewer, the viewer cannot invi
 
   // The first admin signs in; a wrong password is explained in place.
   const admin = await newPage(browser);
-  await admin.goto('/login');
+  await admin.goto('/login', { waitUntil: 'networkidle' });
   await admin.getByLabel('Email').fill(adminEmail);
   await admin.getByLabel('Password').fill('not the right password');
   await admin.getByRole('button', { name: 'Sign in' }).click();
@@ -139,7 +141,7 @@ test('admin creates a tenant, the owner invites a viewer, the viewer cannot invi
 
   // The owner accepts, lands in the tenant, signs out and signs in again.
   const owner = await newPage(browser);
-  await owner.goto(ownerLink);
+  await owner.goto(ownerLink, { waitUntil: 'networkidle' });
   await expect(owner.getByRole('heading', { name: 'Join Acme Corp' })).toBeVisible();
   await owner.getByLabel('Your name').fill('Ann Owner');
   await owner.getByLabel('Choose a password').fill('password1234');
@@ -164,7 +166,7 @@ test('admin creates a tenant, the owner invites a viewer, the viewer cannot invi
 
   // The viewer accepts and sees the members, but no way to invite.
   const viewer = await newPage(browser);
-  await viewer.goto(viewerLink);
+  await viewer.goto(viewerLink, { waitUntil: 'networkidle' });
   await viewer.getByLabel('Your name').fill('Vic Viewer');
   await viewer.getByLabel('Choose a password').fill(viewerPassword);
   await viewer.getByRole('button', { name: 'Accept and sign in' }).click();
@@ -202,10 +204,12 @@ test('the owner turns on two-factor authentication and signs in with it', async 
   await owner.getByLabel('Account menu').click();
   await owner.getByRole('button', { name: 'Sign out', exact: true }).click();
   await expect(owner).toHaveURL(/\/login$/);
+  await owner.waitForLoadState('networkidle');
   await owner.getByLabel('Email').fill('ann@acme.test');
   await owner.getByLabel('Password').fill(ownerPassword);
   await owner.getByRole('button', { name: 'Sign in' }).click();
   await expect(owner).toHaveURL(/\/login\/mfa$/);
+  await owner.waitForLoadState('networkidle');
   await owner.getByLabel('Authentication code').fill(authenticator.lastCode);
   await owner.getByRole('button', { name: 'Verify' }).click();
   await expect(owner.locator('#mfa-code-error')).toBeVisible();
