@@ -48,6 +48,12 @@ pub enum AppError {
     /// A sensitive action needs the password again (within the last 5 minutes).
     #[error("Confirm your password to continue.")]
     ReauthRequired,
+    /// Too many attempts (sign-in, codes); answered with 429 and `Retry-After`.
+    #[error("Too many attempts. Try again in {}.", wait_text(*retry_after_secs))]
+    RateLimited { retry_after_secs: u64 },
+    /// A platform admin must turn on two-factor authentication before anything else.
+    #[error("Platform admins must set up two-factor authentication first (/account/mfa).")]
+    MfaEnrolmentRequired,
     /// The cloud provider refused; its own message, verbatim.
     #[error("{0}")]
     Provider(String),
@@ -110,6 +116,8 @@ impl AppError {
             AppError::Unauthenticated | AppError::BadCredentials | AppError::InvalidToken(_) => 401,
             AppError::Unavailable => 503,
             AppError::ReauthRequired => 403,
+            AppError::RateLimited { .. } => 429,
+            AppError::MfaEnrolmentRequired => 403,
             AppError::Provider(_) => 502,
             AppError::Undecryptable(_) => 500,
             AppError::Internal => 500,
@@ -131,11 +139,22 @@ impl AppError {
             AppError::InvalidToken(_) => "/problems/invalid-token",
             AppError::Unavailable => "/problems/unavailable",
             AppError::ReauthRequired => "/problems/reauthentication-required",
+            AppError::RateLimited { .. } => "/problems/rate-limited",
+            AppError::MfaEnrolmentRequired => "/problems/mfa-enrolment-required",
             AppError::Provider(_) => "/problems/provider-error",
             AppError::Undecryptable(_) => "/problems/secret-undecryptable",
             AppError::Internal => "/problems/internal",
             AppError::Request(_) => "/problems/bad-request",
         }
+    }
+}
+
+/// "42 seconds", "3 minutes": how long to wait, for people.
+fn wait_text(secs: u64) -> String {
+    match secs {
+        0..=1 => "a second".into(),
+        2..=90 => format!("{secs} seconds"),
+        _ => format!("{} minutes", secs.div_ceil(60)),
     }
 }
 

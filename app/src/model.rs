@@ -130,6 +130,71 @@ impl SessionInfo {
     }
 }
 
+// ----- Account security (the Account page, sign-in's second step) ----------------------------
+
+/// Where sign-in goes next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignInStep {
+    /// Signed in.
+    SignedIn,
+    /// The password was right; a TOTP or recovery code is needed (`/login/mfa`).
+    SecondFactor,
+    /// Signed in, but a platform admin must set up two-factor authentication first.
+    EnrolMfa,
+}
+
+impl SignInStep {
+    /// The page to continue on.
+    pub fn path(self) -> &'static str {
+        match self {
+            SignInStep::SignedIn => "/",
+            SignInStep::SecondFactor => "/login/mfa",
+            SignInStep::EnrolMfa => "/account/mfa",
+        }
+    }
+}
+
+/// The signed-in person's own account, for the Account page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountView {
+    pub email: String,
+    pub display_name: String,
+    pub platform_admin: bool,
+    /// When two-factor authentication was turned on (`None`: it is off).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub mfa_enabled_at: Option<OffsetDateTime>,
+    pub recovery_codes_left: i64,
+}
+
+/// A signed-in browser session, as its owner sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionView {
+    pub session_id: Uuid,
+    /// "Firefox on Linux", from the User-Agent.
+    pub browser: String,
+    pub ip: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub signed_in_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_seen_at: OffsetDateTime,
+    /// The session making this request.
+    pub current: bool,
+}
+
+/// A started TOTP enrolment: shown once, while the person scans it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MfaEnrolment {
+    /// The seed in base32, in groups of four, for typing into an authenticator by hand.
+    pub manual_key: String,
+    /// The `otpauth://` URI the QR code encodes.
+    pub otpauth_uri: String,
+    /// The QR code as an SVG document, drawn on the server.
+    pub qr_svg: String,
+    /// A platform admin who cannot do anything else until this is done.
+    pub required: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]

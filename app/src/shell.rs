@@ -34,6 +34,8 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=|| view! { <NotFoundPage/> }>
                 <Route path=path!("/login") view=SignInPage/>
+                <Route path=path!("/login/mfa") view=SecondFactorPage/>
+                <Route path=path!("/account/mfa") view=MfaEnrolmentPage/>
                 <Route path=path!("/invite/:token") view=InvitationPage/>
                 <ParentRoute path=path!("") view=PortalLayout>
                     <Route path=path!("") view=DashboardPage/>
@@ -43,6 +45,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("cloud-accounts") view=CloudAccountsPage/>
                     <Route path=path!("secrets") view=SecretsPage/>
                     <Route path=path!("api-keys") view=ApiKeysPage/>
+                    <Route path=path!("account") view=AccountPage/>
                     <Route path=path!("admin") view=AdminTenantsPage/>
                     <Route path=path!("admin/tenants/:id") view=AdminTenantPage/>
                     <Route path=path!("admin/users") view=AdminUsersPage/>

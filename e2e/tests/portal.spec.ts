@@ -1,4 +1,5 @@
 import { test, expect, Page, Browser } from '@playwright/test';
+import { createHmac } from 'node:crypto';
 
 const adminEmail = process.env.E2E_ADMIN_EMAIL ?? 'admin@stratus.local';
 const adminPassword = process.env.E2E_ADMIN_PASSWORD ?? '';
@@ -6,10 +7,100 @@ const ownerPassword = 'owner passphrase for acme';
 const viewerPassword = 'viewer passphrase for acme';
 
 async function signIn(page: Page, email: string, password: string) {
-  await page.goto('/login');
+  await page.goto('/login', { waitUntil: 'networkidle' });
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/$/);
+}
+
+// A small authenticator app (RFC 6238: SHA-1, 6 digits, 30-second steps).
+function base32Decode(key: string): Buffer {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of key.replace(/[\s=]/g, '').toUpperCase()) {
+    bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  }
+  const bytes = [];
+  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(parseInt(bits.slice(i, i + 8), 2));
+  return Buffer.from(bytes);
+}
+
+function totp(key: string, step: number): string {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const mac = createHmac('sha1', base32Decode(key)).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0xf;
+  const value = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return value.toString().padStart(6, '0');
+}
+
+/** An authenticator that never offers a step twice (Stratus refuses replayed codes). */
+class Authenticator {
+  private last = 0;
+  lastCode = '';
+  constructor(readonly key: string) {}
+  codeAt(step: number) { return totp(this.key, step); }
+  async next(): Promise<string> {
+    for (;;) {
+      const now = Math.floor(Date.now() / 30_000);
+      const step = Math.max(now, this.last + 1);
+      // The server accepts one step ahead of its clock; beyond that, wait.
+      if (step <= now + 1) {
+        this.last = step;
+        this.lastCode = totp(this.key, step);
+        return this.lastCode;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+let adminAuthenticator: Authenticator | undefined;
+
+/** Full-page screenshots for review, when E2E_SCREENSHOTS names a folder. */
+async function shot(page: Page, name: string) {
+  const dir = process.env.E2E_SCREENSHOTS;
+  if (dir) await page.screenshot({ path: `${dir}/${name}.png`, fullPage: true });
+}
+
+/** Sets up the authenticator on /account/mfa; returns it and the recovery codes shown. */
+async function enrolMfa(page: Page, name = 'enrol'): Promise<[Authenticator, string[]]> {
+  await expect(page).toHaveURL(/\/account\/mfa$/);
+  await page.waitForLoadState('networkidle'); // hydrated, so the form calls the server function
+  await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
+  await expect(page.getByRole('img', { name: /QR code/ })).toBeVisible();
+  await shot(page, `${name}-qr`);
+  const authenticator = new Authenticator((await page.locator('#manual-key').textContent()) ?? '');
+  await page.getByLabel('Code from the app').fill(await authenticator.next());
+  await page.getByRole('button', { name: 'Turn on two-factor authentication' }).click();
+  const codes = page.getByRole('list', { name: 'Recovery codes' }).getByRole('listitem');
+  await expect(codes).toHaveCount(10);
+  await shot(page, `${name}-recovery-codes`);
+  return [authenticator, await codes.allTextContents()];
+}
+
+async function signInWithCode(page: Page, email: string, password: string, authenticator: Authenticator) {
+  await page.goto('/login', { waitUntil: 'networkidle' });
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/login\/mfa$/);
+  await page.waitForLoadState('networkidle');
+  await page.getByLabel('Authentication code').fill(await authenticator.next());
+  await page.getByRole('button', { name: 'Verify' }).click();
+  await expect(page).toHaveURL(/\/$/);
+}
+
+/** The first admin enrols at their first sign-in; afterwards they sign in with a code. */
+async function signInAdmin(page: Page) {
+  if (adminAuthenticator) return signInWithCode(page, adminEmail, adminPassword, adminAuthenticator);
+  await page.goto('/login', { waitUntil: 'networkidle' });
+  await page.getByLabel('Email').fill(adminEmail);
+  await page.getByLabel('Password').fill(adminPassword);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  [adminAuthenticator] = await enrolMfa(page);
+  await page.getByRole('link', { name: 'I have saved my recovery codes' }).click();
   await expect(page).toHaveURL(/\/$/);
 }
 
@@ -23,12 +114,13 @@ test('admin creates a tenant, the owner invites a viewer, the viewer cannot invi
 
   // The first admin signs in; a wrong password is explained in place.
   const admin = await newPage(browser);
-  await admin.goto('/login');
+  await admin.goto('/login', { waitUntil: 'networkidle' });
   await admin.getByLabel('Email').fill(adminEmail);
   await admin.getByLabel('Password').fill('not the right password');
   await admin.getByRole('button', { name: 'Sign in' }).click();
   await expect(admin.getByRole('alert')).toHaveText('Email or password is incorrect.');
-  await signIn(admin, adminEmail, adminPassword);
+  // A platform admin must set up two-factor authentication before anything else.
+  await signInAdmin(admin);
   // The embedded default gives the first admin a demo tenant on the sandbox cloud.
   await expect(admin.getByRole('heading', { name: 'Demo' })).toBeVisible();
 
@@ -49,7 +141,7 @@ test('admin creates a tenant, the owner invites a viewer, the viewer cannot invi
 
   // The owner accepts, lands in the tenant, signs out and signs in again.
   const owner = await newPage(browser);
-  await owner.goto(ownerLink);
+  await owner.goto(ownerLink, { waitUntil: 'networkidle' });
   await expect(owner.getByRole('heading', { name: 'Join Acme Corp' })).toBeVisible();
   await owner.getByLabel('Your name').fill('Ann Owner');
   await owner.getByLabel('Choose a password').fill('password1234');
@@ -74,7 +166,7 @@ test('admin creates a tenant, the owner invites a viewer, the viewer cannot invi
 
   // The viewer accepts and sees the members, but no way to invite.
   const viewer = await newPage(browser);
-  await viewer.goto(viewerLink);
+  await viewer.goto(viewerLink, { waitUntil: 'networkidle' });
   await viewer.getByLabel('Your name').fill('Vic Viewer');
   await viewer.getByLabel('Choose a password').fill(viewerPassword);
   await viewer.getByRole('button', { name: 'Accept and sign in' }).click();
@@ -94,12 +186,45 @@ test('admin creates a tenant, the owner invites a viewer, the viewer cannot invi
   await expect(owner.getByRole('cell', { name: 'mallory@acme.test' })).toHaveCount(0);
 });
 
+test('the owner turns on two-factor authentication and signs in with it', async ({ browser }) => {
+  test.skip(!adminPassword, 'E2E_ADMIN_PASSWORD is not set (scripts/test sets it)');
+  const owner = await newPage(browser);
+  await signIn(owner, 'ann@acme.test', ownerPassword);
+  await owner.getByLabel('Account menu').click();
+  await owner.getByRole('link', { name: 'Account', exact: true }).click();
+  await expect(owner.getByRole('heading', { name: 'Account', exact: true, level: 1 })).toBeVisible();
+  await expect(owner.getByRole('cell', { name: /This session/ })).toBeVisible();
+  await owner.getByRole('link', { name: 'Turn on two-factor authentication' }).click();
+  const [authenticator] = await enrolMfa(owner, 'owner');
+  await owner.getByRole('link', { name: 'I have saved my recovery codes' }).click();
+  await expect(owner.getByText('10 of 10 recovery codes left.')).toBeVisible();
+  await shot(owner, 'account');
+
+  // Signing in again asks for a code; the one just used is refused, a fresh one works.
+  await owner.getByLabel('Account menu').click();
+  await owner.getByRole('button', { name: 'Sign out', exact: true }).click();
+  await expect(owner).toHaveURL(/\/login$/);
+  await owner.waitForLoadState('networkidle');
+  await owner.getByLabel('Email').fill('ann@acme.test');
+  await owner.getByLabel('Password').fill(ownerPassword);
+  await owner.getByRole('button', { name: 'Sign in' }).click();
+  await expect(owner).toHaveURL(/\/login\/mfa$/);
+  await owner.waitForLoadState('networkidle');
+  await owner.getByLabel('Authentication code').fill(authenticator.lastCode);
+  await owner.getByRole('button', { name: 'Verify' }).click();
+  await expect(owner.locator('#mfa-code-error')).toBeVisible();
+  await shot(owner, 'second-factor');
+  await owner.getByLabel('Authentication code').fill(await authenticator.next());
+  await owner.getByRole('button', { name: 'Verify' }).click();
+  await expect(owner.getByRole('heading', { name: 'Acme Corp' })).toBeVisible();
+});
+
 test('signed-out visitors are sent to sign in; unknown pages get a 404 page', async ({ page }) => {
   await page.goto('/members');
   await expect(page).toHaveURL(/\/login$/);
   await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
   test.skip(!adminPassword, 'E2E_ADMIN_PASSWORD is not set (scripts/test sets it)');
-  await signIn(page, adminEmail, adminPassword);
+  await signInAdmin(page);
   const missing = await page.goto('/no/such/page');
   expect(missing?.status()).toBe(404);
   await expect(page.getByRole('heading', { name: 'Page not found' })).toBeVisible();
@@ -107,7 +232,7 @@ test('signed-out visitors are sent to sign in; unknown pages get a 404 page', as
 
 test('the sandbox cloud is labelled as emulated and its connection test lists zones', async ({ page }) => {
   test.skip(!adminPassword, 'E2E_ADMIN_PASSWORD is not set (scripts/test sets it)');
-  await signIn(page, adminEmail, adminPassword);
+  await signInAdmin(page);
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Cloud accounts' }).click();
   const row = page.getByRole('row', { name: /Sandbox \(emulated AWS\)/ });
   await expect(row.getByText('Emulated', { exact: true })).toBeVisible();

@@ -103,6 +103,15 @@ pub async fn create_api_key(
     Ok(())
 }
 
+pub async fn reset_mfa(settings: &Settings, email: &str) -> anyhow::Result<()> {
+    let db = startup::connect(settings)?;
+    app::backend::mfa::reset(&db, email)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot reset two-factor authentication of {email}: {e}"))?;
+    println!("Two-factor authentication is off for {email}; their sessions have ended.");
+    Ok(())
+}
+
 /// `stratus worker`: runs jobs only (scale-out), until SIGTERM/SIGINT, or until the queue is
 /// drained with `--once`.
 pub async fn worker(settings: Settings, concurrency: usize, once: bool) -> anyhow::Result<()> {
@@ -133,13 +142,14 @@ pub async fn rotate_keys(settings: &Settings) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("rotation failed: {e}"))?;
     println!(
-        "active key {}: re-wrapped {} secrets ({} were already under it)",
+        "active key {}: re-wrapped {} secrets ({} were already under it) and {} TOTP seeds",
         keyring.active().id,
         report.rewrapped,
-        report.already_current
+        report.already_current,
+        report.seeds_rewrapped
     );
     for (secret_id, error) in &report.failed {
-        println!("  could not re-wrap secret {secret_id}: {error}");
+        println!("  could not re-wrap secret or seed {secret_id}: {error}");
     }
     anyhow::ensure!(
         report.failed.is_empty(),

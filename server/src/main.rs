@@ -31,6 +31,9 @@ enum Command {
     },
     /// Set a new random password for a user, print it once and end their sessions.
     ResetPassword { email: String },
+    /// Turn off a user's two-factor authentication (lost device and recovery codes) and end
+    /// their sessions; a platform admin then enrols again at sign-in.
+    ResetMfa { email: String },
     /// Run jobs only, without serving HTTP (to scale workers out).
     Worker {
         #[arg(long, env = "STRATUS_WORKER_CONCURRENCY", default_value_t = 8)]
@@ -84,6 +87,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate => cli::migrate(&settings).await,
         Command::CreateAdmin { email } => cli::create_admin(&settings, &email).await,
         Command::ResetPassword { email } => cli::reset_password(&settings, &email).await,
+        Command::ResetMfa { email } => cli::reset_mfa(&settings, &email).await,
         Command::Worker { concurrency, once } => cli::worker(settings, concurrency, once).await,
         Command::Bench(bench) => server::bench::run(settings, bench).await,
         Command::CreateApiKey {

@@ -43,7 +43,7 @@ mod ctx {
             .map_err(|_| AppError::Internal)
     }
 
-    /// Gives a failed call the HTTP status of its error.
+    /// Gives a failed call the HTTP status of its error (and `Retry-After` when rate limited).
     pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
         if let (Err(error), Some(response)) =
             (&result, use_context::<leptos_axum::ResponseOptions>())
@@ -51,8 +51,47 @@ mod ctx {
             if let Ok(status) = http::StatusCode::from_u16(error.status()) {
                 response.set_status(status);
             }
+            if let AppError::RateLimited { retry_after_secs } = error {
+                response.insert_header(
+                    http::header::RETRY_AFTER,
+                    http::HeaderValue::from(*retry_after_secs),
+                );
+            }
         }
         result
+    }
+
+    /// The peer address (the socket's; no proxy headers are trusted) and the User-Agent.
+    pub async fn client_info() -> crate::backend::user_sessions::ClientInfo {
+        use axum::extract::ConnectInfo;
+        let ip = leptos_axum::extract::<ConnectInfo<std::net::SocketAddr>>()
+            .await
+            .ok()
+            .map(|ConnectInfo(addr)| addr.ip().to_canonical());
+        let user_agent = leptos_axum::extract::<http::HeaderMap>()
+            .await
+            .ok()
+            .and_then(|h| {
+                h.get(http::header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+            })
+            .unwrap_or_default();
+        crate::backend::user_sessions::ClientInfo { ip, user_agent }
+    }
+
+    pub fn keyring() -> Result<std::sync::Arc<crate::backend::secrets::Keyring>, AppError> {
+        use_context::<std::sync::Arc<crate::backend::secrets::Keyring>>().ok_or(AppError::Internal)
+    }
+
+    /// For responses that carry something shown once (a TOTP seed, recovery codes).
+    pub fn no_store() {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.insert_header(
+                http::header::CACHE_CONTROL,
+                http::HeaderValue::from_static("no-store"),
+            );
+        }
     }
 }
 
@@ -61,6 +100,7 @@ use crate::backend::{identity, session, tenancy};
 #[cfg(feature = "ssr")]
 use ctx::*;
 
+mod account;
 mod admin;
 mod api_keys;
 mod jobs;
@@ -68,6 +108,7 @@ mod secrets;
 mod signin;
 mod tenant;
 
+pub use account::*;
 pub use admin::*;
 pub use api_keys::*;
 pub use jobs::*;

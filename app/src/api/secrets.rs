@@ -5,24 +5,26 @@ use super::*;
 #[cfg(feature = "ssr")]
 use crate::backend::{cloud_accounts, secrets};
 
-#[cfg(feature = "ssr")]
-fn keyring() -> Result<std::sync::Arc<secrets::Keyring>, AppError> {
-    use_context::<std::sync::Arc<secrets::Keyring>>().ok_or(AppError::Internal)
-}
-
-/// Confirms the signed-in person's password; sensitive actions accept it for 5 minutes.
+/// Confirms the signed-in person: their password, and a current code when they have MFA on.
+/// Sensitive actions accept it for 5 minutes.
 #[server(prefix = "/rpc", endpoint = "reauthenticate")]
-pub async fn reauthenticate(password: String) -> Result<(), AppError> {
+pub async fn reauthenticate(
+    password: String,
+    #[server(default)] code: String,
+) -> Result<(), AppError> {
     respond(
         async {
             let (db, actor) = (db()?, actor().await?);
-            match identity::authenticate(&db, &actor.email, password.into()).await {
-                Ok(_) => session::mark_reauthenticated(&session().await?).await,
-                Err(AppError::BadCredentials) => {
-                    Err(AppError::invalid("password", "That is not your password."))
-                }
-                Err(other) => Err(other),
-            }
+            crate::backend::account::reauthenticate(
+                &db,
+                &*keyring()?,
+                &session().await?,
+                &actor,
+                password.into(),
+                Some(&code),
+                &client_info().await,
+            )
+            .await
         }
         .await,
     )

@@ -2,15 +2,42 @@
 
 use super::*;
 
+/// Sign-in's first step. Says (and redirects to) what comes next: the portal, the second
+/// factor (`/login/mfa`), or MFA enrolment for a platform admin without it.
 #[server(prefix = "/rpc", endpoint = "sign_in")]
-pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
+pub async fn sign_in(email: String, password: String) -> Result<SignInStep, AppError> {
     respond(
         async {
-            let db = db()?;
-            let user = identity::authenticate(&db, &email, password.into()).await?;
-            session::begin(&session().await?, user.user_id, user.session_epoch).await?;
-            leptos_axum::redirect("/");
-            Ok(())
+            let step = crate::backend::account::sign_in(
+                &db()?,
+                &session().await?,
+                &email,
+                password.into(),
+                &client_info().await,
+            )
+            .await?;
+            leptos_axum::redirect(step.path());
+            Ok(step)
+        }
+        .await,
+    )
+}
+
+/// Sign-in's second step: a code from the authenticator app, or a recovery code.
+#[server(prefix = "/rpc", endpoint = "verify_second_factor")]
+pub async fn verify_second_factor(code: String) -> Result<SignInStep, AppError> {
+    respond(
+        async {
+            let step = crate::backend::account::complete_second_factor(
+                &db()?,
+                &*keyring()?,
+                &session().await?,
+                &code,
+                &client_info().await,
+            )
+            .await?;
+            leptos_axum::redirect(step.path());
+            Ok(step)
         }
         .await,
     )
@@ -20,7 +47,7 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
 pub async fn sign_out() -> Result<(), AppError> {
     respond(
         async {
-            session::end(&session().await?).await?;
+            session::end(&session().await?, &db()?).await?;
             leptos_axum::redirect("/login");
             Ok(())
         }

@@ -112,10 +112,16 @@ pub async fn accept_invitation(
             let db = db()?;
             let (user, tenant_id) =
                 tenancy::accept_invitation(&db, &token, &display_name, password.into()).await?;
-            let session = session().await?;
-            session::begin(&session, user.user_id, user.session_epoch).await?;
-            session::choose_tenant(&session, tenant_id).await?;
-            leptos_axum::redirect("/");
+            // Someone with MFA still owes their second factor.
+            let step = crate::backend::account::start_session(
+                &db,
+                &session().await?,
+                &user,
+                Some(tenant_id),
+                &client_info().await,
+            )
+            .await?;
+            leptos_axum::redirect(step.path());
             Ok(())
         }
         .await,

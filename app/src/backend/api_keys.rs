@@ -110,7 +110,7 @@ pub async fn create(
             },
         )
         .finish()?;
-    super::secrets::require_recent_reauth(actor)?;
+    super::reauth::require_recent_reauth(actor)?;
 
     let secret = generate_key();
     let expires_at = OffsetDateTime::now_utc() + Duration::days(days);

@@ -1,6 +1,7 @@
 //! The backend domain (server only). Every public function takes the acting user,
 //! authorizes through `rbac`, validates, and only then touches the database.
 
+pub mod account;
 pub mod actor;
 pub mod api_keys;
 pub mod audit;
@@ -9,11 +10,15 @@ pub mod identity;
 pub mod jobs;
 pub mod jwt;
 pub mod keyfile;
+pub mod mfa;
 pub mod passwords;
 pub mod providers;
+pub mod rate_limit;
+pub mod reauth;
 pub mod secrets;
 pub mod session;
 pub mod tenancy;
+pub mod user_sessions;
 
 use sqlx::migrate::Migrator;
 

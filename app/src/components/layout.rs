@@ -86,6 +86,7 @@ fn Header(session: SessionInfo) -> impl IntoView {
                         <p class="menu-label">"Signed in as"</p>
                         <p class="menu-email">{session.email.clone()}</p>
                         {session.platform_admin.then(|| view! { <p class="badge badge-admin">"Platform admin"</p> })}
+                        <A href="/account" attr:class="menu-item">"Account"</A>
                         <ActionForm action=sign_out>
                             <button type="submit" class="button secondary full">"Sign out"</button>
                         </ActionForm>

@@ -1,5 +1,6 @@
 use super::PageHeader;
 use crate::api::{get_api_keys, ApiKeysPage, CreateApiKey, Reauthenticate, RevokeApiKey};
+use crate::components::reauth::ReauthPanel;
 use crate::components::form::{field_error, form_error, Field, FormError};
 use crate::components::status::{date, date_time, ErrorPanel};
 use crate::error::AppError;
@@ -41,24 +42,9 @@ fn NewKey(
     reauth: ServerAction<Reauthenticate>,
 ) -> impl IntoView {
     let cv = create.value();
-    let av = reauth.value();
-    let needs_password = move || {
-        matches!(cv.get(), Some(Err(AppError::ReauthRequired))) && !matches!(av.get(), Some(Ok(())))
-    };
+    let needed = Signal::derive(move || matches!(cv.get(), Some(Err(AppError::ReauthRequired))));
     view! {
-        {move || needs_password().then(|| view! {
-            <section class="panel">
-                <h2>"Confirm your password"</h2>
-                <p class="muted">"Creating a key needs your password from the last 5 minutes."</p>
-                <ActionForm action=reauth attr:class="form inline" attr:aria-label="Confirm your password">
-                    <Field label="Password" name="password" kind="password" form="reauth" autocomplete="current-password" error=field_error(av, "password")/>
-                    <button type="submit" class="button">"Confirm"</button>
-                </ActionForm>
-            </section>
-        })}
-        {move || matches!(av.get(), Some(Ok(()))).then(|| view! {
-            <p class="saved" role="status">"Password confirmed for 5 minutes. Choose Create key again."</p>
-        })}
+        <ReauthPanel reauth needed why="Creating a key" retry="Create key"/>
         {move || match cv.get() {
             Some(Ok(created)) => Some(view! { <ShownOnce created/> }.into_any()),
             _ => None,

@@ -1,3 +1,4 @@
+mod account;
 mod admin_queue;
 mod admin_tenant;
 mod admin_tenants;
@@ -8,10 +9,13 @@ mod dashboard;
 mod invitation;
 mod jobs;
 mod members;
+mod mfa_enrolment;
 mod not_found;
+mod second_factor;
 mod secrets;
 mod sign_in;
 
+pub use account::AccountPage;
 pub use admin_queue::AdminQueuePage;
 pub use admin_tenant::AdminTenantPage;
 pub use admin_tenants::AdminTenantsPage;
@@ -22,7 +26,9 @@ pub use dashboard::DashboardPage;
 pub use invitation::InvitationPage;
 pub use jobs::{JobPage, JobsPage};
 pub use members::MembersPage;
+pub use mfa_enrolment::MfaEnrolmentPage;
 pub use not_found::NotFoundPage;
+pub use second_factor::SecondFactorPage;
 pub use secrets::SecretsPage;
 pub use sign_in::SignInPage;
 

@@ -2,6 +2,7 @@ use super::PageHeader;
 use crate::api::{
     get_secrets, CreateSecret, DeleteSecret, Reauthenticate, RevealSecret, UpdateSecret,
 };
+use crate::components::reauth::ReauthPanel;
 use crate::components::form::{field_error, form_error, Field, FormError};
 use crate::components::status::{date, date_time, ErrorPanel};
 use crate::error::AppError;
@@ -122,24 +123,9 @@ fn RevealPanel(
     reauth: ServerAction<Reauthenticate>,
 ) -> impl IntoView {
     let rv = reveal.value();
-    let av = reauth.value();
-    let needs_password = move || {
-        matches!(rv.get(), Some(Err(AppError::ReauthRequired))) && !matches!(av.get(), Some(Ok(())))
-    };
+    let needed = Signal::derive(move || matches!(rv.get(), Some(Err(AppError::ReauthRequired))));
     view! {
-        {move || needs_password().then(|| view! {
-            <section class="panel">
-                <h2>"Confirm your password"</h2>
-                <p class="muted">"Revealing a secret needs your password from the last 5 minutes. The reveal is recorded in the audit log."</p>
-                <ActionForm action=reauth attr:class="form inline" attr:aria-label="Confirm your password">
-                    <Field label="Password" name="password" kind="password" form="reauth" autocomplete="current-password" error=field_error(av, "password")/>
-                    <button type="submit" class="button">"Confirm"</button>
-                </ActionForm>
-            </section>
-        })}
-        {move || matches!(av.get(), Some(Ok(()))).then(|| view! {
-            <p class="saved" role="status">"Password confirmed for 5 minutes. Choose Reveal again."</p>
-        })}
+        <ReauthPanel reauth needed why="Revealing a secret (the reveal is recorded in the audit log)" retry="Reveal"/>
         {move || match rv.get() {
             Some(Ok(value)) => Some(view! {
                 <div class="alert alert-ok" role="status">

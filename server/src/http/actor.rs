@@ -4,7 +4,7 @@
 use super::pages::{problem, unavailable_page};
 use crate::startup::AppState;
 use app::backend::actor::RequestActor;
-use app::backend::session;
+use app::backend::{mfa, session};
 use app::error::AppError;
 use axum::extract::{Request, State};
 use axum::http::Method;
@@ -14,8 +14,11 @@ use tower_sessions::Session;
 
 /// Pages a signed-out person may open.
 fn is_public_page(path: &str) -> bool {
-    path == "/login" || path.starts_with("/invite/")
+    path == "/login" || path == "/login/mfa" || path.starts_with("/invite/")
 }
+
+/// Where a platform admin without MFA is kept until they enrol.
+const ENROLMENT_PAGE: &str = "/account/mfa";
 
 pub async fn resolve_actor(
     State(state): State<AppState>,
@@ -24,18 +27,32 @@ pub async fn resolve_actor(
     next: Next,
 ) -> Response {
     let path = req.uri().path().to_owned();
-    let is_rpc = path.starts_with("/rpc/");
-    let actor = match session::resolve(&session, &state.db).await {
-        Ok(actor) => actor,
-        Err(error) if is_rpc => return problem(&error),
+    let rpc = path.strip_prefix("/rpc/");
+    let resolved = match session::resolve(&session, &state.db).await {
+        Ok(resolved) => resolved,
+        Err(error) if rpc.is_some() => return problem(&error),
         Err(AppError::Unavailable) => return unavailable_page(),
         Err(error) => return problem(&error),
     };
-    let is_page = req.method() == Method::GET && !is_rpc;
+    let is_page = req.method() == Method::GET && rpc.is_none();
+    if resolved.as_ref().is_some_and(|r| r.must_enrol_mfa) {
+        match rpc {
+            Some(name) if !mfa::ALLOWED_BEFORE_ENROLMENT.contains(&name) => {
+                return problem(&AppError::MfaEnrolmentRequired)
+            }
+            None if is_page && path != ENROLMENT_PAGE => {
+                return Redirect::to(ENROLMENT_PAGE).into_response()
+            }
+            _ => {}
+        }
+    }
+    let actor = resolved.map(|r| r.actor);
     if is_page {
         match (&actor, is_public_page(&path)) {
             (None, false) => return Redirect::to("/login").into_response(),
-            (Some(_), true) if path == "/login" => return Redirect::to("/").into_response(),
+            (Some(_), true) if path.starts_with("/login") => {
+                return Redirect::to("/").into_response()
+            }
             _ => {}
         }
     }

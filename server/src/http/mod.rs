@@ -38,6 +38,7 @@ pub async fn router(state: AppState, settings: &Settings) -> anyhow::Result<Rout
             std::time::Duration::from_secs(300),
         ),
     );
+    tokio::spawn(app::backend::account::prune_continuously(state.db.clone()));
     let sessions = SessionManagerLayer::new(store)
         .with_name(SESSION_COOKIE)
         .with_secure(true)

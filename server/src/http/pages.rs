@@ -41,6 +41,11 @@ pub fn problem(error: &AppError) -> Response {
             header::HeaderValue::from_static("Bearer"),
         );
     }
+    if let AppError::RateLimited { retry_after_secs } = error {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, (*retry_after_secs).into());
+    }
     response
 }
 
@@ -60,4 +65,22 @@ pub fn unavailable_page() -> Response {
         Html(page),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limited_problems_say_when_to_retry() {
+        let response = problem(&AppError::RateLimited {
+            retry_after_secs: 42,
+        });
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "42");
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+    }
 }

@@ -26,8 +26,10 @@ async fn sign_in_sets_a_hardened_cookie_and_cycles_the_id() {
     client.sign_in(&app.admin_email, &app.admin_password).await;
     let second = client.cookie().unwrap();
     assert_ne!(first, second, "signing in again issues a new session id");
+    // Signed in, but a platform admin without MFA is kept on the enrolment page.
     let page = client.get("/").await;
-    assert_eq!(page.status, 200);
+    assert_eq!(page.status, 303);
+    assert_eq!(page.headers["location"], "/account/mfa");
 }
 
 #[tokio::test]

@@ -35,6 +35,77 @@ pub struct TestApp {
     pub database_url: String,
     pub admin_email: String,
     pub admin_password: String,
+    /// The platform admin's enrolment and signed-in session, made by the first `admin()`.
+    admin_session: tokio::sync::Mutex<Option<AdminSession>>,
+}
+
+/// Platform admins must use MFA: the first `admin()` signs in and enrols over HTTP, like a
+/// person would; later calls share that session (a second TOTP sign-in within the same 30 s
+/// would have to wait for a fresh code).
+#[derive(Clone)]
+pub struct AdminSession {
+    pub cookie: String,
+    pub authenticator: std::sync::Arc<Authenticator>,
+    pub recovery_codes: Vec<String>,
+}
+
+/// An authenticator app: computes TOTP codes from the manual key shown at enrolment, never
+/// reusing a time step (the server refuses replays).
+pub struct Authenticator {
+    totp: totp_rs::TOTP,
+    last_step: std::sync::Mutex<u64>,
+}
+
+impl Authenticator {
+    pub fn from_manual_key(key: &str) -> Authenticator {
+        let key: String = key.chars().filter(|c| !c.is_whitespace()).collect();
+        let seed = totp_rs::Secret::Encoded(key)
+            .to_bytes()
+            .expect("a base32 key");
+        Authenticator {
+            totp: totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, seed, None, "t".into())
+                .unwrap(),
+            last_step: Default::default(),
+        }
+    }
+
+    pub fn now_step() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            / 30
+    }
+
+    pub fn seed(&self) -> Vec<u8> {
+        self.totp.secret.clone()
+    }
+
+    pub fn code_at(&self, step: u64) -> String {
+        self.totp.generate(step * 30)
+    }
+
+    /// A code for a step not used yet: now, or the next step (within the server's skew),
+    /// waiting for the clock when both were used.
+    pub async fn next_code(&self) -> String {
+        loop {
+            let now = Self::now_step();
+            let step = {
+                let mut last = self.last_step.lock().unwrap();
+                let step = now.max(*last + 1);
+                if step <= now + 1 {
+                    *last = step;
+                    Some(step)
+                } else {
+                    None
+                }
+            };
+            match step {
+                Some(step) => return self.code_at(step),
+                None => tokio::time::sleep(Duration::from_millis(500)).await,
+            }
+        }
+    }
 }
 
 fn base_url() -> String {
@@ -98,16 +169,36 @@ impl TestApp {
             database_url,
             admin_email: "admin@stratus.test".into(),
             admin_password,
+            admin_session: Default::default(),
         }
     }
 
-    /// A client signed in as the platform admin.
+    /// A client signed in as the platform admin, who has enrolled in MFA (see `AdminSession`).
     pub async fn admin(&self) -> Client {
         let client = self.client();
+        client.set_cookie(Some(self.admin_session().await.cookie));
         client
+    }
+
+    /// The admin's enrolment (made on first use).
+    pub async fn admin_session(&self) -> AdminSession {
+        let mut state = self.admin_session.lock().await;
+        if let Some(existing) = state.as_ref() {
+            return existing.clone();
+        }
+        let client = self.client();
+        let reply = client
             .sign_in(&self.admin_email, &self.admin_password)
             .await;
-        client
+        assert_eq!(reply.json(), "enrol_mfa", "an admin without MFA must enrol");
+        let (authenticator, recovery_codes) = client.enrol_mfa().await;
+        let session = AdminSession {
+            cookie: client.cookie().expect("signed in"),
+            authenticator: std::sync::Arc::new(authenticator),
+            recovery_codes,
+        };
+        *state = Some(session.clone());
+        session
     }
 
     pub fn client(&self) -> Client {
@@ -295,6 +386,47 @@ impl Client {
             req = req.header(*k, *v);
         }
         self.send(req).await
+    }
+
+    /// Enrols the signed-in user in MFA the way the enrolment page does; returns their
+    /// authenticator and recovery codes.
+    pub async fn enrol_mfa(&self) -> (Authenticator, Vec<String>) {
+        let started = self.rpc("start_mfa_enrolment", &[]).await;
+        assert_eq!(started.status, 200, "{}", started.body);
+        let enrolment = started.json();
+        assert!(enrolment["qr_svg"].as_str().unwrap().starts_with("<svg"));
+        let authenticator =
+            Authenticator::from_manual_key(enrolment["manual_key"].as_str().unwrap());
+        let code = authenticator.next_code().await;
+        let confirmed = self
+            .rpc("confirm_mfa_enrolment", &[("code", code.as_str())])
+            .await;
+        assert_eq!(confirmed.status, 200, "{}", confirmed.body);
+        let codes = confirmed
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_string())
+            .collect();
+        (authenticator, codes)
+    }
+
+    /// Signs in with the password and then a TOTP code.
+    pub async fn sign_in_with_totp(
+        &self,
+        email: &str,
+        password: &str,
+        authenticator: &Authenticator,
+    ) -> Reply {
+        let first = self.sign_in(email, password).await;
+        assert_eq!(first.json(), "second_factor", "{}", first.body);
+        let code = authenticator.next_code().await;
+        let second = self
+            .rpc("verify_second_factor", &[("code", code.as_str())])
+            .await;
+        assert_eq!(second.status, 200, "{}", second.body);
+        second
     }
 
     pub async fn sign_in(&self, email: &str, password: &str) -> Reply {

@@ -7,6 +7,7 @@ pub use envelope::Keyring;
 
 use super::actor::Actor;
 use super::audit;
+use super::reauth::require_recent_reauth;
 use crate::error::AppError;
 use crate::model::SecretView;
 use crate::rbac::{authorize, Action};
@@ -19,9 +20,6 @@ use uuid::Uuid;
 /// What a secret is for; part of its encryption binding.
 pub const PURPOSE_USER: &str = "user";
 pub const PURPOSE_CLOUD_CREDENTIALS: &str = "cloud-credentials";
-
-/// How recent a password confirmation must be for sensitive actions, in seconds.
-pub const REAUTH_WINDOW_SECS: i64 = 300;
 
 const MAX_VALUE_BYTES: usize = 64 * 1024;
 
@@ -51,15 +49,6 @@ pub fn check_value(value: &str) -> Result<(), String> {
         Err("Values are limited to 64 KiB.".into())
     } else {
         Ok(())
-    }
-}
-
-/// Fails unless the actor confirmed their password within the reauthentication window.
-pub fn require_recent_reauth(actor: &Actor) -> Result<(), AppError> {
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    match actor.reauthenticated_at {
-        Some(at) if now - at <= REAUTH_WINDOW_SECS => Ok(()),
-        _ => Err(AppError::ReauthRequired),
     }
 }
 
@@ -325,6 +314,8 @@ pub struct Rotation {
     pub already_current: u64,
     /// Secrets that could not be unwrapped (key missing or data altered), by id.
     pub failed: Vec<(Uuid, String)>,
+    /// TOTP seeds (sealed with the same keys) re-wrapped.
+    pub seeds_rewrapped: u64,
 }
 
 /// Re-wraps every data key not under the active KEK. Values are not re-encrypted, so this is
@@ -383,5 +374,8 @@ pub async fn rotate(db: &PgPool, keyring: &Keyring) -> Result<Rotation, AppError
         }
         tx.commit().await?;
     }
+    let (seeds, failed) = super::mfa::rotate_seeds(db, keyring).await?;
+    report.seeds_rewrapped = seeds;
+    report.failed.extend(failed);
     Ok(report)
 }

@@ -5,6 +5,9 @@ use super::problems::Problems;
 use crate::startup::AppState;
 use app::backend::actor::Via;
 use app::backend::api_keys;
+use app::backend::rate_limit::{self, Limit};
+use axum::extract::ConnectInfo;
+use std::net::SocketAddr;
 use app::model::Role;
 use app::rbac::{allows, Action};
 use axum::extract::State;
@@ -33,9 +36,16 @@ pub struct TokenResponse {
     responses((status = 200, description = "An access token", body = TokenResponse), Problems))]
 pub async fn token(
     State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     Json(request): Json<TokenRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
-    let token = api_keys::exchange(&state.db, &state.jwt, request.api_key.trim()).await?;
+    let key = request.api_key.trim();
+    // Per client, and per key prefix (what an attacker guessing one key's secret would share).
+    let address = client.ip().to_canonical().to_string();
+    rate_limit::check(&state.db, Limit::TokenExchangeAddress, &address).await?;
+    let prefix: String = key.chars().take(12).collect();
+    rate_limit::check(&state.db, Limit::TokenExchangeKey, &prefix).await?;
+    let token = api_keys::exchange(&state.db, &state.jwt, key).await?;
     Ok(Json(TokenResponse {
         access_token: token.access_token,
         token_type: token.token_type,

@@ -1,0 +1,254 @@
+//! A person's own account: signing in (password, then a second factor when MFA is on),
+//! re-authentication, changing the password, and what the Account page shows.
+
+use super::actor::Actor;
+use super::identity::{self, Authenticated};
+use super::rate_limit::{self, Limit};
+use super::secrets::Keyring;
+use super::user_sessions::ClientInfo;
+use super::{audit, mfa, passwords, session, user_sessions};
+use crate::error::AppError;
+use crate::model::{AccountView, SignInStep};
+use crate::validate::Checks;
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::PgPool;
+use tower_sessions::Session;
+use uuid::Uuid;
+
+/// Checks the password under the per-address and per-account limits; a failure is audited.
+/// Successful attempts are forgiven, so the limits count failures.
+async fn check_password(
+    db: &PgPool,
+    email: &str,
+    password: SecretString,
+    client: &ClientInfo,
+) -> Result<Authenticated, AppError> {
+    let email = identity::normalize_email(email);
+    let address = client.address_key();
+    rate_limit::check(db, Limit::SignInAddress, &address).await?;
+    rate_limit::check(db, Limit::SignInAccount, &email).await?;
+    match identity::authenticate(db, &email, password).await {
+        Ok(user) => {
+            rate_limit::forgive(db, Limit::SignInAddress, &address).await?;
+            rate_limit::forgive(db, Limit::SignInAccount, &email).await?;
+            Ok(user)
+        }
+        Err(error) => {
+            if matches!(error, AppError::BadCredentials) {
+                let mut conn = db.acquire().await?;
+                audit::record_sign_in_failure(&mut conn, &email, client.ip).await?;
+            }
+            Err(error)
+        }
+    }
+}
+
+async fn email_of(db: &PgPool, user_id: Uuid) -> Result<String, AppError> {
+    Ok(
+        sqlx::query_scalar("select email from app_user where user_id = $1")
+            .bind(user_id)
+            .fetch_one(db)
+            .await?,
+    )
+}
+
+/// Opens the session of someone who proved their password: fully when they have no MFA,
+/// otherwise half (the second step is `complete_second_factor`).
+pub async fn start_session(
+    db: &PgPool,
+    session: &Session,
+    user: &Authenticated,
+    tenant_id: Option<Uuid>,
+    client: &ClientInfo,
+) -> Result<SignInStep, AppError> {
+    if mfa::is_enabled(db, user.user_id).await? {
+        session::begin_second_factor(session, user.user_id, user.session_epoch, tenant_id).await?;
+        return Ok(SignInStep::SecondFactor);
+    }
+    open_session(
+        db,
+        session,
+        user.user_id,
+        user.session_epoch,
+        tenant_id,
+        client,
+    )
+    .await
+}
+
+async fn open_session(
+    db: &PgPool,
+    session: &Session,
+    user_id: Uuid,
+    epoch: i32,
+    tenant_id: Option<Uuid>,
+    client: &ClientInfo,
+) -> Result<SignInStep, AppError> {
+    session::begin(session, db, user_id, epoch, client).await?;
+    if let Some(tenant_id) = tenant_id {
+        session::choose_tenant(session, tenant_id).await?;
+    }
+    let (email, must_enrol): (String, bool) = sqlx::query_as(
+        "select email, platform_admin and not exists
+                    (select 1 from user_totp t where t.user_id = $1 and t.enabled_at is not null)
+         from app_user where user_id = $1",
+    )
+    .bind(user_id)
+    .fetch_one(db)
+    .await?;
+    let mut conn = db.acquire().await?;
+    audit::record_account_event(&mut conn, user_id, &email, "user.signed_in", &email).await?;
+    Ok(if must_enrol {
+        SignInStep::EnrolMfa
+    } else {
+        SignInStep::SignedIn
+    })
+}
+
+/// Sign-in's first step: the password.
+pub async fn sign_in(
+    db: &PgPool,
+    session: &Session,
+    email: &str,
+    password: SecretString,
+    client: &ClientInfo,
+) -> Result<SignInStep, AppError> {
+    let user = check_password(db, email, password, client).await?;
+    start_session(db, session, &user, None, client).await
+}
+
+/// Sign-in's second step: a TOTP or recovery code for the half-signed-in session.
+pub async fn complete_second_factor(
+    db: &PgPool,
+    keyring: &Keyring,
+    session: &Session,
+    code: &str,
+    client: &ClientInfo,
+) -> Result<SignInStep, AppError> {
+    let Some(pending) = session::pending_second_factor(session).await? else {
+        return Err(AppError::Gone(
+            "This sign-in has expired. Sign in again with your password.".into(),
+        ));
+    };
+    let email = email_of(db, pending.user_id).await?;
+    mfa::verify(db, keyring, pending.user_id, &email, code).await?;
+    open_session(
+        db,
+        session,
+        pending.user_id,
+        pending.epoch,
+        pending.tenant_id,
+        client,
+    )
+    .await
+}
+
+/// Confirms the signed-in person: their password, and a code when MFA is on. Sensitive actions
+/// accept it for `reauth::REAUTH_WINDOW_SECS`.
+pub async fn reauthenticate(
+    db: &PgPool,
+    keyring: &Keyring,
+    session: &Session,
+    actor: &Actor,
+    password: SecretString,
+    code: Option<&str>,
+    client: &ClientInfo,
+) -> Result<(), AppError> {
+    let mfa_on = mfa::is_enabled(db, actor.user_id).await?;
+    let code = code.map(str::trim).filter(|c| !c.is_empty());
+    if mfa_on && code.is_none() {
+        return Err(AppError::invalid(
+            "code",
+            "Enter the code from your authenticator app.",
+        ));
+    }
+    match check_password(db, &actor.email, password, client).await {
+        Ok(_) => {}
+        Err(AppError::BadCredentials) => {
+            return Err(AppError::invalid("password", "That is not your password."))
+        }
+        Err(other) => return Err(other),
+    }
+    if let (true, Some(code)) = (mfa_on, code) {
+        mfa::verify(db, keyring, actor.user_id, &actor.email, code).await?;
+    }
+    session::mark_reauthenticated(session).await
+}
+
+/// Changes the password (the current one is asked for) and ends every other session.
+pub async fn change_password(
+    db: &PgPool,
+    session: &Session,
+    actor: &Actor,
+    current: SecretString,
+    new: SecretString,
+    client: &ClientInfo,
+) -> Result<usize, AppError> {
+    Checks::default()
+        .check(
+            "new_password",
+            passwords::check_new(new.expose_secret(), &actor.email),
+        )
+        .finish()?;
+    if current.expose_secret() == new.expose_secret() {
+        return Err(AppError::invalid(
+            "new_password",
+            "Choose a password different from the current one.",
+        ));
+    }
+    match check_password(db, &actor.email, current, client).await {
+        Ok(_) => {}
+        Err(AppError::BadCredentials) => {
+            return Err(AppError::invalid(
+                "current_password",
+                "That is not your current password.",
+            ))
+        }
+        Err(other) => return Err(other),
+    }
+    let hash = passwords::hash(new).await?;
+    let keep = session::current_id(session).await?;
+    let mut tx = db.begin().await?;
+    sqlx::query("update app_user set password_hash = $2 where user_id = $1")
+        .bind(actor.user_id)
+        .bind(hash)
+        .execute(&mut *tx)
+        .await?;
+    let ended = user_sessions::revoke_others(&mut tx, actor.user_id, keep).await?;
+    audit::record_account_event(
+        &mut tx,
+        actor.user_id,
+        &actor.email,
+        "user.password_changed",
+        &actor.email,
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %actor.user_id, ended, "password changed; other sessions ended");
+    Ok(ended)
+}
+
+pub async fn view(db: &PgPool, actor: &Actor) -> Result<AccountView, AppError> {
+    let (mfa_enabled_at, recovery_codes_left) = mfa::status(db, actor.user_id).await?;
+    Ok(AccountView {
+        email: actor.email.clone(),
+        display_name: actor.display_name.clone(),
+        platform_admin: actor.platform_admin,
+        mfa_enabled_at,
+        recovery_codes_left,
+    })
+}
+
+/// Removes old rate-limit counters and the rows of timed-out sessions, every few minutes.
+pub async fn prune_continuously(db: PgPool) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
+    loop {
+        tick.tick().await;
+        if let Err(error) = rate_limit::prune(&db).await {
+            tracing::warn!(%error, "pruning rate-limit counters failed");
+        }
+        if let Err(error) = user_sessions::prune(&db).await {
+            tracing::warn!(%error, "pruning session rows failed");
+        }
+    }
+}
