@@ -113,21 +113,50 @@ fn operation(out: &mut String, method: &str, path: &str, op: &Operation) {
         }
     }
     out.push_str("<table class=\"table\"><thead><tr><th>Status</th><th>Meaning</th><th>Body</th></tr></thead><tbody>");
+    let mut errors = Vec::new();
     for (status, response) in &op.responses.responses {
-        if let RefOr::T(response) = response {
-            let body = response
-                .content
-                .values()
-                .filter_map(|c| c.schema.as_ref())
-                .map(type_name)
-                .next()
-                .unwrap_or_default();
-            let _ = write!(
-                out,
-                "<tr><td>{status}</td><td>{}</td><td>{body}</td></tr>",
-                escape(&response.description)
-            );
+        let RefOr::T(response) = response else {
+            continue;
+        };
+        if !status.starts_with('2') {
+            errors.push(format!("<a href=\"#errors\">{status}</a>"));
+            continue;
         }
+        let body = response
+            .content
+            .values()
+            .filter_map(|c| c.schema.as_ref())
+            .map(type_name)
+            .next()
+            .unwrap_or_default();
+        let _ = write!(
+            out,
+            "<tr><td>{status}</td><td>{}</td><td>{body}</td></tr>",
+            escape(&response.description)
+        );
+    }
+    out.push_str("</tbody></table>");
+    if !errors.is_empty() {
+        let _ = write!(out, "<p class=\"muted\">Errors: {}</p>", errors.join(", "));
+    }
+    out.push_str("</section>");
+}
+
+/// What each error status means, taken from the operations that document it.
+fn error_table(out: &mut String, api: &OpenApi) {
+    let mut seen = std::collections::BTreeMap::new();
+    for item in api.paths.paths.values() {
+        for op in [&item.get, &item.post, &item.put, &item.patch, &item.delete].into_iter().flatten() {
+            for (status, response) in &op.responses.responses {
+                if let (false, RefOr::T(response)) = (status.starts_with('2'), response) {
+                    seen.entry(status.clone()).or_insert_with(|| response.description.clone());
+                }
+            }
+        }
+    }
+    out.push_str("<section class=\"card api-op\" id=\"errors\"><h2>Errors</h2><p>Every error is an RFC 9457 problem document (<code>application/problem+json</code>, see <a href=\"#schema-Problem\">Problem</a>) whose <code>type</code> is stable.</p><table class=\"table\"><thead><tr><th>Status</th><th>Meaning</th></tr></thead><tbody>");
+    for (status, description) in seen {
+        let _ = write!(out, "<tr><td>{status}</td><td>{}</td></tr>", escape(&description));
     }
     out.push_str("</tbody></table></section>");
 }
@@ -147,6 +176,7 @@ pub fn render(api: &OpenApi) -> String {
         escape(&api.info.version),
         escape(api.info.description.as_deref().unwrap_or(""))
     );
+    error_table(&mut out, api);
     out.push_str("<h2>Operations</h2>");
     for (path, item) in &api.paths.paths {
         let methods = [
