@@ -28,10 +28,12 @@ pub enum Action {
     ManageSecrets,
     /// Reading a secret's value (also needs a recent password confirmation).
     RevealSecret,
+    /// Reading and exporting the tenant's audit log.
+    ViewAuditLog,
 }
 
 impl Action {
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 16] = [
         Action::ViewTenant,
         Action::ViewMembers,
         Action::ViewInvitations,
@@ -47,6 +49,7 @@ impl Action {
         Action::ViewSecrets,
         Action::ManageSecrets,
         Action::RevealSecret,
+        Action::ViewAuditLog,
     ];
 
     /// The lowest role allowed to do it.
@@ -65,7 +68,8 @@ impl Action {
             | Action::ManageCloudAccounts
             | Action::ViewSecrets
             | Action::ManageSecrets
-            | Action::RevealSecret => Role::Admin,
+            | Action::RevealSecret
+            | Action::ViewAuditLog => Role::Admin,
             Action::ManageOwnership => Role::Owner,
         }
     }
@@ -81,6 +85,7 @@ impl Action {
                 | Action::ViewCloudAccounts
                 | Action::ViewSecrets
                 | Action::RevealSecret
+                | Action::ViewAuditLog
         )
     }
 }
@@ -97,10 +102,12 @@ pub enum PlatformAction {
     DisableUser,
     /// The queue page: counts, failures, retry and cancel of any job.
     ManageQueue,
+    /// The audit log across all tenants.
+    ViewAuditLog,
 }
 
 impl PlatformAction {
-    pub const ALL: [PlatformAction; 8] = [
+    pub const ALL: [PlatformAction; 9] = [
         PlatformAction::ListTenants,
         PlatformAction::CreateTenant,
         PlatformAction::SuspendTenant,
@@ -109,6 +116,7 @@ impl PlatformAction {
         PlatformAction::ListUsers,
         PlatformAction::DisableUser,
         PlatformAction::ManageQueue,
+        PlatformAction::ViewAuditLog,
     ];
 }
 

@@ -8,7 +8,7 @@ pub use envelope::Keyring;
 use super::actor::Actor;
 use super::audit;
 use crate::error::AppError;
-use crate::model::SecretView;
+use crate::model::{AuditAction, SecretView};
 use crate::rbac::{authorize, Action};
 use crate::validate::Checks;
 use envelope::{Binding, SealError, Sealed};
@@ -195,7 +195,15 @@ pub async fn create_secret(
         Some(actor.user_id),
     )
     .await?;
-    audit::record(&mut tx, actor, Some(tenant_id), "secret.create", name).await?;
+    audit::record_with(
+        &mut tx,
+        actor.into(),
+        Some(tenant_id),
+        AuditAction::SecretCreated,
+        name,
+        serde_json::json!({ "secret_id": secret_id }),
+    )
+    .await?;
     tx.commit().await?;
     Ok(secret_id)
 }
@@ -243,7 +251,15 @@ pub async fn update_secret(
     .bind(&sealed.ciphertext)
     .execute(&mut *tx)
     .await?;
-    audit::record(&mut tx, actor, Some(tenant_id), "secret.update", &name).await?;
+    audit::record_with(
+        &mut tx,
+        actor.into(),
+        Some(tenant_id),
+        AuditAction::SecretUpdated,
+        &name,
+        serde_json::json!({ "secret_id": secret_id }),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -276,7 +292,15 @@ pub async fn delete_secret(
             e.into()
         }
     })?;
-    audit::record(&mut tx, actor, Some(tenant_id), "secret.delete", &name).await?;
+    audit::record_with(
+        &mut tx,
+        actor.into(),
+        Some(tenant_id),
+        AuditAction::SecretDeleted,
+        &name,
+        serde_json::json!({ "secret_id": secret_id }),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -313,7 +337,15 @@ pub async fn reveal_secret(
     .bind(secret_id)
     .fetch_one(&mut *tx)
     .await?;
-    audit::record(&mut tx, actor, Some(tenant_id), "secret.reveal", &name).await?;
+    audit::record_with(
+        &mut tx,
+        actor.into(),
+        Some(tenant_id),
+        AuditAction::SecretRevealed,
+        &name,
+        serde_json::json!({ "secret_id": secret_id }),
+    )
+    .await?;
     tx.commit().await?;
     Ok(value)
 }
