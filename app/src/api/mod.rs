@@ -62,12 +62,14 @@ use crate::backend::{identity, session, tenancy};
 use ctx::*;
 
 mod admin;
+mod audit;
 mod jobs;
 mod secrets;
 mod signin;
 mod tenant;
 
 pub use admin::*;
+pub use audit::*;
 pub use jobs::*;
 pub use secrets::*;
 pub use signin::*;
