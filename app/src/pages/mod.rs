@@ -1,7 +1,9 @@
+mod admin_audit;
 mod admin_queue;
 mod admin_tenant;
 mod admin_tenants;
 mod admin_users;
+mod audit;
 mod cloud_accounts;
 mod dashboard;
 mod invitation;
@@ -11,10 +13,12 @@ mod not_found;
 mod secrets;
 mod sign_in;
 
+pub use admin_audit::AdminAuditPage;
 pub use admin_queue::AdminQueuePage;
 pub use admin_tenant::AdminTenantPage;
 pub use admin_tenants::AdminTenantsPage;
 pub use admin_users::AdminUsersPage;
+pub use audit::AuditPage;
 pub use cloud_accounts::CloudAccountsPage;
 pub use dashboard::DashboardPage;
 pub use invitation::InvitationPage;
