@@ -200,7 +200,7 @@ fn AuditRow(e: AuditEvent, show_tenant: bool) -> impl IntoView {
     }
 }
 
-/// `details` as "key value" pairs; ids are shortened, the full value is in the title.
+/// `details` as "key value" pairs; uuids are shortened, the full value is in the title.
 #[component]
 fn Details(details: serde_json::Value) -> impl IntoView {
     let serde_json::Value::Object(map) = details else {
@@ -213,7 +213,7 @@ fn Details(details: serde_json::Value) -> impl IntoView {
         <dl class="audit-kv">
             {map.into_iter().map(|(key, value)| {
                 let full = plain(&value);
-                let shown = if key.ends_with("_id") && full.chars().count() > 13 {
+                let shown = if full.parse::<uuid::Uuid>().is_ok() {
                     format!("{}…", full.chars().take(8).collect::<String>())
                 } else {
                     full.clone()

@@ -22,11 +22,11 @@ fn ok(reply: Reply) -> Reply {
     reply
 }
 
-/// The tenant's events as (action, actor email, target, details, client ip), oldest first.
-async fn events(
-    app: &TestApp,
-    tenant_id: Option<Uuid>,
-) -> Vec<(String, Option<String>, String, Value, Option<String>)> {
+/// An event as (action, actor email, target, details, client ip).
+type Row = (String, Option<String>, String, Value, Option<String>);
+
+/// The tenant's events (all platform events for `None`), oldest first.
+async fn events(app: &TestApp, tenant_id: Option<Uuid>) -> Vec<Row> {
     sqlx::query_as(
         "select action, actor_email, target, details, host(client_ip) from audit_event
          where tenant_id is not distinct from $1 order by audit_id",
@@ -37,11 +37,7 @@ async fn events(
     .unwrap()
 }
 
-fn find<'a>(
-    events: &'a [(String, Option<String>, String, Value, Option<String>)],
-    action: &str,
-    target: &str,
-) -> &'a (String, Option<String>, String, Value, Option<String>) {
+fn find<'a>(events: &'a [Row], action: &str, target: &str) -> &'a Row {
     events
         .iter()
         .find(|e| e.0 == action && e.2 == target)
