@@ -43,6 +43,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("cloud-accounts") view=CloudAccountsPage/>
                     <Route path=path!("secrets") view=SecretsPage/>
                     <Route path=path!("audit") view=AuditPage/>
+                    <Route path=path!("api-keys") view=ApiKeysPage/>
                     <Route path=path!("admin") view=AdminTenantsPage/>
                     <Route path=path!("admin/tenants/:id") view=AdminTenantPage/>
                     <Route path=path!("admin/users") view=AdminUsersPage/>

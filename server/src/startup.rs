@@ -4,6 +4,7 @@ use crate::config::Settings;
 use crate::http;
 use anyhow::Context;
 use app::backend::jobs::worker::{Registry, Worker};
+use app::backend::jwt::JwtKeys;
 use app::backend::secrets::Keyring;
 use app::backend::{cloud_accounts, passwords, MIGRATOR};
 use leptos::config::LeptosOptions;
@@ -22,6 +23,7 @@ pub struct AppState {
     pub db: PgPool,
     pub leptos: LeptosOptions,
     pub keyring: Arc<Keyring>,
+    pub jwt: Arc<JwtKeys>,
 }
 
 pub struct Application {
@@ -86,6 +88,7 @@ pub async fn prepare_database(settings: &Settings) -> anyhow::Result<PgPool> {
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let keyring = Arc::new(crate::keys::load(&settings)?);
+        let jwt = Arc::new(crate::keys::load_jwt(&settings)?);
         let db = prepare_database(&settings).await?;
         tokio::task::spawn_blocking(passwords::warm_up);
 
@@ -109,6 +112,7 @@ impl Application {
             db: db.clone(),
             leptos,
             keyring,
+            jwt,
         };
         let router = http::router(state, &settings).await?;
         let worker = (settings.worker_concurrency > 0).then(|| {

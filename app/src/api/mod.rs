@@ -62,6 +62,7 @@ use crate::backend::{identity, session, tenancy};
 use ctx::*;
 
 mod admin;
+mod api_keys;
 mod audit;
 mod jobs;
 mod secrets;
@@ -69,6 +70,7 @@ mod signin;
 mod tenant;
 
 pub use admin::*;
+pub use api_keys::*;
 pub use audit::*;
 pub use jobs::*;
 pub use secrets::*;

@@ -40,6 +40,8 @@ fn client_ip() -> Option<String> {
 pub struct By<'a> {
     pub user_id: Option<Uuid>,
     pub email: Option<&'a str>,
+    /// The API key used, when not a browser session (recorded as `details.via_api_key`).
+    pub api_key: Option<Uuid>,
 }
 
 impl<'a> From<&'a Actor> for By<'a> {
@@ -47,6 +49,10 @@ impl<'a> From<&'a Actor> for By<'a> {
         By {
             user_id: Some(actor.user_id),
             email: Some(&actor.email),
+            api_key: match actor.via {
+                super::actor::Via::ApiKey { key_id, .. } => Some(key_id),
+                super::actor::Via::Session => None,
+            },
         }
     }
 }
@@ -55,6 +61,7 @@ impl By<'_> {
     pub const SYSTEM: By<'static> = By {
         user_id: None,
         email: None,
+        api_key: None,
     };
 }
 
@@ -89,11 +96,13 @@ async fn insert(
     target: &str,
     details: Value,
 ) -> Result<(), sqlx::Error> {
-    let details = if details.is_null() {
-        Value::Object(Default::default())
-    } else {
-        details
+    let mut details = match details {
+        Value::Null => Value::Object(Default::default()),
+        other => other,
     };
+    if let (Some(key), Value::Object(map)) = (by.api_key, &mut details) {
+        map.insert("via_api_key".into(), Value::String(key.to_string()));
+    }
     sqlx::query(
         "insert into audit_event (actor_user_id, actor_email, tenant_id, action, target, details, client_ip)
          values ($1, $2, $3, $4, $5, $6, $7::inet)",

@@ -4,6 +4,7 @@ mod audit;
 mod authz_matrix;
 mod health;
 mod queue;
+mod rest_api;
 mod secrets;
 mod sessions;
 mod support;
