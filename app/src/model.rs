@@ -387,6 +387,237 @@ pub struct ConnectionTest {
     pub zones: Vec<String>,
 }
 
+/// Everything the audit log records, as stable dotted names (the filter offers this list).
+/// Other names may appear in the log too (recorded by `audit::record` with a plain string).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum AuditAction {
+    #[serde(rename = "tenant.created")]
+    TenantCreated,
+    #[serde(rename = "tenant.suspended")]
+    TenantSuspended,
+    #[serde(rename = "tenant.resumed")]
+    TenantResumed,
+    #[serde(rename = "tenant.quotas_changed")]
+    TenantQuotasChanged,
+    #[serde(rename = "invitation.created")]
+    InvitationCreated,
+    #[serde(rename = "invitation.revoked")]
+    InvitationRevoked,
+    #[serde(rename = "invitation.accepted")]
+    InvitationAccepted,
+    #[serde(rename = "member.role_changed")]
+    MemberRoleChanged,
+    #[serde(rename = "member.removed")]
+    MemberRemoved,
+    #[serde(rename = "user.created")]
+    UserCreated,
+    #[serde(rename = "user.disabled")]
+    UserDisabled,
+    #[serde(rename = "user.enabled")]
+    UserEnabled,
+    #[serde(rename = "user.password_reset")]
+    UserPasswordReset,
+    #[serde(rename = "cloud_account.created")]
+    CloudAccountCreated,
+    #[serde(rename = "cloud_account.deleted")]
+    CloudAccountDeleted,
+    #[serde(rename = "cloud_account.tested")]
+    CloudAccountTested,
+    #[serde(rename = "secret.created")]
+    SecretCreated,
+    #[serde(rename = "secret.updated")]
+    SecretUpdated,
+    #[serde(rename = "secret.deleted")]
+    SecretDeleted,
+    #[serde(rename = "secret.revealed")]
+    SecretRevealed,
+    #[serde(rename = "job.cancelled")]
+    JobCancelled,
+    #[serde(rename = "job.retried")]
+    JobRetried,
+    #[serde(rename = "api_key.created")]
+    ApiKeyCreated,
+    #[serde(rename = "api_key.revoked")]
+    ApiKeyRevoked,
+    #[serde(rename = "user.signed_in")]
+    UserSignedIn,
+    #[serde(rename = "user.sign_in_failed")]
+    UserSignInFailed,
+    #[serde(rename = "user.password_changed")]
+    UserPasswordChanged,
+    #[serde(rename = "session.revoked")]
+    SessionRevoked,
+    #[serde(rename = "mfa.enabled")]
+    MfaEnabled,
+    #[serde(rename = "mfa.disabled")]
+    MfaDisabled,
+    #[serde(rename = "mfa.recovery_code_used")]
+    MfaRecoveryCodeUsed,
+    #[serde(rename = "mfa.recovery_codes_regenerated")]
+    MfaRecoveryCodesRegenerated,
+    #[serde(rename = "mfa.reset")]
+    MfaReset,
+}
+
+impl AuditAction {
+    pub const ALL: [AuditAction; 33] = [
+        AuditAction::TenantCreated,
+        AuditAction::TenantSuspended,
+        AuditAction::TenantResumed,
+        AuditAction::TenantQuotasChanged,
+        AuditAction::InvitationCreated,
+        AuditAction::InvitationRevoked,
+        AuditAction::InvitationAccepted,
+        AuditAction::MemberRoleChanged,
+        AuditAction::MemberRemoved,
+        AuditAction::UserCreated,
+        AuditAction::UserDisabled,
+        AuditAction::UserEnabled,
+        AuditAction::UserPasswordReset,
+        AuditAction::CloudAccountCreated,
+        AuditAction::CloudAccountDeleted,
+        AuditAction::CloudAccountTested,
+        AuditAction::SecretCreated,
+        AuditAction::SecretUpdated,
+        AuditAction::SecretDeleted,
+        AuditAction::SecretRevealed,
+        AuditAction::JobCancelled,
+        AuditAction::JobRetried,
+        AuditAction::ApiKeyCreated,
+        AuditAction::ApiKeyRevoked,
+        AuditAction::UserSignedIn,
+        AuditAction::UserSignInFailed,
+        AuditAction::UserPasswordChanged,
+        AuditAction::SessionRevoked,
+        AuditAction::MfaEnabled,
+        AuditAction::MfaDisabled,
+        AuditAction::MfaRecoveryCodeUsed,
+        AuditAction::MfaRecoveryCodesRegenerated,
+        AuditAction::MfaReset,
+    ];
+
+    /// The name stored in `audit_event.action` (the same as its serde form).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::TenantCreated => "tenant.created",
+            AuditAction::TenantSuspended => "tenant.suspended",
+            AuditAction::TenantResumed => "tenant.resumed",
+            AuditAction::TenantQuotasChanged => "tenant.quotas_changed",
+            AuditAction::InvitationCreated => "invitation.created",
+            AuditAction::InvitationRevoked => "invitation.revoked",
+            AuditAction::InvitationAccepted => "invitation.accepted",
+            AuditAction::MemberRoleChanged => "member.role_changed",
+            AuditAction::MemberRemoved => "member.removed",
+            AuditAction::UserCreated => "user.created",
+            AuditAction::UserDisabled => "user.disabled",
+            AuditAction::UserEnabled => "user.enabled",
+            AuditAction::UserPasswordReset => "user.password_reset",
+            AuditAction::CloudAccountCreated => "cloud_account.created",
+            AuditAction::CloudAccountDeleted => "cloud_account.deleted",
+            AuditAction::CloudAccountTested => "cloud_account.tested",
+            AuditAction::SecretCreated => "secret.created",
+            AuditAction::SecretUpdated => "secret.updated",
+            AuditAction::SecretDeleted => "secret.deleted",
+            AuditAction::SecretRevealed => "secret.revealed",
+            AuditAction::JobCancelled => "job.cancelled",
+            AuditAction::JobRetried => "job.retried",
+            AuditAction::ApiKeyCreated => "api_key.created",
+            AuditAction::ApiKeyRevoked => "api_key.revoked",
+            AuditAction::UserSignedIn => "user.signed_in",
+            AuditAction::UserSignInFailed => "user.sign_in_failed",
+            AuditAction::UserPasswordChanged => "user.password_changed",
+            AuditAction::SessionRevoked => "session.revoked",
+            AuditAction::MfaEnabled => "mfa.enabled",
+            AuditAction::MfaDisabled => "mfa.disabled",
+            AuditAction::MfaRecoveryCodeUsed => "mfa.recovery_code_used",
+            AuditAction::MfaRecoveryCodesRegenerated => "mfa.recovery_codes_regenerated",
+            AuditAction::MfaReset => "mfa.reset",
+        }
+    }
+
+    /// Whether the action concerns the platform rather than one tenant (admin console only).
+    pub fn is_platform_only(self) -> bool {
+        matches!(
+            self,
+            AuditAction::UserCreated
+                | AuditAction::UserDisabled
+                | AuditAction::UserEnabled
+                | AuditAction::UserPasswordReset
+                | AuditAction::UserSignedIn
+                | AuditAction::UserSignInFailed
+                | AuditAction::UserPasswordChanged
+                | AuditAction::SessionRevoked
+                | AuditAction::MfaEnabled
+                | AuditAction::MfaDisabled
+                | AuditAction::MfaRecoveryCodeUsed
+                | AuditAction::MfaRecoveryCodesRegenerated
+                | AuditAction::MfaReset
+        )
+    }
+}
+
+impl std::fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One entry of the audit log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct AuditEvent {
+    pub audit_id: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// Absent for changes made by Stratus itself (the CLI, the sandbox at startup).
+    pub actor_user_id: Option<Uuid>,
+    pub actor_email: Option<String>,
+    /// Absent for platform-wide events (a user disabled, say).
+    pub tenant_id: Option<Uuid>,
+    pub tenant_slug: Option<String>,
+    pub action: String,
+    /// What was acted on, for people: an email, a secret's name, `job #42`.
+    pub target: String,
+    /// Ids and before/after values; never a credential or a secret value.
+    pub details: serde_json::Value,
+    pub client_ip: Option<String>,
+}
+
+/// Whose audit log to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditScope {
+    /// One tenant (its admins and owners).
+    Tenant(Uuid),
+    /// Every tenant and the platform's own events (platform admins).
+    AllTenants,
+}
+
+/// Filters as forms and query strings carry them: every field optional, empty means "any".
+/// The backend validates them (`audit::list`) and explains what is wrong per field.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuditFilter {
+    /// An exact action name, e.g. `member.role_changed`.
+    pub action: Option<String>,
+    /// Part of the actor's email (case-insensitive).
+    pub actor: Option<String>,
+    /// From this day (`YYYY-MM-DD`, UTC, inclusive) or instant (RFC 3339).
+    pub from: Option<String>,
+    /// Up to this day (`YYYY-MM-DD`, UTC, inclusive) or before this instant (RFC 3339).
+    pub to: Option<String>,
+    /// A tenant id; only in the all-tenants scope.
+    pub tenant: Option<String>,
+}
+
+/// One page of the audit log, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub events: Vec<AuditEvent>,
+    /// Pass as the cursor to get the next (older) page; absent on the last page.
+    pub next_cursor: Option<i64>,
+}
+
 /// An API key as lists show it; the secret itself is shown once, at creation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -28,6 +28,8 @@ pub enum Action {
     ManageSecrets,
     /// Reading a secret's value (also needs a recent password confirmation).
     RevealSecret,
+    /// Reading and exporting the tenant's audit log.
+    ViewAuditLog,
     /// Creating, listing and revoking one's own API keys (at most one's own role).
     ManageOwnApiKeys,
     /// Listing and revoking everybody's API keys in the tenant (allowed while suspended).
@@ -35,7 +37,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 18] = [
         Action::ViewTenant,
         Action::ViewMembers,
         Action::ViewInvitations,
@@ -51,6 +53,7 @@ impl Action {
         Action::ViewSecrets,
         Action::ManageSecrets,
         Action::RevealSecret,
+        Action::ViewAuditLog,
         Action::ManageOwnApiKeys,
         Action::ManageAllApiKeys,
     ];
@@ -73,6 +76,7 @@ impl Action {
             Action::ViewSecrets => "view_secrets",
             Action::ManageSecrets => "manage_secrets",
             Action::RevealSecret => "reveal_secret",
+            Action::ViewAuditLog => "view_audit_log",
             Action::ManageOwnApiKeys => "manage_own_api_keys",
             Action::ManageAllApiKeys => "manage_all_api_keys",
         }
@@ -96,6 +100,7 @@ impl Action {
             | Action::ViewSecrets
             | Action::ManageSecrets
             | Action::RevealSecret
+            | Action::ViewAuditLog
             | Action::ManageAllApiKeys => Role::Admin,
             Action::ManageOwnership => Role::Owner,
         }
@@ -112,6 +117,7 @@ impl Action {
                 | Action::ViewCloudAccounts
                 | Action::ViewSecrets
                 | Action::RevealSecret
+                | Action::ViewAuditLog
                 // Listing keys, and revoking them: taking access away is safe even when suspended.
                 | Action::ManageAllApiKeys
         )
@@ -130,10 +136,12 @@ pub enum PlatformAction {
     DisableUser,
     /// The queue page: counts, failures, retry and cancel of any job.
     ManageQueue,
+    /// The audit log across all tenants.
+    ViewAuditLog,
 }
 
 impl PlatformAction {
-    pub const ALL: [PlatformAction; 8] = [
+    pub const ALL: [PlatformAction; 9] = [
         PlatformAction::ListTenants,
         PlatformAction::CreateTenant,
         PlatformAction::SuspendTenant,
@@ -142,6 +150,7 @@ impl PlatformAction {
         PlatformAction::ListUsers,
         PlatformAction::DisableUser,
         PlatformAction::ManageQueue,
+        PlatformAction::ViewAuditLog,
     ];
 }
 

@@ -44,12 +44,14 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("jobs/:id") view=JobPage/>
                     <Route path=path!("cloud-accounts") view=CloudAccountsPage/>
                     <Route path=path!("secrets") view=SecretsPage/>
+                    <Route path=path!("audit") view=AuditPage/>
                     <Route path=path!("api-keys") view=ApiKeysPage/>
                     <Route path=path!("account") view=AccountPage/>
                     <Route path=path!("admin") view=AdminTenantsPage/>
                     <Route path=path!("admin/tenants/:id") view=AdminTenantPage/>
                     <Route path=path!("admin/users") view=AdminUsersPage/>
                     <Route path=path!("admin/queue") view=AdminQueuePage/>
+                    <Route path=path!("admin/audit") view=AdminAuditPage/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -1,9 +1,71 @@
-//! The append-only audit log (a trigger refuses UPDATE and DELETE). Never given a credential.
+//! The append-only audit log: triggers refuse UPDATE, DELETE and TRUNCATE.
+//!
+//! Every state-changing backend function records an event in the same transaction as its
+//! change, so a change and its record commit (or roll back) together. Events never carry a
+//! credential, a token, a password or a secret value: `target` names what was acted on and
+//! `details` holds ids and before/after values chosen by the caller.
 
 use super::actor::Actor;
-use sqlx::PgConnection;
+use crate::error::AppError;
+use crate::model::{AuditAction, AuditEvent, AuditFilter, AuditPage, AuditScope};
+use crate::rbac::{authorize, authorize_platform, Action, PlatformAction};
+use crate::validate::Checks;
+use serde_json::Value;
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
+use std::future::Future;
+use std::net::IpAddr;
+use time::{Date, OffsetDateTime, Time};
 use uuid::Uuid;
 
+/// Page size when none is asked for, and the most one page may hold.
+pub const DEFAULT_LIMIT: i64 = 50;
+pub const MAX_LIMIT: i64 = 500;
+
+tokio::task_local! {
+    // The peer address of the HTTP request being served. Set once per request by the HTTP
+    // layer, so every event records it without threading it through each backend signature.
+    static CLIENT_IP: IpAddr;
+}
+
+/// Runs `work` (one HTTP request) with its client address available to [`record`].
+pub async fn with_client_ip<F: Future>(ip: IpAddr, work: F) -> F::Output {
+    CLIENT_IP.scope(ip, work).await
+}
+
+fn client_ip() -> Option<String> {
+    CLIENT_IP.try_with(|ip| ip.to_string()).ok()
+}
+
+/// Who did it: a signed-in person, or Stratus itself (`None`: the CLI, startup).
+pub struct By<'a> {
+    pub user_id: Option<Uuid>,
+    pub email: Option<&'a str>,
+    /// The API key used, when not a browser session (recorded as `details.via_api_key`).
+    pub api_key: Option<Uuid>,
+}
+
+impl<'a> From<&'a Actor> for By<'a> {
+    fn from(actor: &'a Actor) -> Self {
+        By {
+            user_id: Some(actor.user_id),
+            email: Some(&actor.email),
+            api_key: match actor.via {
+                super::actor::Via::ApiKey { key_id, .. } => Some(key_id),
+                super::actor::Via::Session => None,
+            },
+        }
+    }
+}
+
+impl By<'_> {
+    pub const SYSTEM: By<'static> = By {
+        user_id: None,
+        email: None,
+        api_key: None,
+    };
+}
+
+/// Records an event without details (the original interface; other modules call it).
 pub async fn record(
     conn: &mut PgConnection,
     actor: &Actor,
@@ -11,14 +73,49 @@ pub async fn record(
     action: &str,
     target: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("insert into audit_event (actor_user_id, actor_email, tenant_id, action, target) values ($1, $2, $3, $4, $5)")
-        .bind(actor.user_id)
-        .bind(&actor.email)
-        .bind(tenant_id)
-        .bind(action)
-        .bind(target)
-        .execute(conn)
-        .await?;
+    insert(conn, actor.into(), tenant_id, action, target, Value::Null).await
+}
+
+/// Records one of the listed actions with its details (ids, before/after values).
+pub async fn record_with(
+    conn: &mut PgConnection,
+    by: By<'_>,
+    tenant_id: Option<Uuid>,
+    action: AuditAction,
+    target: &str,
+    details: Value,
+) -> Result<(), sqlx::Error> {
+    insert(conn, by, tenant_id, action.as_str(), target, details).await
+}
+
+async fn insert(
+    conn: &mut PgConnection,
+    by: By<'_>,
+    tenant_id: Option<Uuid>,
+    action: &str,
+    target: &str,
+    details: Value,
+) -> Result<(), sqlx::Error> {
+    let mut details = match details {
+        Value::Null => Value::Object(Default::default()),
+        other => other,
+    };
+    if let (Some(key), Value::Object(map)) = (by.api_key, &mut details) {
+        map.insert("via_api_key".into(), Value::String(key.to_string()));
+    }
+    sqlx::query(
+        "insert into audit_event (actor_user_id, actor_email, tenant_id, action, target, details, client_ip)
+         values ($1, $2, $3, $4, $5, $6, $7::inet)",
+    )
+    .bind(by.user_id)
+    .bind(by.email)
+    .bind(tenant_id)
+    .bind(action)
+    .bind(target)
+    .bind(details)
+    .bind(client_ip())
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -31,27 +128,257 @@ pub async fn record_account_event(
     action: &str,
     target: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("insert into audit_event (actor_user_id, actor_email, action, target) values ($1, $2, $3, $4)")
-        .bind(user_id)
-        .bind(email)
-        .bind(action)
-        .bind(target)
-        .execute(conn)
-        .await?;
-    Ok(())
+    let by = By {
+        user_id: Some(user_id),
+        email: Some(email),
+        api_key: None,
+    };
+    insert(conn, by, None, action, target, Value::Null).await
 }
 
-/// A refused sign-in: no actor, only the email as typed (normalised) and where it came from.
+/// A refused sign-in: no actor, only the email as typed (normalised); the client address is
+/// recorded like every event's.
 pub async fn record_sign_in_failure(
     conn: &mut PgConnection,
     email: &str,
     ip: Option<std::net::IpAddr>,
 ) -> Result<(), sqlx::Error> {
-    let from = ip.map_or_else(|| "unknown address".to_string(), |ip| ip.to_string());
     let email: String = email.chars().take(254).collect();
-    sqlx::query("insert into audit_event (action, target) values ('user.sign_in_failed', $1)")
-        .bind(format!("{email} from {from}"))
-        .execute(conn)
-        .await?;
-    Ok(())
+    let details = serde_json::json!({ "address": ip.map(|ip| ip.to_string()) });
+    insert(
+        conn,
+        By::SYSTEM,
+        None,
+        AuditAction::UserSignInFailed.as_str(),
+        &email,
+        details,
+    )
+    .await
+}
+
+// ----- Reading ------------------------------------------------------------------------------------
+
+/// A filter after validation.
+#[derive(Debug, Default)]
+struct Criteria {
+    action: Option<String>,
+    actor: Option<String>,
+    from: Option<OffsetDateTime>,
+    until: Option<OffsetDateTime>,
+    tenant: Option<Uuid>,
+}
+
+fn present(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+fn check_action(action: &str) -> Result<(), String> {
+    let ok = action.len() <= 64
+        && action.contains('.')
+        && action
+            .split('.')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+    if ok {
+        Ok(())
+    } else {
+        Err("Choose an action from the list, such as member.role_changed.".into())
+    }
+}
+
+/// A day (`YYYY-MM-DD`, UTC) or an RFC 3339 instant. A day as the end of a range includes it.
+fn parse_instant(value: &str, end_of_range: bool) -> Result<OffsetDateTime, String> {
+    const DAY: &[time::format_description::FormatItem<'static>] =
+        time::macros::format_description!("[year]-[month]-[day]");
+    if let Ok(day) = Date::parse(value, DAY) {
+        let day = if end_of_range {
+            day.next_day().ok_or("That date is out of range.")?
+        } else {
+            day
+        };
+        return Ok(day.with_time(Time::MIDNIGHT).assume_utc());
+    }
+    OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| "Enter a date as YYYY-MM-DD (or an RFC 3339 time).".into())
+}
+
+fn validate(scope: AuditScope, filter: &AuditFilter) -> Result<Criteria, AppError> {
+    let mut criteria = Criteria::default();
+    let mut checks = Checks::default();
+    if let Some(action) = present(&filter.action) {
+        checks.check("action", check_action(action));
+        criteria.action = Some(action.to_string());
+    }
+    if let Some(actor) = present(&filter.actor) {
+        let ok = if actor.len() <= 254 {
+            Ok(())
+        } else {
+            Err("Enter at most 254 characters of an email address.".to_string())
+        };
+        checks.check("actor", ok);
+        criteria.actor = Some(actor.to_lowercase());
+    }
+    if let Some(from) = present(&filter.from) {
+        match parse_instant(from, false) {
+            Ok(at) => criteria.from = Some(at),
+            Err(e) => {
+                checks.check("from", Err(e));
+            }
+        }
+    }
+    if let Some(to) = present(&filter.to) {
+        match parse_instant(to, true) {
+            Ok(at) => criteria.until = Some(at),
+            Err(e) => {
+                checks.check("to", Err(e));
+            }
+        }
+    }
+    if let (Some(from), Some(until)) = (criteria.from, criteria.until) {
+        if until <= from {
+            checks.check("to", Err("The end must be after the start.".to_string()));
+        }
+    }
+    if let Some(tenant) = present(&filter.tenant) {
+        match (scope, tenant.parse::<Uuid>()) {
+            (AuditScope::AllTenants, Ok(id)) => criteria.tenant = Some(id),
+            (AuditScope::AllTenants, Err(_)) => {
+                checks.check("tenant", Err("Choose a tenant from the list.".to_string()));
+            }
+            // Inside one tenant the scope decides; a tenant filter cannot widen it.
+            (AuditScope::Tenant(_), _) => {}
+        }
+    }
+    checks.finish()?;
+    Ok(criteria)
+}
+
+/// One page of the audit log, newest first: `cursor` is the previous page's `next_cursor`.
+///
+/// The tenant scope needs [`Action::ViewAuditLog`] (admins and owners; a foreign tenant is
+/// 404, lower roles 403); all tenants need [`PlatformAction::ViewAuditLog`].
+pub async fn list(
+    db: &PgPool,
+    actor: &Actor,
+    scope: AuditScope,
+    filter: &AuditFilter,
+    cursor: Option<i64>,
+    limit: i64,
+) -> Result<AuditPage, AppError> {
+    let tenant = match scope {
+        AuditScope::Tenant(tenant_id) => {
+            authorize(db, actor, tenant_id, Action::ViewAuditLog).await?;
+            Some(tenant_id)
+        }
+        AuditScope::AllTenants => {
+            authorize_platform(actor, PlatformAction::ViewAuditLog)?;
+            None
+        }
+    };
+    let mut criteria = validate(scope, filter)?;
+    if tenant.is_some() {
+        criteria.tenant = tenant;
+    }
+    let limit = limit.clamp(1, MAX_LIMIT);
+
+    // Only the conditions in use are in the SQL, so each shape gets a plan fit for its index.
+    let mut sql: QueryBuilder<Postgres> = QueryBuilder::new(
+        "select a.audit_id, a.at, a.actor_user_id, a.actor_email, a.tenant_id, t.slug as tenant_slug,
+                a.action, a.target, a.details, host(a.client_ip) as client_ip
+         from audit_event a left join tenant t using (tenant_id) where true",
+    );
+    if let Some(tenant_id) = criteria.tenant {
+        sql.push(" and a.tenant_id = ").push_bind(tenant_id);
+    }
+    if let Some(action) = criteria.action {
+        sql.push(" and a.action = ").push_bind(action);
+    }
+    if let Some(actor) = criteria.actor {
+        // strpos, not LIKE: the input's % and _ are plain characters.
+        sql.push(" and strpos(lower(a.actor_email), ")
+            .push_bind(actor)
+            .push(") > 0");
+    }
+    if let Some(from) = criteria.from {
+        sql.push(" and a.at >= ").push_bind(from);
+    }
+    if let Some(until) = criteria.until {
+        sql.push(" and a.at < ").push_bind(until);
+    }
+    if let Some(cursor) = cursor {
+        sql.push(" and a.audit_id < ").push_bind(cursor);
+    }
+    sql.push(" order by a.audit_id desc limit ")
+        .push_bind(limit + 1);
+    let mut events: Vec<AuditEvent> = sql.build_query_as().fetch_all(db).await?;
+    let next_cursor = if events.len() as i64 > limit {
+        events.truncate(limit as usize);
+        events.last().map(|e| e.audit_id)
+    } else {
+        None
+    };
+    Ok(AuditPage {
+        events,
+        next_cursor,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filter(from: &str, to: &str) -> AuditFilter {
+        AuditFilter {
+            from: Some(from.into()),
+            to: Some(to.into()),
+            ..AuditFilter::default()
+        }
+    }
+
+    #[test]
+    fn a_day_range_includes_its_last_day() {
+        let c = validate(AuditScope::AllTenants, &filter("2026-11-01", "2026-11-01")).unwrap();
+        assert_eq!(
+            c.from.unwrap(),
+            time::macros::datetime!(2026-11-01 0:00 UTC)
+        );
+        assert_eq!(
+            c.until.unwrap(),
+            time::macros::datetime!(2026-11-02 0:00 UTC)
+        );
+    }
+
+    #[test]
+    fn bad_input_is_explained_per_field() {
+        let bad = AuditFilter {
+            action: Some("DROP TABLE".into()),
+            from: Some("yesterday".into()),
+            to: Some("2026-13-01".into()),
+            tenant: Some("acme".into()),
+            ..AuditFilter::default()
+        };
+        let AppError::Invalid(errors) = validate(AuditScope::AllTenants, &bad).unwrap_err() else {
+            panic!("not a validation error");
+        };
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["action", "from", "to", "tenant"]);
+        assert!(validate(AuditScope::AllTenants, &filter("2026-11-02", "2026-11-01")).is_err());
+    }
+
+    #[test]
+    fn empty_fields_mean_any() {
+        let empty = AuditFilter {
+            action: Some(" ".into()),
+            actor: Some(String::new()),
+            ..AuditFilter::default()
+        };
+        let c = validate(AuditScope::AllTenants, &empty).unwrap();
+        assert!(c.action.is_none() && c.actor.is_none());
+    }
+
+    #[test]
+    fn every_listed_action_is_a_valid_filter() {
+        for action in AuditAction::ALL {
+            check_action(action.as_str()).unwrap();
+        }
+    }
 }

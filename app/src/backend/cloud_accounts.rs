@@ -1,11 +1,11 @@
 //! Cloud accounts: where a tenant's resources are created, with credentials kept as a secret.
 
 use super::actor::Actor;
-use super::audit;
+use super::audit::{self, By};
 use super::providers::aws;
 use super::secrets::{self, Keyring};
 use crate::error::AppError;
-use crate::model::{CloudAccountView, ConnectionTest};
+use crate::model::{AuditAction, CloudAccountView, ConnectionTest};
 use crate::rbac::{authorize, Action};
 use crate::validate::{self, Checks};
 use secrecy::{ExposeSecret, SecretString};
@@ -158,16 +158,22 @@ async fn insert(
             e.into()
         }
     })?;
-    if let Some(actor) = actor {
-        audit::record(
-            &mut tx,
-            actor,
-            Some(tenant_id),
-            "cloud_account.create",
-            &name,
-        )
-        .await?;
-    }
+    // The secret access key stays out: the access key id identifies the credentials.
+    audit::record_with(
+        &mut tx,
+        actor.map(By::from).unwrap_or(By::SYSTEM),
+        Some(tenant_id),
+        AuditAction::CloudAccountCreated,
+        &name,
+        serde_json::json!({
+            "cloud_account_id": account.cloud_account_id,
+            "region": account.region,
+            // Whether, not where: a URL may carry userinfo.
+            "custom_endpoint": account.endpoint_url.is_some(),
+            "access_key_id": account.access_key_id,
+        }),
+    )
+    .await?;
     tx.commit().await?;
     Ok(account)
 }
@@ -190,12 +196,13 @@ pub async fn delete(
         .bind(secret_id)
         .execute(&mut *tx)
         .await?;
-    audit::record(
+    audit::record_with(
         &mut tx,
-        actor,
+        actor.into(),
         Some(tenant_id),
-        "cloud_account.delete",
+        AuditAction::CloudAccountDeleted,
         &name,
+        serde_json::json!({ "cloud_account_id": cloud_account_id }),
     )
     .await?;
     tx.commit().await?;
@@ -212,8 +219,8 @@ pub async fn test_connection(
     cloud_account_id: Uuid,
 ) -> Result<ConnectionTest, AppError> {
     authorize(db, actor, tenant_id, Action::ManageCloudAccounts).await?;
-    let (region, endpoint_url, access_key_id, secret_id): (String, Option<String>, String, Uuid) = sqlx::query_as(
-        "select region, endpoint_url, access_key_id, secret_id from cloud_account where cloud_account_id = $1 and tenant_id = $2",
+    let (name, region, endpoint_url, access_key_id, secret_id): (String, String, Option<String>, String, Uuid) = sqlx::query_as(
+        "select name, region, endpoint_url, access_key_id, secret_id from cloud_account where cloud_account_id = $1 and tenant_id = $2",
     )
     .bind(cloud_account_id)
     .bind(tenant_id)
@@ -226,9 +233,24 @@ pub async fn test_connection(
         access_key_id,
         secret_access_key,
     };
-    let zones = aws::availability_zones(&target)
-        .await
-        .map_err(AppError::Provider)?;
+    let outcome = aws::availability_zones(&target).await;
+    // Recorded whatever the outcome; the provider's message is not, as it may echo the endpoint
+    // (which could carry userinfo).
+    let mut conn = db.acquire().await?;
+    audit::record_with(
+        &mut conn,
+        actor.into(),
+        Some(tenant_id),
+        AuditAction::CloudAccountTested,
+        &name,
+        serde_json::json!({
+            "cloud_account_id": cloud_account_id,
+            "succeeded": outcome.is_ok(),
+            "zones": outcome.as_ref().map(Vec::len).ok(),
+        }),
+    )
+    .await?;
+    let zones = outcome.map_err(AppError::Provider)?;
     Ok(ConnectionTest { region, zones })
 }
 

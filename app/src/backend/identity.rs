@@ -1,9 +1,10 @@
 //! Users: sign-in, the first platform admin, and the admin console's user list.
 
 use super::actor::Actor;
+use super::audit::{self, By};
 use super::passwords;
 use crate::error::AppError;
-use crate::model::UserAdminView;
+use crate::model::{AuditAction, UserAdminView};
 use crate::rbac::{authorize_platform, PlatformAction};
 use crate::validate;
 use secrecy::SecretString;
@@ -101,7 +102,16 @@ pub async fn ensure_first_admin(db: &PgPool, email: &str) -> Result<Option<Strin
     checks.check("email", validate::email(email)).finish()?;
     let password = passwords::generate();
     let hash = passwords::hash(SecretString::from(password.clone())).await?;
-    insert_user(&mut tx, email, "Platform admin", &hash, true).await?;
+    let user_id = insert_user(&mut tx, email, "Platform admin", &hash, true).await?;
+    audit::record_with(
+        &mut tx,
+        By::SYSTEM,
+        None,
+        AuditAction::UserCreated,
+        &normalize_email(email),
+        serde_json::json!({ "user_id": user_id, "platform_admin": true }),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Some(password))
 }
@@ -130,18 +140,31 @@ pub async fn set_user_disabled(
             "You cannot disable your own account.".into(),
         ));
     }
-    let updated = sqlx::query(
+    let mut tx = db.begin().await?;
+    let email: String = sqlx::query_scalar(
         "update app_user set disabled_at = case when $2 then coalesce(disabled_at, now()) end,
                 session_epoch = session_epoch + case when $2 then 1 else 0 end
-         where user_id = $1",
+         where user_id = $1 returning email",
     )
     .bind(user_id)
     .bind(disabled)
-    .execute(db)
+    .fetch_one(&mut *tx)
     .await?;
-    if updated.rows_affected() == 0 {
-        return Err(AppError::NotFound);
-    }
+    let action = if disabled {
+        AuditAction::UserDisabled
+    } else {
+        AuditAction::UserEnabled
+    };
+    audit::record_with(
+        &mut tx,
+        actor.into(),
+        None,
+        action,
+        &email,
+        serde_json::json!({ "user_id": user_id }),
+    )
+    .await?;
+    tx.commit().await?;
     tracing::info!(%user_id, disabled, by = %actor.user_id, "user status changed");
     Ok(())
 }
@@ -151,15 +174,25 @@ pub async fn set_user_disabled(
 pub async fn reset_password(db: &PgPool, email: &str) -> Result<String, AppError> {
     let password = passwords::generate();
     let hash = passwords::hash(SecretString::from(password.clone())).await?;
-    let updated = sqlx::query(
-        "update app_user set password_hash = $2, session_epoch = session_epoch + 1 where email = $1",
+    let email = normalize_email(email);
+    let mut tx = db.begin().await?;
+    let user_id: Uuid = sqlx::query_scalar(
+        "update app_user set password_hash = $2, session_epoch = session_epoch + 1 where email = $1 returning user_id",
     )
-    .bind(normalize_email(email))
+    .bind(&email)
     .bind(hash)
-    .execute(db)
+    .fetch_one(&mut *tx)
     .await?;
-    if updated.rows_affected() == 0 {
-        return Err(AppError::NotFound);
-    }
+    // Run from the command line: Stratus itself is the actor.
+    audit::record_with(
+        &mut tx,
+        By::SYSTEM,
+        None,
+        AuditAction::UserPasswordReset,
+        &email,
+        serde_json::json!({ "user_id": user_id }),
+    )
+    .await?;
+    tx.commit().await?;
     Ok(password)
 }

@@ -1,6 +1,7 @@
 //! Tenants, memberships and invitations.
 
 use super::actor::Actor;
+use super::audit::{self, By};
 use super::identity::{insert_user, normalize_email};
 use super::passwords;
 use crate::error::AppError;
@@ -8,6 +9,7 @@ use crate::model::*;
 use crate::rbac::{authorize, authorize_platform, Action, PlatformAction, TenantAccess};
 use crate::validate::{self, Checks};
 use secrecy::SecretString;
+use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -71,12 +73,13 @@ pub async fn create_tenant(
         .check("slug", validate::slug(&slug))
         .check("display_name", validate::display_name(display_name))
         .finish()?;
+    let mut tx = db.begin().await?;
     let tenant_id: Uuid = sqlx::query_scalar(
         "insert into tenant (slug, display_name) values ($1, $2) returning tenant_id",
     )
     .bind(&slug)
     .bind(display_name.trim())
-    .fetch_one(db)
+    .fetch_one(&mut *tx)
     .await
     .map_err(|e| {
         if super::violates(&e, "tenant_slug_key") {
@@ -85,6 +88,16 @@ pub async fn create_tenant(
             e.into()
         }
     })?;
+    audit::record_with(
+        &mut tx,
+        actor.into(),
+        Some(tenant_id),
+        AuditAction::TenantCreated,
+        &slug,
+        json!({ "display_name": display_name.trim() }),
+    )
+    .await?;
+    tx.commit().await?;
     tracing::info!(%tenant_id, %slug, by = %actor.user_id, "tenant created");
     Ok(fetch_tenant(db, tenant_id).await?.into())
 }
@@ -115,14 +128,35 @@ pub async fn set_tenant_status(
     status: TenantStatus,
 ) -> Result<(), AppError> {
     authorize_platform(actor, PlatformAction::SuspendTenant)?;
-    let updated = sqlx::query("update tenant set status = $2 where tenant_id = $1")
+    let mut tx = db.begin().await?;
+    let (slug, before): (String, TenantStatus) =
+        sqlx::query_as("select slug, status from tenant where tenant_id = $1 for update")
+            .bind(tenant_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    if before == status {
+        // Nothing changes, so there is nothing to record.
+        return Ok(());
+    }
+    sqlx::query("update tenant set status = $2 where tenant_id = $1")
         .bind(tenant_id)
         .bind(status)
-        .execute(db)
+        .execute(&mut *tx)
         .await?;
-    if updated.rows_affected() == 0 {
-        return Err(AppError::NotFound);
-    }
+    let action = match status {
+        TenantStatus::Suspended => AuditAction::TenantSuspended,
+        TenantStatus::Active => AuditAction::TenantResumed,
+    };
+    audit::record_with(
+        &mut tx,
+        actor.into(),
+        Some(tenant_id),
+        action,
+        &slug,
+        json!({}),
+    )
+    .await?;
+    tx.commit().await?;
     tracing::info!(%tenant_id, ?status, by = %actor.user_id, "tenant status changed");
     Ok(())
 }
@@ -140,7 +174,22 @@ pub async fn update_quotas(
         .check("max_vcpus", validate::quota(quotas.max_vcpus))
         .check("max_databases", validate::quota(quotas.max_databases))
         .finish()?;
-    let updated = sqlx::query(
+    let mut tx = db.begin().await?;
+    let (slug, max_zones, max_instances, max_vcpus, max_databases): (String, i32, i32, i32, i32) =
+        sqlx::query_as(
+            "select slug, max_zones, max_instances, max_vcpus, max_databases from tenant
+             where tenant_id = $1 for update",
+        )
+        .bind(tenant_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let before = Quotas {
+        max_zones,
+        max_instances,
+        max_vcpus,
+        max_databases,
+    };
+    sqlx::query(
         "update tenant set max_zones = $2, max_instances = $3, max_vcpus = $4, max_databases = $5 where tenant_id = $1",
     )
     .bind(tenant_id)
@@ -148,11 +197,18 @@ pub async fn update_quotas(
     .bind(quotas.max_instances)
     .bind(quotas.max_vcpus)
     .bind(quotas.max_databases)
-    .execute(db)
+    .execute(&mut *tx)
     .await?;
-    if updated.rows_affected() == 0 {
-        return Err(AppError::NotFound);
-    }
+    audit::record_with(
+        &mut tx,
+        actor.into(),
+        Some(tenant_id),
+        AuditAction::TenantQuotasChanged,
+        &slug,
+        json!({ "from": before, "to": quotas }),
+    )
+    .await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -309,14 +365,15 @@ async fn insert_invitation(
             format!("{email} is already a member of this tenant."),
         ));
     }
-    sqlx::query(
+    let replaced = sqlx::query(
         "update invitation set revoked_at = now()
          where tenant_id = $1 and email = $2 and accepted_at is null and revoked_at is null",
     )
     .bind(tenant_id)
     .bind(&email)
     .execute(&mut *tx)
-    .await?;
+    .await?
+    .rows_affected();
     let (token, digest) = super::new_token();
     let expires_at = OffsetDateTime::now_utc() + INVITATION_TTL;
     let invitation_id: Uuid = sqlx::query_scalar(
@@ -330,6 +387,16 @@ async fn insert_invitation(
     .bind(actor.user_id)
     .bind(expires_at)
     .fetch_one(&mut *tx)
+    .await?;
+    // The link's token is the credential: it stays out of the log.
+    audit::record_with(
+        tx,
+        actor.into(),
+        Some(tenant_id),
+        AuditAction::InvitationCreated,
+        &email,
+        json!({ "invitation_id": invitation_id, "role": role, "replaced_pending": replaced > 0 }),
+    )
     .await?;
     tracing::info!(%tenant_id, %invitation_id, role = role.as_str(), by = %actor.user_id, "invitation created");
     Ok(CreatedInvitation {
@@ -348,41 +415,55 @@ pub async fn revoke_invitation(
     invitation_id: Uuid,
 ) -> Result<(), AppError> {
     let access = authorize(db, actor, tenant_id, Action::RevokeInvitation).await?;
-    let role: Role = sqlx::query_scalar(
-        "select role from invitation where invitation_id = $1 and tenant_id = $2 and accepted_at is null and revoked_at is null",
+    let mut tx = db.begin().await?;
+    let (email, role): (String, Role) = sqlx::query_as(
+        "select email, role from invitation where invitation_id = $1 and tenant_id = $2 and accepted_at is null and revoked_at is null
+         for update",
     )
     .bind(invitation_id)
     .bind(tenant_id)
-    .fetch_one(db)
+    .fetch_one(&mut *tx)
     .await?;
     if role == Role::Owner {
-        authorize(db, actor, access.tenant_id, Action::ManageOwnership).await?;
+        authorize(&mut *tx, actor, access.tenant_id, Action::ManageOwnership).await?;
     }
     sqlx::query("update invitation set revoked_at = now() where invitation_id = $1")
         .bind(invitation_id)
-        .execute(db)
+        .execute(&mut *tx)
         .await?;
+    audit::record_with(
+        &mut tx,
+        actor.into(),
+        Some(tenant_id),
+        AuditAction::InvitationRevoked,
+        &email,
+        json!({ "invitation_id": invitation_id, "role": role }),
+    )
+    .await?;
+    tx.commit().await?;
     Ok(())
 }
 
-/// Locks the tenant's memberships and returns the target's role; refuses to leave the tenant without an owner.
+/// Locks the tenant's memberships and returns the target's role and email, and the number of owners.
 async fn lock_member(
     tx: &mut PgConnection,
     access: TenantAccess,
     user_id: Uuid,
-) -> Result<(Role, i64), AppError> {
-    let roles: Vec<(Uuid, Role)> =
-        sqlx::query_as("select user_id, role from membership where tenant_id = $1 for update")
-            .bind(access.tenant_id)
-            .fetch_all(&mut *tx)
-            .await?;
-    let role = roles
+) -> Result<(Role, String, i64), AppError> {
+    let roles: Vec<(Uuid, Role, String)> = sqlx::query_as(
+        "select m.user_id, m.role, u.email from membership m join app_user u using (user_id)
+         where m.tenant_id = $1 for update of m",
+    )
+    .bind(access.tenant_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let (role, email) = roles
         .iter()
-        .find(|(id, _)| *id == user_id)
-        .map(|(_, r)| *r)
+        .find(|(id, _, _)| *id == user_id)
+        .map(|(_, r, e)| (*r, e.clone()))
         .ok_or(AppError::NotFound)?;
-    let owners = roles.iter().filter(|(_, r)| *r == Role::Owner).count() as i64;
-    Ok((role, owners))
+    let owners = roles.iter().filter(|(_, r, _)| *r == Role::Owner).count() as i64;
+    Ok((role, email, owners))
 }
 
 pub async fn change_role(
@@ -400,7 +481,7 @@ pub async fn change_role(
     };
     let access = authorize(db, actor, tenant_id, action).await?;
     let mut tx = db.begin().await?;
-    let (current, owners) = lock_member(&mut tx, access, user_id).await?;
+    let (current, email, owners) = lock_member(&mut tx, access, user_id).await?;
     if current == Role::Owner || role == Role::Owner {
         authorize(&mut *tx, actor, tenant_id, Action::ManageOwnership).await?;
     }
@@ -416,6 +497,15 @@ pub async fn change_role(
         .bind(role)
         .execute(&mut *tx)
         .await?;
+    audit::record_with(
+        &mut tx,
+        actor.into(),
+        Some(tenant_id),
+        AuditAction::MemberRoleChanged,
+        &email,
+        json!({ "user_id": user_id, "from": current, "to": role }),
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(%tenant_id, %user_id, role = role.as_str(), by = %actor.user_id, "role changed");
     Ok(())
@@ -429,7 +519,7 @@ pub async fn remove_member(
 ) -> Result<(), AppError> {
     let access = authorize(db, actor, tenant_id, Action::RemoveMember).await?;
     let mut tx = db.begin().await?;
-    let (current, owners) = lock_member(&mut tx, access, user_id).await?;
+    let (current, email, owners) = lock_member(&mut tx, access, user_id).await?;
     if current == Role::Owner {
         authorize(&mut *tx, actor, tenant_id, Action::ManageOwnership).await?;
         if owners <= 1 {
@@ -444,6 +534,15 @@ pub async fn remove_member(
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
+    audit::record_with(
+        &mut tx,
+        actor.into(),
+        Some(tenant_id),
+        AuditAction::MemberRemoved,
+        &email,
+        json!({ "user_id": user_id, "role": current }),
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(%tenant_id, %user_id, by = %actor.user_id, "member removed");
     Ok(())
@@ -539,6 +638,7 @@ pub async fn accept_invitation(
     if inv.tenant_status == TenantStatus::Suspended {
         return Err(AppError::Suspended);
     }
+    let new_account = inv.user_id.is_none();
     let user_id = match (inv.user_id, new_hash) {
         (Some(id), _) => id,
         (None, Some(hash)) => insert_user(&mut tx, &inv.email, display_name, &hash, false).await?,
@@ -559,6 +659,20 @@ pub async fn accept_invitation(
     .bind(inv.invitation_id)
     .bind(user_id)
     .execute(&mut *tx)
+    .await?;
+    // The invitee acts here; the link they used is not recorded.
+    audit::record_with(
+        &mut tx,
+        By {
+            user_id: Some(user_id),
+            email: Some(&inv.email),
+            api_key: None,
+        },
+        Some(inv.tenant_id),
+        AuditAction::InvitationAccepted,
+        &inv.email,
+        json!({ "invitation_id": inv.invitation_id, "role": inv.role, "new_account": new_account }),
+    )
     .await?;
     let epoch: i32 = sqlx::query_scalar(
         "select session_epoch from app_user where user_id = $1 and disabled_at is null",

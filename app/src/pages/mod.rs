@@ -1,9 +1,11 @@
 mod account;
+mod admin_audit;
 mod admin_queue;
 mod admin_tenant;
 mod admin_tenants;
 mod admin_users;
 mod api_keys;
+mod audit;
 mod cloud_accounts;
 mod dashboard;
 mod invitation;
@@ -16,11 +18,13 @@ mod secrets;
 mod sign_in;
 
 pub use account::AccountPage;
+pub use admin_audit::AdminAuditPage;
 pub use admin_queue::AdminQueuePage;
 pub use admin_tenant::AdminTenantPage;
 pub use admin_tenants::AdminTenantsPage;
 pub use admin_users::AdminUsersPage;
 pub use api_keys::ApiKeysPage;
+pub use audit::AuditPage;
 pub use cloud_accounts::CloudAccountsPage;
 pub use dashboard::DashboardPage;
 pub use invitation::InvitationPage;

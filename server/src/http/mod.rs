@@ -1,6 +1,8 @@
 //! The HTTP surface: pages (SSR), server functions under `/rpc`, health checks, static files.
 
 mod actor;
+mod audit_export;
+mod client_ip;
 mod csrf;
 mod health;
 mod pages;
@@ -61,6 +63,11 @@ pub async fn router(state: AppState, settings: &Settings) -> anyhow::Result<Rout
 
     // Everything a person reaches with the session cookie.
     let portal = Router::new()
+        .route("/audit/export.ndjson", get(audit_export::tenant_export))
+        .route(
+            "/admin/audit/export.ndjson",
+            get(audit_export::admin_export),
+        )
         .route(
             "/rpc/{*name}",
             post({
@@ -113,7 +120,8 @@ pub async fn router(state: AppState, settings: &Settings) -> anyhow::Result<Rout
                 }))
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(TimeoutLayer::with_status_code(http::StatusCode::REQUEST_TIMEOUT, settings.request_timeout))
-                .layer(CompressionLayer::new().quality(CompressionLevel::Precise(4))),
+                .layer(CompressionLayer::new().quality(CompressionLevel::Precise(4)))
+                .layer(axum::middleware::from_fn(client_ip::remember_client_ip)),
         )
         .with_state(state))
 }

@@ -426,7 +426,8 @@ async fn sign_in_is_limited_per_account() {
 
     // Failures are audited without an actor, and without the password.
     let failures: Vec<(Option<uuid::Uuid>, String)> = sqlx::query_as(
-        "select actor_user_id, target from audit_event where action = 'user.sign_in_failed'",
+        "select actor_user_id, target || ' from ' || (details->>'address') from audit_event
+         where action = 'user.sign_in_failed'",
     )
     .fetch_all(&app.db)
     .await

@@ -4,7 +4,8 @@
 use crate::support::keyring;
 use crate::support::TestApp;
 use app::backend::actor::Actor;
-use app::backend::{api_keys, cloud_accounts, identity, jobs, secrets, tenancy};
+
+use app::backend::{api_keys, audit, cloud_accounts, identity, jobs, secrets, tenancy};
 use app::error::AppError;
 use app::model::{Quotas, Role, TenantStatus};
 use app::rbac::{Action, PlatformAction};
@@ -20,7 +21,8 @@ fn spec_min_role(action: Action) -> Role {
         Action::ManageCloudAccounts
         | Action::ViewSecrets
         | Action::ManageSecrets
-        | Action::RevealSecret => Role::Admin,
+        | Action::RevealSecret
+        | Action::ViewAuditLog => Role::Admin,
         Action::ViewInvitations
         | Action::InviteMember
         | Action::ChangeMemberRole
@@ -42,6 +44,7 @@ fn spec_is_read(action: Action) -> bool {
             | Action::ViewCloudAccounts
             | Action::ViewSecrets
             | Action::RevealSecret
+            | Action::ViewAuditLog
             | Action::ManageAllApiKeys
     )
 }
@@ -130,6 +133,12 @@ async fn perform(
                 .map(drop)
         }
         Action::ViewCloudAccounts => cloud_accounts::list(db, actor, tenant_id).await.map(drop),
+        Action::ViewAuditLog => {
+            let scope = app::model::AuditScope::Tenant(tenant_id);
+            audit::list(db, actor, scope, &Default::default(), None, 10)
+                .await
+                .map(drop)
+        }
         Action::ManageCloudAccounts => {
             let account = cloud_accounts::NewCloudAccount {
                 name: format!("acct-{}", Uuid::new_v4().simple()),
@@ -333,6 +342,12 @@ async fn perform_platform(
         PlatformAction::ListUsers => identity::list_users(db, actor).await.map(drop),
         PlatformAction::DisableUser => identity::set_user_disabled(db, actor, user_id, false).await,
         PlatformAction::ManageQueue => jobs::queue_overview(db, actor).await.map(drop),
+        PlatformAction::ViewAuditLog => {
+            let scope = app::model::AuditScope::AllTenants;
+            audit::list(db, actor, scope, &Default::default(), None, 10)
+                .await
+                .map(drop)
+        }
     }
 }
 

@@ -135,12 +135,12 @@ async fn secrets_are_write_only_and_reveal_needs_a_fresh_password() {
     );
 
     let audit: Vec<String> =
-        sqlx::query_scalar("select action from audit_event where tenant_id = $1 order by audit_id")
+        sqlx::query_scalar("select action from audit_event where tenant_id = $1 and action like 'secret.%' order by audit_id")
             .bind(tenant_id)
             .fetch_all(&app.db)
             .await
             .unwrap();
-    assert_eq!(audit, ["secret.create", "secret.reveal"]);
+    assert_eq!(audit, ["secret.created", "secret.revealed"]);
     let tamper = sqlx::query("delete from audit_event")
         .execute(&app.db)
         .await;

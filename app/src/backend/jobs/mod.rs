@@ -10,8 +10,11 @@ pub mod worker;
 pub use queue::{enqueue, enqueue_many, Enqueued, NewJob};
 
 use super::actor::Actor;
+use super::audit;
 use crate::error::AppError;
-use crate::model::{JobCount, JobDetail, JobEventView, JobState, JobSummary, QueueOverview};
+use crate::model::{
+    AuditAction, JobCount, JobDetail, JobEventView, JobState, JobSummary, QueueOverview,
+};
 use crate::rbac::{authorize, authorize_platform, Action, PlatformAction};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -71,7 +74,7 @@ pub async fn cancel_tenant_job(
     job_id: i64,
 ) -> Result<JobState, AppError> {
     authorize(db, actor, tenant_id, Action::ManageJobs).await?;
-    queue::cancel(db, job_id, Some(tenant_id), &actor.email).await
+    cancel_audited(db, actor, job_id, Some(tenant_id)).await
 }
 
 pub async fn retry_tenant_job(
@@ -81,7 +84,51 @@ pub async fn retry_tenant_job(
     job_id: i64,
 ) -> Result<(), AppError> {
     authorize(db, actor, tenant_id, Action::ManageJobs).await?;
-    queue::retry(db, job_id, Some(tenant_id), &actor.email).await
+    retry_audited(db, actor, job_id, Some(tenant_id)).await
+}
+
+/// Cancels and records it, in one transaction. The event goes to the job's tenant, so its
+/// admins also see what a platform admin did to their jobs.
+async fn cancel_audited(
+    db: &PgPool,
+    actor: &Actor,
+    job_id: i64,
+    tenant_id: Option<Uuid>,
+) -> Result<JobState, AppError> {
+    let mut tx = db.begin().await?;
+    let (state, job) = queue::cancel_in(&mut tx, job_id, tenant_id, &actor.email).await?;
+    audit::record_with(
+        &mut tx,
+        actor.into(),
+        job.tenant_id,
+        AuditAction::JobCancelled,
+        &format!("job #{job_id}"),
+        serde_json::json!({ "job_id": job_id, "kind": job.kind, "state": state }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(state)
+}
+
+async fn retry_audited(
+    db: &PgPool,
+    actor: &Actor,
+    job_id: i64,
+    tenant_id: Option<Uuid>,
+) -> Result<(), AppError> {
+    let mut tx = db.begin().await?;
+    let job = queue::retry_in(&mut tx, job_id, tenant_id, &actor.email).await?;
+    audit::record_with(
+        &mut tx,
+        actor.into(),
+        job.tenant_id,
+        AuditAction::JobRetried,
+        &format!("job #{job_id}"),
+        serde_json::json!({ "job_id": job_id, "kind": job.kind }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 // ----- Admin console ----------------------------------------------------------------------------
@@ -121,10 +168,10 @@ pub async fn admin_cancel_job(
     job_id: i64,
 ) -> Result<JobState, AppError> {
     authorize_platform(actor, PlatformAction::ManageQueue)?;
-    queue::cancel(db, job_id, None, &actor.email).await
+    cancel_audited(db, actor, job_id, None).await
 }
 
 pub async fn admin_retry_job(db: &PgPool, actor: &Actor, job_id: i64) -> Result<(), AppError> {
     authorize_platform(actor, PlatformAction::ManageQueue)?;
-    queue::retry(db, job_id, None, &actor.email).await
+    retry_audited(db, actor, job_id, None).await
 }

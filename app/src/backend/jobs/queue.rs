@@ -461,6 +461,12 @@ pub async fn record_event(
     .await
 }
 
+/// The job a person acted on: its tenant and kind, for the audit log.
+pub struct Touched {
+    pub tenant_id: Option<Uuid>,
+    pub kind: String,
+}
+
 /// A person cancels a job: a queued one at once, a running one at its next heartbeat or
 /// progress call. Returns the job's state afterwards.
 pub async fn cancel(
@@ -470,8 +476,20 @@ pub async fn cancel(
     by: &str,
 ) -> Result<JobState, AppError> {
     let mut tx = db.begin().await?;
-    let (state, job_tenant): (JobState, Option<Uuid>) =
-        sqlx::query_as("select state, tenant_id from job where job_id = $1 and ($2::uuid is null or tenant_id = $2) for update")
+    let (state, _) = cancel_in(&mut tx, job_id, tenant_id, by).await?;
+    tx.commit().await?;
+    Ok(state)
+}
+
+/// [`cancel`] inside the caller's transaction (which records it in the audit log).
+pub async fn cancel_in(
+    tx: &mut PgConnection,
+    job_id: i64,
+    tenant_id: Option<Uuid>,
+    by: &str,
+) -> Result<(JobState, Touched), AppError> {
+    let (state, job_tenant, kind): (JobState, Option<Uuid>, String) =
+        sqlx::query_as("select state, tenant_id, kind from job where job_id = $1 and ($2::uuid is null or tenant_id = $2) for update")
             .bind(job_id)
             .bind(tenant_id)
             .fetch_one(&mut *tx)
@@ -500,9 +518,14 @@ pub async fn cancel(
             })
         }
     };
-    append_event(&mut tx, job_id, job_tenant, "state", &message).await?;
-    tx.commit().await?;
-    Ok(new_state)
+    append_event(tx, job_id, job_tenant, "state", &message).await?;
+    Ok((
+        new_state,
+        Touched {
+            tenant_id: job_tenant,
+            kind,
+        },
+    ))
 }
 
 /// A person retries a failed or cancelled job: it is queued again with fresh attempts.
@@ -513,8 +536,20 @@ pub async fn retry(
     by: &str,
 ) -> Result<(), AppError> {
     let mut tx = db.begin().await?;
-    let (state, job_tenant): (JobState, Option<Uuid>) =
-        sqlx::query_as("select state, tenant_id from job where job_id = $1 and ($2::uuid is null or tenant_id = $2) for update")
+    retry_in(&mut tx, job_id, tenant_id, by).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`retry`] inside the caller's transaction (which records it in the audit log).
+pub async fn retry_in(
+    tx: &mut PgConnection,
+    job_id: i64,
+    tenant_id: Option<Uuid>,
+    by: &str,
+) -> Result<Touched, AppError> {
+    let (state, job_tenant, kind): (JobState, Option<Uuid>, String) =
+        sqlx::query_as("select state, tenant_id, kind from job where job_id = $1 and ($2::uuid is null or tenant_id = $2) for update")
             .bind(job_id)
             .bind(tenant_id)
             .fetch_one(&mut *tx)
@@ -528,7 +563,7 @@ pub async fn retry(
             ),
         });
     }
-    let seq = reserve_lane(&mut tx, job_tenant.unwrap_or(PLATFORM_LANE), 1).await?;
+    let seq = reserve_lane(&mut *tx, job_tenant.unwrap_or(PLATFORM_LANE), 1).await?;
     sqlx::query(
         "update job set state = 'queued', attempt = 0, run_at = now(), fair_seq = $2, finished_at = null,
                 cancel_requested = false, progress = 0, progress_message = null
@@ -546,7 +581,7 @@ pub async fn retry(
         }
     })?;
     append_event(
-        &mut tx,
+        &mut *tx,
         job_id,
         job_tenant,
         "state",
@@ -557,8 +592,10 @@ pub async fn retry(
     sqlx::query("select pg_notify('stratus_jobs', '')")
         .execute(&mut *tx)
         .await?;
-    tx.commit().await?;
-    Ok(())
+    Ok(Touched {
+        tenant_id: job_tenant,
+        kind,
+    })
 }
 
 async fn append_event(

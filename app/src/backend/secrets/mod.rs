@@ -9,7 +9,7 @@ use super::actor::Actor;
 use super::audit;
 use super::reauth::require_recent_reauth;
 use crate::error::AppError;
-use crate::model::SecretView;
+use crate::model::{AuditAction, SecretView};
 use crate::rbac::{authorize, Action};
 use crate::validate::Checks;
 use envelope::{Binding, SealError, Sealed};
@@ -184,7 +184,15 @@ pub async fn create_secret(
         Some(actor.user_id),
     )
     .await?;
-    audit::record(&mut tx, actor, Some(tenant_id), "secret.create", name).await?;
+    audit::record_with(
+        &mut tx,
+        actor.into(),
+        Some(tenant_id),
+        AuditAction::SecretCreated,
+        name,
+        serde_json::json!({ "secret_id": secret_id }),
+    )
+    .await?;
     tx.commit().await?;
     Ok(secret_id)
 }
@@ -232,7 +240,15 @@ pub async fn update_secret(
     .bind(&sealed.ciphertext)
     .execute(&mut *tx)
     .await?;
-    audit::record(&mut tx, actor, Some(tenant_id), "secret.update", &name).await?;
+    audit::record_with(
+        &mut tx,
+        actor.into(),
+        Some(tenant_id),
+        AuditAction::SecretUpdated,
+        &name,
+        serde_json::json!({ "secret_id": secret_id }),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -265,7 +281,15 @@ pub async fn delete_secret(
             e.into()
         }
     })?;
-    audit::record(&mut tx, actor, Some(tenant_id), "secret.delete", &name).await?;
+    audit::record_with(
+        &mut tx,
+        actor.into(),
+        Some(tenant_id),
+        AuditAction::SecretDeleted,
+        &name,
+        serde_json::json!({ "secret_id": secret_id }),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -302,7 +326,15 @@ pub async fn reveal_secret(
     .bind(secret_id)
     .fetch_one(&mut *tx)
     .await?;
-    audit::record(&mut tx, actor, Some(tenant_id), "secret.reveal", &name).await?;
+    audit::record_with(
+        &mut tx,
+        actor.into(),
+        Some(tenant_id),
+        AuditAction::SecretRevealed,
+        &name,
+        serde_json::json!({ "secret_id": secret_id }),
+    )
+    .await?;
     tx.commit().await?;
     Ok(value)
 }
