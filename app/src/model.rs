@@ -564,7 +564,7 @@ impl std::fmt::Display for AuditAction {
 
 /// One entry of the audit log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow, utoipa::ToSchema))]
 pub struct AuditEvent {
     pub audit_id: i64,
     #[serde(with = "time::serde::rfc3339")]
@@ -579,6 +579,7 @@ pub struct AuditEvent {
     /// What was acted on, for people: an email, a secret's name, `job #42`.
     pub target: String,
     /// Ids and before/after values; never a credential or a secret value.
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
     pub details: serde_json::Value,
     pub client_ip: Option<String>,
 }

@@ -2,6 +2,7 @@
 //! pagination, and an OpenAPI 3.1 document generated from the handlers themselves.
 
 mod account;
+mod audit;
 mod docs;
 mod extract;
 mod keys;
@@ -67,7 +68,8 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(tenants::invitations, tenants::invite))
         .routes(routes!(tenants::revoke_invitation))
         .routes(routes!(keys::list))
-        .routes(routes!(keys::revoke));
+        .routes(routes!(keys::revoke))
+        .routes(routes!(audit::list));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
         .split_for_parts()
