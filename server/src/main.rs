@@ -45,6 +45,8 @@ enum Command {
     /// Benchmarks (see the README).
     #[command(subcommand)]
     Bench(server::bench::Bench),
+    /// Event-stream latency against a running server (`scripts/bench-events` drives it).
+    BenchEvents(server::bench_events::BenchEvents),
 }
 
 #[derive(Subcommand)]
@@ -69,6 +71,7 @@ async fn main() -> anyhow::Result<()> {
         Command::ResetPassword { email } => cli::reset_password(&settings, &email).await,
         Command::Worker { concurrency, once } => cli::worker(settings, concurrency, once).await,
         Command::Bench(bench) => server::bench::run(settings, bench).await,
+        Command::BenchEvents(args) => server::bench_events::run(settings, args).await,
         Command::Keys(Keys::Rotate) => cli::rotate_keys(&settings).await,
         Command::Keys(Keys::Generate { id }) => {
             println!("{}", app::backend::secrets::Keyring::generate_line(&id));

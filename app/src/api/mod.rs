@@ -65,10 +65,12 @@ mod admin;
 mod jobs;
 mod secrets;
 mod signin;
+mod surveys;
 mod tenant;
 
 pub use admin::*;
 pub use jobs::*;
 pub use secrets::*;
 pub use signin::*;
+pub use surveys::*;
 pub use tenant::*;

@@ -4,6 +4,7 @@
 pub mod actor;
 pub mod audit;
 pub mod cloud_accounts;
+pub mod events;
 pub mod identity;
 pub mod jobs;
 pub mod passwords;
@@ -11,6 +12,7 @@ pub mod providers;
 pub mod secrets;
 pub mod session;
 pub mod tenancy;
+pub mod zone_survey;
 
 use sqlx::migrate::Migrator;
 

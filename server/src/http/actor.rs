@@ -24,7 +24,8 @@ pub async fn resolve_actor(
     next: Next,
 ) -> Response {
     let path = req.uri().path().to_owned();
-    let is_rpc = path.starts_with("/rpc/");
+    // The API answers with problems, never with the sign-in page.
+    let is_rpc = path.starts_with("/rpc/") || path.starts_with("/api/");
     let actor = match session::resolve(&session, &state.db).await {
         Ok(actor) => actor,
         Err(error) if is_rpc => return problem(&error),

@@ -2,6 +2,7 @@
 
 mod actor;
 mod csrf;
+pub mod events;
 mod health;
 mod pages;
 
@@ -57,6 +58,8 @@ pub async fn router(state: AppState, settings: &Settings) -> anyhow::Result<Rout
 
     // Everything a person reaches with the session cookie.
     let portal = Router::new()
+        .route("/api/v1/events", get(events::stream))
+        .route("/api/v1/events/ticket", post(events::ticket))
         .route(
             "/rpc/{*name}",
             post({

@@ -1,6 +1,7 @@
 //! Integration tests: the real server on port 0, a fresh database per test.
 
 mod authz_matrix;
+mod events;
 mod health;
 mod queue;
 mod secrets;

@@ -68,6 +68,7 @@ pub fn settings(database_url: &str) -> Settings {
         master_key_file: None,
         data_dir: std::env::temp_dir().join("stratus-test"),
         sandbox_endpoint: None,
+        public_url: None,
     }
 }
 
