@@ -169,7 +169,7 @@ mod hook {
     #[cfg(feature = "hydrate")]
     mod browser {
         use super::*;
-        use leptos::send_wrapper::SendWrapper;
+        use send_wrapper::SendWrapper;
         use std::cell::RefCell;
         use std::rc::Rc;
         use wasm_bindgen::prelude::*;

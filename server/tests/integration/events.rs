@@ -216,7 +216,12 @@ async fn ids_committed_out_of_order_are_delivered_in_order_and_holes_are_skipped
     let acme = app.tenant_with_roles("acme").await;
     let job_id = sleep_job(&app.db, acme.tenant_id, 0, 1).await;
     let mut ws = member_socket(&app, &app.url, "viewer@acme.test").await;
-    subscribe(&mut ws, &format!("job:{job_id}"), None).await;
+    // From the start, so the job's 'queued' event comes first, replayed or live.
+    subscribe(&mut ws, &format!("job:{job_id}"), Some(0)).await;
+    match next(&mut ws).await {
+        ServerMessage::Event { event, .. } => assert_eq!(event.message, "queued"),
+        other => panic!("expected the queued event, got {other:?}"),
+    }
 
     let append = "insert into job_event (job_id, tenant_id, kind, message) values ($1, $2, 'log', $3) returning event_id";
     // A slow transaction draws the smaller id (after a write, as every writer does)...
