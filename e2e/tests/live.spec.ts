@@ -24,7 +24,7 @@ test('a zone survey moves live on the Jobs page and on its own page, without a r
   watcher.on('load', () => loads++);
   await watcher.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Jobs' }).click();
   await expect(watcher.getByRole('heading', { name: 'Jobs' })).toBeVisible();
-  await expect(watcher.getByRole('status').filter({ hasText: 'Live' })).toBeVisible();
+  await expect(watcher.getByRole('status').filter({ hasText: /^Live$/ })).toBeVisible();
   const loadsBefore = loads;
 
   // Another tab starts a survey of the sandbox cloud's zones and lands on the job's page.
