@@ -8,6 +8,7 @@ use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct FieldError {
     pub field: String,
     pub message: String,
@@ -39,6 +40,9 @@ pub enum AppError {
     Unauthenticated,
     #[error("Email or password is incorrect.")]
     BadCredentials,
+    /// A bearer credential (API key or access token) that cannot be used; says why, never echoes it.
+    #[error("{0}")]
+    InvalidToken(String),
     #[error("Stratus cannot reach its database right now. Please try again shortly.")]
     Unavailable,
     /// A sensitive action needs the password again (within the last 5 minutes).
@@ -103,7 +107,7 @@ impl AppError {
             AppError::Forbidden(_) | AppError::Suspended => 403,
             AppError::NotFound => 404,
             AppError::Gone(_) => 410,
-            AppError::Unauthenticated | AppError::BadCredentials => 401,
+            AppError::Unauthenticated | AppError::BadCredentials | AppError::InvalidToken(_) => 401,
             AppError::Unavailable => 503,
             AppError::ReauthRequired => 403,
             AppError::Provider(_) => 502,
@@ -124,6 +128,7 @@ impl AppError {
             AppError::Gone(_) => "/problems/gone",
             AppError::Unauthenticated => "/problems/unauthenticated",
             AppError::BadCredentials => "/problems/bad-credentials",
+            AppError::InvalidToken(_) => "/problems/invalid-token",
             AppError::Unavailable => "/problems/unavailable",
             AppError::ReauthRequired => "/problems/reauthentication-required",
             AppError::Provider(_) => "/problems/provider-error",

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 /// A role inside one tenant, lowest to highest. Platform administration is separate (see `rbac`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(sqlx::Type))]
 #[cfg_attr(
     feature = "ssr",
@@ -49,6 +50,7 @@ impl std::str::FromStr for Role {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(sqlx::Type))]
 #[cfg_attr(
     feature = "ssr",
@@ -62,6 +64,7 @@ pub enum TenantStatus {
 
 /// Per-tenant limits, enforced when resources are created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct Quotas {
     pub max_zones: i32,
@@ -72,6 +75,7 @@ pub struct Quotas {
 
 /// A tenant as its members see it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TenantView {
     pub tenant_id: Uuid,
     pub slug: String,
@@ -79,6 +83,7 @@ pub struct TenantView {
     pub status: TenantStatus,
     pub quotas: Quotas,
     pub member_count: i64,
+    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     /// The viewer's own role in it.
     pub role: Role,
@@ -93,11 +98,13 @@ pub struct TenantAdminView {
     pub status: TenantStatus,
     pub quotas: Quotas,
     pub member_count: i64,
+    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 
 /// One of the current user's memberships, for the tenant switcher.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct TenantChoice {
     pub tenant_id: Uuid,
@@ -124,33 +131,40 @@ impl SessionInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct Member {
     pub user_id: Uuid,
     pub email: String,
     pub display_name: String,
     pub role: Role,
+    #[serde(with = "time::serde::rfc3339")]
     pub joined_at: OffsetDateTime,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct PendingInvitation {
     pub invitation_id: Uuid,
     pub email: String,
     pub role: Role,
+    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
 }
 
 /// A freshly created invitation: the only time its link can be shown.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CreatedInvitation {
     pub invitation_id: Uuid,
     pub email: String,
     pub role: Role,
     /// Path of the single-use link, e.g. `/invite/<token>`.
     pub link_path: String,
+    #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
 }
 
@@ -173,6 +187,7 @@ pub struct UserAdminView {
     pub platform_admin: bool,
     pub disabled: bool,
     pub tenant_count: i64,
+    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 
@@ -225,9 +240,13 @@ pub struct JobSummary {
     /// The last error, verbatim (a provider's own message).
     pub last_error: Option<String>,
     pub cancel_requested: bool,
+    #[serde(with = "time::serde::rfc3339")]
     pub run_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
     pub started_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
     pub finished_at: Option<OffsetDateTime>,
 }
 
@@ -239,6 +258,7 @@ pub struct JobEventView {
     pub kind: String,
     pub percent: Option<i16>,
     pub message: String,
+    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 
@@ -272,8 +292,11 @@ pub struct SecretView {
     pub secret_id: Uuid,
     pub name: String,
     pub purpose: String,
+    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
     pub last_revealed_at: Option<OffsetDateTime>,
 }
 
@@ -288,6 +311,7 @@ pub struct CloudAccountView {
     pub access_key_id: String,
     /// Runs against an emulator (the sandbox cloud), not a real provider.
     pub emulated: bool,
+    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 
@@ -296,4 +320,38 @@ pub struct CloudAccountView {
 pub struct ConnectionTest {
     pub region: String,
     pub zones: Vec<String>,
+}
+
+/// An API key as lists show it; the secret itself is shown once, at creation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct ApiKeyView {
+    pub key_id: Uuid,
+    pub name: String,
+    /// The key's first characters (`stx_` and eight more), to tell keys apart.
+    pub prefix: String,
+    pub role: Role,
+    pub owner_email: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+impl ApiKeyView {
+    pub fn is_usable(&self, now: OffsetDateTime) -> bool {
+        self.revoked_at.is_none() && self.expires_at > now
+    }
+}
+
+/// A freshly created API key: the only time its secret is shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreatedApiKey {
+    pub key: ApiKeyView,
+    pub secret: String,
 }

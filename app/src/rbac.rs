@@ -28,10 +28,14 @@ pub enum Action {
     ManageSecrets,
     /// Reading a secret's value (also needs a recent password confirmation).
     RevealSecret,
+    /// Creating, listing and revoking one's own API keys (at most one's own role).
+    ManageOwnApiKeys,
+    /// Listing and revoking everybody's API keys in the tenant (allowed while suspended).
+    ManageAllApiKeys,
 }
 
 impl Action {
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 17] = [
         Action::ViewTenant,
         Action::ViewMembers,
         Action::ViewInvitations,
@@ -47,7 +51,32 @@ impl Action {
         Action::ViewSecrets,
         Action::ManageSecrets,
         Action::RevealSecret,
+        Action::ManageOwnApiKeys,
+        Action::ManageAllApiKeys,
     ];
+
+    /// A stable name, as the REST API lists permissions.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::ViewTenant => "view_tenant",
+            Action::ViewMembers => "view_members",
+            Action::ViewInvitations => "view_invitations",
+            Action::InviteMember => "invite_member",
+            Action::ChangeMemberRole => "change_member_role",
+            Action::RemoveMember => "remove_member",
+            Action::RevokeInvitation => "revoke_invitation",
+            Action::ManageOwnership => "manage_ownership",
+            Action::ViewJobs => "view_jobs",
+            Action::ManageJobs => "manage_jobs",
+            Action::ViewCloudAccounts => "view_cloud_accounts",
+            Action::ManageCloudAccounts => "manage_cloud_accounts",
+            Action::ViewSecrets => "view_secrets",
+            Action::ManageSecrets => "manage_secrets",
+            Action::RevealSecret => "reveal_secret",
+            Action::ManageOwnApiKeys => "manage_own_api_keys",
+            Action::ManageAllApiKeys => "manage_all_api_keys",
+        }
+    }
 
     /// The lowest role allowed to do it.
     pub fn min_role(self) -> Role {
@@ -55,7 +84,8 @@ impl Action {
             Action::ViewTenant
             | Action::ViewMembers
             | Action::ViewJobs
-            | Action::ViewCloudAccounts => Role::Viewer,
+            | Action::ViewCloudAccounts
+            | Action::ManageOwnApiKeys => Role::Viewer,
             Action::ManageJobs => Role::Member,
             Action::ViewInvitations
             | Action::InviteMember
@@ -65,7 +95,8 @@ impl Action {
             | Action::ManageCloudAccounts
             | Action::ViewSecrets
             | Action::ManageSecrets
-            | Action::RevealSecret => Role::Admin,
+            | Action::RevealSecret
+            | Action::ManageAllApiKeys => Role::Admin,
             Action::ManageOwnership => Role::Owner,
         }
     }
@@ -81,6 +112,8 @@ impl Action {
                 | Action::ViewCloudAccounts
                 | Action::ViewSecrets
                 | Action::RevealSecret
+                // Listing keys, and revoking them: taking access away is safe even when suspended.
+                | Action::ManageAllApiKeys
         )
     }
 }
@@ -162,9 +195,16 @@ mod enforce {
         .bind(actor.user_id)
         .fetch_optional(db)
         .await?;
-        let Some((role, status)) = row else {
+        let Some((mut role, status)) = row else {
             return Err(AppError::NotFound);
         };
+        // An API key reaches only its own tenant, with at most its own role.
+        if let Some((key_tenant, key_role)) = actor.key_scope() {
+            if key_tenant != tenant_id {
+                return Err(AppError::NotFound);
+            }
+            role = role.min(key_role);
+        }
         if !allows(role, action) {
             return Err(AppError::Forbidden(format!(
                 "Your role ({}) does not allow this.",
@@ -177,8 +217,9 @@ mod enforce {
         Ok(TenantAccess { tenant_id, role })
     }
 
+    /// The admin console is for people signed in to the portal, never for API keys.
     pub fn authorize_platform(actor: &Actor, _action: PlatformAction) -> Result<(), AppError> {
-        if actor.platform_admin {
+        if actor.platform_admin && actor.key_scope().is_none() {
             Ok(())
         } else {
             Err(AppError::Forbidden(
@@ -201,6 +242,7 @@ mod tests {
                     | Action::ViewMembers
                     | Action::ViewJobs
                     | Action::ViewCloudAccounts
+                    | Action::ManageOwnApiKeys
             );
             assert_eq!(allows(Role::Viewer, action), expected, "{action:?}");
         }

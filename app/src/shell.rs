@@ -42,6 +42,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("jobs/:id") view=JobPage/>
                     <Route path=path!("cloud-accounts") view=CloudAccountsPage/>
                     <Route path=path!("secrets") view=SecretsPage/>
+                    <Route path=path!("api-keys") view=ApiKeysPage/>
                     <Route path=path!("admin") view=AdminTenantsPage/>
                     <Route path=path!("admin/tenants/:id") view=AdminTenantPage/>
                     <Route path=path!("admin/users") view=AdminUsersPage/>

@@ -63,6 +63,7 @@ pub async fn run(settings: Settings, args: BenchEvents) -> anyhow::Result<()> {
         platform_admin: false,
         current_tenant: None,
         reauthenticated_at: None,
+        via: app::backend::actor::Via::Session,
     };
     // Events hang off a job that never runs.
     let job_id = enqueue(

@@ -58,6 +58,51 @@ pub async fn reset_password(settings: &Settings, email: &str) -> anyhow::Result<
     Ok(())
 }
 
+pub async fn create_api_key(
+    settings: &Settings,
+    email: &str,
+    tenant: &str,
+    role: &str,
+    days: i64,
+    name: &str,
+) -> anyhow::Result<()> {
+    let role: app::model::Role = role
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--role must be viewer, member, admin or owner"))?;
+    let db = startup::connect(settings)?;
+    let row: Option<(uuid::Uuid, String, bool, uuid::Uuid)> = sqlx::query_as(
+        "select u.user_id, u.display_name, u.platform_admin, t.tenant_id
+         from app_user u join membership m using (user_id) join tenant t using (tenant_id)
+         where u.email = $1 and t.slug = $2",
+    )
+    .bind(identity::normalize_email(email))
+    .bind(tenant)
+    .fetch_optional(&db)
+    .await?;
+    let (user_id, display_name, platform_admin, tenant_id) =
+        row.ok_or_else(|| anyhow::anyhow!("{email} is not a member of a tenant {tenant:?}"))?;
+    let actor = app::backend::actor::Actor {
+        user_id,
+        email: email.to_string(),
+        display_name,
+        platform_admin,
+        current_tenant: Some(tenant_id),
+        reauthenticated_at: Some(time::OffsetDateTime::now_utc().unix_timestamp()),
+        via: app::backend::actor::Via::Session,
+    };
+    let created = app::backend::api_keys::create(&db, &actor, tenant_id, name, role, days)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot create the key: {e}"))?;
+    eprintln!(
+        "API key {} for {email} in {tenant} ({}), expires {} (shown once):",
+        created.key.prefix,
+        role.as_str(),
+        created.key.expires_at.date()
+    );
+    println!("{}", created.secret);
+    Ok(())
+}
+
 /// `stratus worker`: runs jobs only (scale-out), until SIGTERM/SIGINT, or until the queue is
 /// drained with `--once`.
 pub async fn worker(settings: Settings, concurrency: usize, once: bool) -> anyhow::Result<()> {

@@ -28,7 +28,11 @@ pub struct Settings {
     pub master_keys: Option<SecretString>,
     /// ... or a file of such lines (`STRATUS_MASTER_KEY_FILE`).
     pub master_key_file: Option<std::path::PathBuf>,
-    /// Where the embedded default keeps its generated key file.
+    /// Access-token signing keys as `kid:base64` pairs, the first signs (`STRATUS_JWT_KEYS`).
+    pub jwt_keys: Option<SecretString>,
+    /// ... or a file of such lines (`STRATUS_JWT_KEY_FILE`).
+    pub jwt_key_file: Option<std::path::PathBuf>,
+    /// Where the embedded default keeps its generated key files.
     pub data_dir: std::path::PathBuf,
     /// A moto server to register as the demo tenant's sandbox cloud (`scripts/run` sets it).
     pub sandbox_endpoint: Option<String>,
@@ -89,6 +93,8 @@ impl Settings {
             ),
             master_keys: var("STRATUS_MASTER_KEYS").map(SecretString::from),
             master_key_file: var("STRATUS_MASTER_KEY_FILE").map(Into::into),
+            jwt_keys: var("STRATUS_JWT_KEYS").map(SecretString::from),
+            jwt_key_file: var("STRATUS_JWT_KEY_FILE").map(Into::into),
             data_dir: var("STRATUS_DATA_DIR")
                 .unwrap_or_else(|| ".stratus".into())
                 .into(),

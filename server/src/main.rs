@@ -39,6 +39,23 @@ enum Command {
         #[arg(long)]
         once: bool,
     },
+    /// Create an API key for a member of a tenant and print it once (bootstraps automation
+    /// without the portal; the operator's database access stands in for re-authentication).
+    CreateApiKey {
+        /// The member the key acts for.
+        #[arg(long)]
+        email: String,
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: String,
+        /// At most the member's own role.
+        #[arg(long, default_value = "viewer")]
+        role: String,
+        #[arg(long, default_value_t = 90)]
+        days: i64,
+        #[arg(long, default_value = "created with the stratus CLI")]
+        name: String,
+    },
     /// Key-encryption keys.
     #[command(subcommand)]
     Keys(Keys),
@@ -72,6 +89,13 @@ async fn main() -> anyhow::Result<()> {
         Command::Worker { concurrency, once } => cli::worker(settings, concurrency, once).await,
         Command::Bench(bench) => server::bench::run(settings, bench).await,
         Command::BenchEvents(args) => server::bench_events::run(settings, args).await,
+        Command::CreateApiKey {
+            email,
+            tenant,
+            role,
+            days,
+            name,
+        } => cli::create_api_key(&settings, &email, &tenant, &role, days, &name).await,
         Command::Keys(Keys::Rotate) => cli::rotate_keys(&settings).await,
         Command::Keys(Keys::Generate { id }) => {
             println!("{}", app::backend::secrets::Keyring::generate_line(&id));

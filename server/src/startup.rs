@@ -5,6 +5,7 @@ use crate::http;
 use anyhow::Context;
 use app::backend::events::EventHub;
 use app::backend::jobs::worker::{Registry, Worker};
+use app::backend::jwt::JwtKeys;
 use app::backend::secrets::Keyring;
 use app::backend::{cloud_accounts, passwords, MIGRATOR};
 use leptos::config::LeptosOptions;
@@ -25,6 +26,7 @@ pub struct AppState {
     pub leptos: LeptosOptions,
     pub keyring: Arc<Keyring>,
     pub events: http::events::EventStream,
+    pub jwt: Arc<JwtKeys>,
 }
 
 pub struct Application {
@@ -91,6 +93,7 @@ pub async fn prepare_database(settings: &Settings) -> anyhow::Result<PgPool> {
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let keyring = Arc::new(crate::keys::load(&settings)?);
+        let jwt = Arc::new(crate::keys::load_jwt(&settings)?);
         let db = prepare_database(&settings).await?;
         tokio::task::spawn_blocking(passwords::warm_up);
 
@@ -124,6 +127,7 @@ impl Application {
             leptos,
             keyring,
             events,
+            jwt,
         };
         let router = http::router(state, &settings).await?;
         let worker = (settings.worker_concurrency > 0).then(|| {

@@ -62,6 +62,7 @@ use crate::backend::{identity, session, tenancy};
 use ctx::*;
 
 mod admin;
+mod api_keys;
 mod jobs;
 mod secrets;
 mod signin;
@@ -69,6 +70,7 @@ mod surveys;
 mod tenant;
 
 pub use admin::*;
+pub use api_keys::*;
 pub use jobs::*;
 pub use secrets::*;
 pub use signin::*;

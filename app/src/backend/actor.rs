@@ -1,5 +1,6 @@
-//! The authenticated user behind a request.
+//! The authenticated user behind a request, and the credential they used.
 
+use crate::model::Role;
 use uuid::Uuid;
 
 #[derive(Debug, Clone)]
@@ -12,6 +13,33 @@ pub struct Actor {
     pub current_tenant: Option<Uuid>,
     /// When the person last confirmed their password (unix seconds), for sensitive actions.
     pub reauthenticated_at: Option<i64>,
+    pub via: Via,
+}
+
+/// How the actor proved who they are; an API key narrows what they may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// A browser session: the person's own memberships and roles.
+    Session,
+    /// An API key (directly, or through an access token exchanged for it): one tenant, at most
+    /// the key's role, never the admin console.
+    ApiKey {
+        key_id: Uuid,
+        tenant_id: Uuid,
+        role: Role,
+    },
+}
+
+impl Actor {
+    /// The tenant and role an API key is limited to, if the actor used one.
+    pub fn key_scope(&self) -> Option<(Uuid, Role)> {
+        match self.via {
+            Via::Session => None,
+            Via::ApiKey {
+                tenant_id, role, ..
+            } => Some((tenant_id, role)),
+        }
+    }
 }
 
 /// What the HTTP layer resolved for this request: set on every page and server-function request.

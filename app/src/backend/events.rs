@@ -523,6 +523,12 @@ fn ticket_hash(ticket: &str) -> Vec<u8> {
 
 /// A single-use credential for one handshake, for clients that cannot set headers.
 pub async fn issue_ticket(db: &PgPool, actor: &Actor) -> Result<String, AppError> {
+    if actor.key_scope().is_some() {
+        // A ticket acts as its person; an API key's narrower scope would be lost.
+        return Err(AppError::Forbidden(
+            "API keys open the event stream with their Authorization header.".into(),
+        ));
+    }
     use base64::Engine;
     use rand::RngCore;
     let mut bytes = [0u8; 32];
@@ -564,5 +570,6 @@ pub async fn redeem_ticket(db: &PgPool, ticket: &str) -> Result<Actor, AppError>
         platform_admin,
         current_tenant: None,
         reauthenticated_at: None,
+        via: super::actor::Via::Session,
     })
 }

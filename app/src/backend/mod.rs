@@ -2,11 +2,14 @@
 //! authorizes through `rbac`, validates, and only then touches the database.
 
 pub mod actor;
+pub mod api_keys;
 pub mod audit;
 pub mod cloud_accounts;
 pub mod events;
 pub mod identity;
 pub mod jobs;
+pub mod jwt;
+pub mod keyfile;
 pub mod passwords;
 pub mod providers;
 pub mod secrets;

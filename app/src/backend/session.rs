@@ -1,6 +1,6 @@
 //! The signed-in state kept in the server-side session (tower-sessions, stored in PostgreSQL).
 
-use super::actor::Actor;
+use super::actor::{Actor, Via};
 use crate::error::AppError;
 use sqlx::PgPool;
 use time::{Duration, OffsetDateTime};
@@ -91,6 +91,7 @@ pub async fn resolve(session: &Session, db: &PgPool) -> Result<Option<Actor>, Ap
                 platform_admin,
                 current_tenant,
                 reauthenticated_at,
+                via: Via::Session,
             }))
         }
         _ => {

@@ -178,7 +178,7 @@ pub async fn invite_owner(
 
 /// Who the actor is and which tenant they are in; falls back to their first tenant.
 pub async fn session_info(db: &PgPool, actor: &Actor) -> Result<SessionInfo, AppError> {
-    let tenants: Vec<TenantChoice> = sqlx::query_as(
+    let mut tenants: Vec<TenantChoice> = sqlx::query_as(
         "select t.tenant_id, t.slug, t.display_name, m.role
          from membership m join tenant t using (tenant_id)
          where m.user_id = $1 order by t.display_name",
@@ -186,6 +186,12 @@ pub async fn session_info(db: &PgPool, actor: &Actor) -> Result<SessionInfo, App
     .bind(actor.user_id)
     .fetch_all(db)
     .await?;
+    if let Some((key_tenant, key_role)) = actor.key_scope() {
+        tenants.retain(|t| t.tenant_id == key_tenant);
+        for t in &mut tenants {
+            t.role = t.role.min(key_role);
+        }
+    }
     let current = actor
         .current_tenant
         .and_then(|id| tenants.iter().find(|t| t.tenant_id == id))

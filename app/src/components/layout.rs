@@ -68,6 +68,7 @@ fn Header(session: SessionInfo) -> impl IntoView {
                 {role.is_some_and(|r| allows(r, Action::ViewJobs)).then(|| view! { <A href="/jobs">"Jobs"</A> })}
                 {role.is_some_and(|r| allows(r, Action::ViewCloudAccounts)).then(|| view! { <A href="/cloud-accounts">"Cloud accounts"</A> })}
                 {role.is_some_and(|r| allows(r, Action::ViewSecrets)).then(|| view! { <A href="/secrets">"Secrets"</A> })}
+                {role.is_some_and(|r| allows(r, Action::ManageOwnApiKeys)).then(|| view! { <A href="/api-keys">"API keys"</A> })}
                 {session.platform_admin.then(|| view! {
                     <A href="/admin" exact=true>"Tenants"</A>
                     <A href="/admin/users">"Users"</A>

@@ -81,7 +81,7 @@ async fn authenticate(
         return events::redeem_ticket(&state.db, ticket).await;
     }
     if let Some(token) = bearer(headers) {
-        return authenticate_bearer(&state.db, token).await;
+        return authenticate_bearer(state, token).await;
     }
     let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
     if origin != Some(&*state.events.origin) {
@@ -102,21 +102,29 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-/// BEARER: the one place API keys and JWTs plug in (`app::backend::api_keys::authenticate_bearer`
-/// once it lands on main); until then a bearer token is refused.
-async fn authenticate_bearer(_db: &PgPool, _token: &str) -> Result<Actor, AppError> {
-    Err(AppError::Unauthenticated)
+/// API keys and the access tokens exchanged for them; the actor keeps the key's tenant and
+/// role limits, which `rbac::authorize` applies to every subscription.
+async fn authenticate_bearer(state: &AppState, token: &str) -> Result<Actor, AppError> {
+    app::backend::api_keys::authenticate_bearer(&state.db, &state.jwt, token).await
 }
 
 /// `POST /api/v1/events/ticket`: a single-use ticket for `GET /api/v1/events?ticket=…`, valid
-/// for 30 seconds. Cookie-authenticated (and so CSRF-checked) or bearer-authenticated.
+/// for 30 seconds, for a signed-in person (cookie-authenticated, and so CSRF-checked).
 pub async fn ticket(
     State(state): State<AppState>,
     Extension(RequestActor(session_actor)): Extension<RequestActor>,
     headers: HeaderMap,
 ) -> Response {
     let actor = match bearer(&headers) {
-        Some(token) => authenticate_bearer(&state.db, token).await,
+        // A ticket acts as a signed-in person; a key's holder can set the header instead, and
+        // a ticket must not widen what the key may do.
+        Some(token) => match authenticate_bearer(&state, token).await {
+            Ok(_) => Err(AppError::Forbidden(
+                "API keys open the event stream with their Authorization header, not a ticket."
+                    .into(),
+            )),
+            Err(e) => Err(e),
+        },
         None => session_actor.ok_or(AppError::Unauthenticated),
     };
     let result = match actor {

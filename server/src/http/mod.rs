@@ -5,6 +5,9 @@ mod csrf;
 pub mod events;
 mod health;
 mod pages;
+pub mod rest;
+
+pub(crate) use pages::problem;
 
 use crate::config::Settings;
 use crate::startup::AppState;
@@ -101,6 +104,7 @@ pub async fn router(state: AppState, settings: &Settings) -> anyhow::Result<Rout
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .nest_service("/pkg", pkg)
+        .merge(rest::router())
         .merge(portal)
         .layer(
             ServiceBuilder::new()

@@ -8,18 +8,40 @@ use serde_json::json;
 /// An RFC 9457 problem document for `error`.
 pub fn problem(error: &AppError) -> Response {
     let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = json!({
+    let mut body = json!({
         "type": error.problem_type(),
         "title": status.canonical_reason().unwrap_or("Error"),
         "status": status.as_u16(),
         "detail": error.to_string(),
     });
-    (
+    // Field errors as an extension member, so clients can point at the offending field.
+    let fields = match error {
+        AppError::Invalid(errors) => errors.clone(),
+        AppError::Conflict {
+            field: Some(field),
+            message,
+        } => vec![app::error::FieldError {
+            field: field.clone(),
+            message: message.clone(),
+        }],
+        _ => vec![],
+    };
+    if !fields.is_empty() {
+        body["errors"] = json!(fields);
+    }
+    let mut response = (
         status,
         [(header::CONTENT_TYPE, "application/problem+json")],
         body.to_string(),
     )
-        .into_response()
+        .into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer"),
+        );
+    }
+    response
 }
 
 /// A friendly page for when PostgreSQL cannot be reached; the portal recovers by itself.

@@ -4,7 +4,7 @@
 use crate::support::keyring;
 use crate::support::TestApp;
 use app::backend::actor::Actor;
-use app::backend::{cloud_accounts, identity, jobs, secrets, tenancy};
+use app::backend::{api_keys, cloud_accounts, identity, jobs, secrets, tenancy};
 use app::error::AppError;
 use app::model::{Quotas, Role, TenantStatus};
 use app::rbac::{Action, PlatformAction};
@@ -27,6 +27,8 @@ fn spec_min_role(action: Action) -> Role {
         | Action::RemoveMember
         | Action::RevokeInvitation => Role::Admin,
         Action::ManageOwnership => Role::Owner,
+        Action::ManageOwnApiKeys => Role::Viewer,
+        Action::ManageAllApiKeys => Role::Admin,
     }
 }
 
@@ -40,6 +42,7 @@ fn spec_is_read(action: Action) -> bool {
             | Action::ViewCloudAccounts
             | Action::ViewSecrets
             | Action::RevealSecret
+            | Action::ManageAllApiKeys
     )
 }
 
@@ -158,6 +161,31 @@ async fn perform(
             let mut actor = actor.clone();
             actor.reauthenticated_at = Some(time::OffsetDateTime::now_utc().unix_timestamp());
             secrets::reveal_secret(db, &keyring(), &actor, tenant_id, secret_id)
+                .await
+                .map(drop)
+        }
+        Action::ManageOwnApiKeys => {
+            let mut actor = actor.clone();
+            actor.reauthenticated_at = Some(time::OffsetDateTime::now_utc().unix_timestamp());
+            api_keys::create(db, &actor, tenant_id, "ci", Role::Viewer, 7)
+                .await
+                .map(drop)
+        }
+        Action::ManageAllApiKeys => {
+            // Someone else's key.
+            let key_id: Uuid = sqlx::query_scalar(
+                "insert into api_key (tenant_id, user_id, name, prefix, secret_sha256, role, expires_at)
+                 select $1, user_id, 'theirs', 'stx_x', $2, 'viewer', now() + interval '1 day'
+                 from membership where tenant_id = $1 and user_id <> $3 limit 1
+                 returning key_id",
+            )
+            .bind(tenant_id)
+            .bind(Uuid::new_v4().as_bytes().to_vec())
+            .bind(actor.user_id)
+            .fetch_one(db)
+            .await
+            .unwrap();
+            api_keys::revoke(db, actor, tenant_id, key_id)
                 .await
                 .map(drop)
         }

@@ -397,7 +397,7 @@ async fn handshakes_need_the_portal_origin_and_a_credential() {
         status(open(&app.url, "", cookie.as_deref(), None).await),
         403
     );
-    // The right origin without a session, or a bearer token (not wired yet): 401.
+    // The right origin without a session, or a made-up ticket: 401.
     assert_eq!(status(open(&app.url, "", None, Some(&app.url)).await), 401);
     assert_eq!(
         status(open(&app.url, "?ticket=made-up", None, None).await),
@@ -508,4 +508,50 @@ async fn an_event_produced_in_one_process_reaches_a_socket_on_another() {
     worker.shutdown().await;
     assert_eq!(ids(&got), event_ids(&second_db, job_id).await);
     assert_eq!(got.iter().filter(|e| e.kind == "progress").count(), 3);
+}
+
+#[tokio::test]
+async fn an_api_key_opens_the_stream_within_its_tenant() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant_with_roles("acme").await;
+    let globex = app.tenant_with_roles("globex").await;
+    let key = app
+        .api_key(
+            acme.user(app::model::Role::Admin),
+            acme.tenant_id,
+            app::model::Role::Viewer,
+        )
+        .await;
+    let with_bearer = |token: &str| {
+        let url = format!("{}/api/v1/events", app.url.replacen("http://", "ws://", 1));
+        let mut req = url.into_client_request().unwrap();
+        req.headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        tokio_tungstenite::connect_async(req)
+    };
+    match with_bearer("stx_not-a-real-key").await {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 401),
+        other => panic!("a made-up key was accepted: {:?}", other.map(|_| ())),
+    }
+    // No cookie and no origin: the key is the credential (automation, not a browser).
+    let (mut ws, _) = with_bearer(&key).await.expect("the key opens the stream");
+    subscribe(&mut ws, &format!("tenant:{}", acme.tenant_id), None).await;
+    send(
+        &mut ws,
+        json!({"type": "subscribe", "topic": format!("tenant:{}", globex.tenant_id)}),
+    )
+    .await;
+    assert!(
+        matches!(next(&mut ws).await, ServerMessage::Error { code, .. } if code == "not_found")
+    );
+    // A ticket would act as the whole person: keys use their header instead.
+    let ticket = app
+        .client()
+        .http
+        .post(format!("{}/api/v1/events/ticket", app.url))
+        .header("authorization", format!("Bearer {key}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ticket.status(), 403);
 }

@@ -4,6 +4,7 @@ mod authz_matrix;
 mod events;
 mod health;
 mod queue;
+mod rest_api;
 mod secrets;
 mod sessions;
 mod support;

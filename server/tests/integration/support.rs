@@ -15,6 +15,9 @@ pub const PASSWORD: &str = "correct horse battery staple";
 /// The key-encryption key of every test app (fixed, so tests can open what the app sealed).
 pub const TEST_KEYS: &str = "test1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
+/// The access-token signing key of every test app (fixed, so tests can forge tokens).
+pub const TEST_JWT_KEYS: &str = "jwt1:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
+
 pub fn keyring() -> app::backend::secrets::Keyring {
     app::backend::secrets::Keyring::parse(TEST_KEYS, "TEST_KEYS").unwrap()
 }
@@ -66,6 +69,8 @@ pub fn settings(database_url: &str) -> Settings {
         job_retention: Duration::from_secs(14 * 24 * 3600),
         master_keys: Some(SecretString::from(TEST_KEYS.to_string())),
         master_key_file: None,
+        jwt_keys: Some(SecretString::from(TEST_JWT_KEYS.to_string())),
+        jwt_key_file: None,
         data_dir: std::env::temp_dir().join("stratus-test"),
         sandbox_endpoint: None,
         public_url: None,
@@ -132,6 +137,7 @@ impl TestApp {
             platform_admin,
             current_tenant: None,
             reauthenticated_at: None,
+            via: app::backend::actor::Via::Session,
         }
     }
 
@@ -176,6 +182,16 @@ impl TestApp {
             tenant_id: tenant.tenant_id,
             users,
         }
+    }
+
+    /// A new API key of `user_id` in `tenant_id` with `role`, made through the backend.
+    pub async fn api_key(&self, user_id: Uuid, tenant_id: Uuid, role: app::model::Role) -> String {
+        let mut actor = self.actor(user_id).await;
+        actor.reauthenticated_at = Some(time::OffsetDateTime::now_utc().unix_timestamp());
+        app::backend::api_keys::create(&self.db, &actor, tenant_id, "test key", role, 30)
+            .await
+            .unwrap()
+            .secret
     }
 
     pub async fn accept(&self, link_path: &str, name: &str) -> Uuid {

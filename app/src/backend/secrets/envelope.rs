@@ -5,7 +5,6 @@
 
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
-use base64::Engine;
 use uuid::Uuid;
 
 /// The stored format; bump when the layout or the associated data change.
@@ -33,60 +32,19 @@ impl Keyring {
     /// Parses `id:base64` pairs separated by commas or newlines (`#` starts a comment).
     /// `source` names where they came from, for the error message.
     pub fn parse(spec: &str, source: &str) -> Result<Keyring, String> {
-        let mut keys: Vec<Kek> = Vec::new();
-        let entries = spec
-            .lines()
-            .map(|line| line.split_once('#').map_or(line, |(before, _)| before))
-            .flat_map(|line| line.split(','))
-            .map(str::trim)
-            .filter(|e| !e.is_empty());
-        for entry in entries {
-            let (id, encoded) = entry.split_once(':').ok_or_else(|| {
-                format!(
-                    "{source}: each key must be written id:base64, got {:?}",
-                    redact(entry)
-                )
-            })?;
-            let id = id.trim();
-            if id.is_empty()
-                || !id
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            {
-                return Err(format!(
-                    "{source}: key id {id:?} must be letters, digits, - or _"
-                ));
-            }
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(encoded.trim())
-                .map_err(|_| format!("{source}: key {id:?} is not valid base64"))?;
-            if bytes.len() != 32 {
-                return Err(format!(
-                    "{source}: key {id:?} must be 32 bytes (256 bits), got {}",
-                    bytes.len()
-                ));
-            }
-            if keys.iter().any(|k| k.id == id) {
-                return Err(format!("{source}: key id {id:?} appears twice"));
-            }
-            keys.push(Kek {
-                id: id.to_string(),
+        let keys = crate::backend::keyfile::parse(spec, source)?
+            .into_iter()
+            .map(|(id, bytes)| Kek {
+                id,
                 key: *Key::<Aes256Gcm>::from_slice(&bytes),
-            });
-        }
-        if keys.is_empty() {
-            return Err(format!("{source}: no key given"));
-        }
+            })
+            .collect();
         Ok(Keyring { keys })
     }
 
     /// A new random key, as a line for `STRATUS_MASTER_KEYS` or a key file.
     pub fn generate_line(id: &str) -> String {
-        let key = Aes256Gcm::generate_key(OsRng);
-        format!(
-            "{id}:{}",
-            base64::engine::general_purpose::STANDARD.encode(key)
-        )
+        crate::backend::keyfile::generate_line(id)
     }
 
     pub fn active(&self) -> &Kek {
@@ -99,10 +57,6 @@ impl Keyring {
             .find(|k| k.id == id)
             .ok_or_else(|| SealError::UnknownKey(id.to_string()))
     }
-}
-
-fn redact(entry: &str) -> String {
-    entry.split(':').next().unwrap_or("").to_string() + ":…"
 }
 
 /// What a secret is bound to.
