@@ -120,7 +120,8 @@ pub async fn worker(settings: Settings, concurrency: usize, once: bool) -> anyho
     crate::metrics::install();
     let mut config = settings.worker(concurrency);
     config.once = once;
-    let worker = app::backend::jobs::worker::Worker::start(db, startup::registry(), config);
+    let keyring = std::sync::Arc::new(crate::keys::load(&settings)?);
+    let worker = app::backend::jobs::worker::Worker::start(db, startup::registry(&keyring), config);
     if once {
         worker.wait().await;
     } else {

@@ -36,6 +36,9 @@ pub struct Settings {
     pub data_dir: std::path::PathBuf,
     /// A moto server to register as the demo tenant's sandbox cloud (`scripts/run` sets it).
     pub sandbox_endpoint: Option<String>,
+    /// Where people reach the portal (`STRATUS_PUBLIC_URL`); WebSocket handshakes carrying a
+    /// session cookie must come from exactly this origin. Default: `http://` + the listen address.
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +99,7 @@ impl Settings {
                 .unwrap_or_else(|| ".stratus".into())
                 .into(),
             sandbox_endpoint: var("STRATUS_SANDBOX_ENDPOINT"),
+            public_url: var("STRATUS_PUBLIC_URL"),
         })
         .and_then(|s: Settings| {
             if s.db_max_connections == 0 {
@@ -104,13 +108,41 @@ impl Settings {
             if s.job_lease < Duration::from_secs(1) {
                 bail!("STRATUS_JOB_LEASE_SECS must be at least 1");
             }
+            if let Some(url) = &s.public_url {
+                origin_of(url)?;
+            }
             Ok(s)
         })
         .context("reading configuration")
     }
 }
 
+/// The origin (`scheme://host[:port]`) of a URL such as `https://stratus.example.com/`.
+pub fn origin_of(url: &str) -> anyhow::Result<String> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .filter(|(scheme, _)| matches!(*scheme, "http" | "https"))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "STRATUS_PUBLIC_URL={url:?} is invalid: it must start with http:// or https://"
+            )
+        })?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() || host.contains('@') {
+        bail!("STRATUS_PUBLIC_URL={url:?} is invalid: it needs a host (and no user name)");
+    }
+    Ok(format!("{scheme}://{}", host.to_ascii_lowercase()))
+}
+
 impl Settings {
+    /// The portal's origin: from `STRATUS_PUBLIC_URL`, else the address actually bound.
+    pub fn origin(&self, bound: std::net::SocketAddr) -> String {
+        self.public_url
+            .as_deref()
+            .and_then(|url| origin_of(url).ok())
+            .unwrap_or_else(|| format!("http://{bound}"))
+    }
+
     /// The worker settings for this process, with `concurrency` jobs at a time.
     pub fn worker(&self, concurrency: usize) -> app::backend::jobs::worker::WorkerConfig {
         let mut config = app::backend::jobs::worker::WorkerConfig::new(concurrency);

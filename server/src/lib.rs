@@ -1,6 +1,7 @@
 //! The Stratus process: configuration, startup, the HTTP router and the admin CLI.
 
 pub mod bench;
+pub mod bench_events;
 pub mod cli;
 pub mod config;
 pub mod http;

@@ -65,6 +65,8 @@ enum Command {
     /// Benchmarks (see the README).
     #[command(subcommand)]
     Bench(server::bench::Bench),
+    /// Event-stream latency against a running server (`scripts/bench-events` drives it).
+    BenchEvents(server::bench_events::BenchEvents),
 }
 
 #[derive(Subcommand)]
@@ -90,6 +92,7 @@ async fn main() -> anyhow::Result<()> {
         Command::ResetMfa { email } => cli::reset_mfa(&settings, &email).await,
         Command::Worker { concurrency, once } => cli::worker(settings, concurrency, once).await,
         Command::Bench(bench) => server::bench::run(settings, bench).await,
+        Command::BenchEvents(args) => server::bench_events::run(settings, args).await,
         Command::CreateApiKey {
             email,
             tenant,

@@ -3,6 +3,7 @@
 use crate::config::Settings;
 use crate::http;
 use anyhow::Context;
+use app::backend::events::EventHub;
 use app::backend::jobs::worker::{Registry, Worker};
 use app::backend::jwt::JwtKeys;
 use app::backend::secrets::Keyring;
@@ -16,6 +17,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 /// Shared by every handler.
 #[derive(Clone, axum::extract::FromRef)]
@@ -23,6 +25,7 @@ pub struct AppState {
     pub db: PgPool,
     pub leptos: LeptosOptions,
     pub keyring: Arc<Keyring>,
+    pub events: http::events::EventStream,
     pub jwt: Arc<JwtKeys>,
 }
 
@@ -35,8 +38,10 @@ pub struct Application {
 }
 
 /// Every job kind this build of Stratus can run.
-pub fn registry() -> Registry {
-    Registry::default().with_builtins()
+pub fn registry(keyring: &Arc<Keyring>) -> Registry {
+    let mut registry = Registry::default().with_builtins();
+    app::backend::zone_survey::register(&mut registry, keyring.clone());
+    registry
 }
 
 /// Connects lazily, with short timeouts, so an outage is answered quickly (503) instead of hanging.
@@ -108,17 +113,27 @@ impl Application {
                 .map_err(|e| anyhow::anyhow!("registering the sandbox cloud: {e}"))?;
             tracing::info!(%endpoint, "the demo tenant's sandbox cloud (emulated AWS) is registered");
         }
+        let events = http::events::EventStream {
+            hub: EventHub::start(
+                db.clone(),
+                http::events::CONNECTION_BUFFER,
+                CancellationToken::new(),
+            ),
+            origin: settings.origin(addr).into(),
+        };
+        let state_keyring = keyring.clone();
         let state = AppState {
             db: db.clone(),
             leptos,
             keyring,
+            events,
             jwt,
         };
         let router = http::router(state, &settings).await?;
         let worker = (settings.worker_concurrency > 0).then(|| {
             Worker::start(
                 db.clone(),
-                registry(),
+                registry(&state_keyring),
                 settings.worker(settings.worker_concurrency),
             )
         });

@@ -107,6 +107,7 @@ mod audit;
 mod jobs;
 mod secrets;
 mod signin;
+mod surveys;
 mod tenant;
 
 pub use account::*;
@@ -116,4 +117,5 @@ pub use audit::*;
 pub use jobs::*;
 pub use secrets::*;
 pub use signin::*;
+pub use surveys::*;
 pub use tenant::*;

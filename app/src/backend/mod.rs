@@ -6,6 +6,7 @@ pub mod actor;
 pub mod api_keys;
 pub mod audit;
 pub mod cloud_accounts;
+pub mod events;
 pub mod identity;
 pub mod jobs;
 pub mod jwt;
@@ -19,6 +20,7 @@ pub mod secrets;
 pub mod session;
 pub mod tenancy;
 pub mod user_sessions;
+pub mod zone_survey;
 
 use sqlx::migrate::Migrator;
 

@@ -1,5 +1,8 @@
 use super::PageHeader;
-use crate::api::{get_cloud_accounts, CreateCloudAccount, DeleteCloudAccount, TestCloudAccount};
+use crate::api::{
+    get_cloud_accounts, CreateCloudAccount, DeleteCloudAccount, SurveyCloudAccount,
+    TestCloudAccount,
+};
 use crate::components::form::{field_error, form_error, Field, FormError};
 use crate::components::layout::use_session;
 use crate::components::status::{date, ErrorPanel};
@@ -13,6 +16,13 @@ pub fn CloudAccountsPage() -> impl IntoView {
     let create = ServerAction::<CreateCloudAccount>::new();
     let delete = ServerAction::<DeleteCloudAccount>::new();
     let test = ServerAction::<TestCloudAccount>::new();
+    let survey = ServerAction::<SurveyCloudAccount>::new();
+    // A started survey opens its job page, which follows it live.
+    Effect::new(move |_| {
+        if let Some(Ok(job_id)) = survey.value().get() {
+            leptos_router::hooks::use_navigate()(&format!("/jobs/{job_id}"), Default::default());
+        }
+    });
     let list = Resource::new(
         move || (create.version().get(), delete.version().get()),
         |_| get_cloud_accounts(),
@@ -26,6 +36,7 @@ pub fn CloudAccountsPage() -> impl IntoView {
         <Title text="Cloud accounts"/>
         <PageHeader title="Cloud accounts".to_string() subtitle="Where this tenant's zones, instances and databases are created."/>
         <FormError error=form_error(delete.value())/>
+        <FormError error=form_error(survey.value())/>
         {move || match tv.get() {
             Some(Ok(result)) => Some(view! {
                 <div class="alert alert-ok" role="status">
@@ -45,7 +56,7 @@ pub fn CloudAccountsPage() -> impl IntoView {
                     Ok(accounts) if accounts.is_empty() => view! {
                         <section class="panel empty"><p>"No cloud accounts yet."</p></section>
                     }.into_any(),
-                    Ok(accounts) => view! { <AccountTable accounts can_manage test delete/> }.into_any(),
+                    Ok(accounts) => view! { <AccountTable accounts can_manage test delete survey/> }.into_any(),
                 }
             })}
         </Transition>
@@ -59,6 +70,7 @@ fn AccountTable(
     can_manage: bool,
     test: ServerAction<TestCloudAccount>,
     delete: ServerAction<DeleteCloudAccount>,
+    survey: ServerAction<SurveyCloudAccount>,
 ) -> impl IntoView {
     view! {
         <section class="panel">
@@ -83,6 +95,10 @@ fn AccountTable(
                                 <ActionForm action=test attr:class="inline-form">
                                     <input type="hidden" name="cloud_account_id" value=a.cloud_account_id.to_string()/>
                                     <button type="submit" class="button small secondary" disabled=move || test.pending().get()>"Test connection"</button>
+                                </ActionForm>
+                                <ActionForm action=survey attr:class="inline-form">
+                                    <input type="hidden" name="cloud_account_id" value=a.cloud_account_id.to_string()/>
+                                    <button type="submit" class="button small secondary" disabled=move || survey.pending().get()>"Survey zones"</button>
                                 </ActionForm>
                                 {can_manage.then(|| view! {
                                     <ActionForm action=delete attr:class="inline-form">

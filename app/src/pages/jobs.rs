@@ -2,20 +2,65 @@ use super::PageHeader;
 use crate::api::{get_job, get_jobs, CancelJob, RetryJob};
 use crate::components::form::{form_error, FormError};
 use crate::components::layout::use_session;
+use crate::components::live::LiveIndicator;
 use crate::components::status::{date_time, ErrorPanel, JobStateBadge, ProgressBar};
+use crate::live::{use_live_events, LiveEvent};
 use crate::model::{JobDetail, JobState, JobSummary};
 use crate::rbac::{allows, Action};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
+use std::collections::HashMap;
 
-/// The tenant's jobs: every change Stratus makes runs as one.
+/// The tenant's jobs: every change Stratus makes runs as one. Live: progress moves in place,
+/// and a new job or a change of state reloads the list.
 #[component]
 pub fn JobsPage() -> impl IntoView {
-    let jobs = Resource::new(|| (), |_| get_jobs());
+    let session = use_session();
+    let topic = Signal::derive(move || {
+        session
+            .get()
+            .and_then(|s| s.current)
+            .map(|t| format!("tenant:{}", t.tenant_id))
+    });
+    let live = use_live_events(topic);
+    let state_changes = Memo::new(move |_| {
+        live.events.with(|list| {
+            list.iter()
+                .filter(|e| e.kind == "state")
+                .map(|e| e.id)
+                .max()
+        })
+    });
+    // Progress since the list was loaded; a state event drops its job's entry (the reload has it).
+    let progress = RwSignal::new(HashMap::<i64, (i16, String)>::new());
+    Effect::new(move |_| {
+        live.events.with(|list| {
+            progress.update(|map| {
+                map.clear();
+                for e in list {
+                    match (e.kind.as_str(), e.percent) {
+                        ("progress", Some(p)) => {
+                            map.insert(e.job_id, (p, e.message.clone()));
+                        }
+                        ("state", _) => {
+                            map.remove(&e.job_id);
+                        }
+                        _ => {}
+                    }
+                }
+            })
+        })
+    });
+    let jobs = Resource::new(
+        move || (live.generation.get(), state_changes.get()),
+        |_| get_jobs(),
+    );
     view! {
         <Title text="Jobs"/>
-        <PageHeader title="Jobs".to_string() subtitle="Every change runs as a job: queued, run by a worker, retried when it fails."/>
+        <PageHeader title="Jobs".to_string() subtitle="Every change runs as a job: queued, run by a worker, retried when it fails.">
+            <LiveIndicator status=live.status/>
+        </PageHeader>
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match jobs.await {
@@ -23,7 +68,7 @@ pub fn JobsPage() -> impl IntoView {
                     Ok(list) if list.is_empty() => view! {
                         <section class="panel empty"><p>"No jobs yet. They appear here as soon as something changes."</p></section>
                     }.into_any(),
-                    Ok(list) => view! { <JobTable jobs=list link_prefix="/jobs"/> }.into_any(),
+                    Ok(list) => view! { <JobTable jobs=list link_prefix="/jobs" live=progress/> }.into_any(),
                 }
             })}
         </Transition>
@@ -31,7 +76,13 @@ pub fn JobsPage() -> impl IntoView {
 }
 
 #[component]
-pub fn JobTable(jobs: Vec<JobSummary>, link_prefix: &'static str) -> impl IntoView {
+pub fn JobTable(
+    jobs: Vec<JobSummary>,
+    link_prefix: &'static str,
+    /// Live progress by job id, newer than `jobs`.
+    #[prop(optional)]
+    live: Option<RwSignal<HashMap<i64, (i16, String)>>>,
+) -> impl IntoView {
     view! {
         <section class="panel">
             <table class="table">
@@ -40,19 +91,25 @@ pub fn JobTable(jobs: Vec<JobSummary>, link_prefix: &'static str) -> impl IntoVi
                     <th scope="col">"Progress"</th><th scope="col">"Attempt"</th><th scope="col">"Created"</th>
                 </tr></thead>
                 <tbody>
-                    {jobs.into_iter().map(|j| view! {
+                    {jobs.into_iter().map(|j| {
+                        let id = j.job_id;
+                        let latest = move || live.and_then(|l| l.with(|m| m.get(&id).cloned()));
+                        let percent = Signal::derive(move || latest().map_or(j.progress, |(p, _)| p));
+                        let base_message = j.progress_message.clone().unwrap_or_default();
+                        let message = move || latest().map_or_else(|| base_message.clone(), |(_, m)| m);
+                        view! {
                         <tr>
                             <td><a href=format!("{link_prefix}/{}", j.job_id)>{format!("#{}", j.job_id)}</a></td>
                             <td><code>{j.kind.clone()}</code></td>
                             <td><JobStateBadge state=j.state/></td>
                             <td class="progress-cell">
-                                <ProgressBar percent=j.progress label=format!("Progress of job {}", j.job_id)/>
-                                <span class="muted small">{j.progress_message.clone().unwrap_or_default()}</span>
+                                <ProgressBar percent label=format!("Progress of job {}", j.job_id)/>
+                                <span class="muted small">{message}</span>
                             </td>
                             <td class="num">{format!("{} / {}", j.attempt, j.max_attempts)}</td>
                             <td>{date_time(j.created_at)}</td>
                         </tr>
-                    }).collect_view()}
+                    }}).collect_view()}
                 </tbody>
             </table>
         </section>
@@ -64,15 +121,34 @@ pub fn JobPage() -> impl IntoView {
     let params = use_params_map();
     let cancel = ServerAction::<CancelJob>::new();
     let retry = ServerAction::<RetryJob>::new();
+    let topic = Signal::derive(move || {
+        params
+            .read()
+            .get("id")
+            .and_then(|id| id.parse::<i64>().ok())
+            .map(|id| format!("job:{id}"))
+    });
+    let live = use_live_events(topic);
+    // A change of state reloads the job (attempts, times, errors); progress and log lines
+    // are appended in place.
+    let state_changes = Memo::new(move |_| {
+        live.events.with(|list| {
+            list.iter()
+                .filter(|e| e.kind == "state")
+                .map(|e| e.id)
+                .max()
+        })
+    });
     let job = Resource::new(
         move || {
             (
                 params.read().get("id"),
                 cancel.version().get(),
                 retry.version().get(),
+                (live.generation.get(), state_changes.get()),
             )
         },
-        |(id, _, _)| async move {
+        |(id, _, _, _)| async move {
             let id = id
                 .and_then(|s| s.parse().ok())
                 .ok_or(crate::error::AppError::NotFound)?;
@@ -92,7 +168,8 @@ pub fn JobPage() -> impl IntoView {
                     Err(error) => view! { <Title text="Job"/> <ErrorPanel error/> }.into_any(),
                     Ok(detail) => view! {
                         <p class="breadcrumb"><a href="/jobs">"Jobs"</a> " / " {format!("#{}", detail.job.job_id)}</p>
-                        <JobDetailView detail=detail.clone()/>
+                        <div class="live-row"><LiveIndicator status=live.status/></div>
+                        <JobDetailView detail=detail.clone() live=live.events/>
                         {can_manage().then(|| view! { <JobControls job=detail.job cancel retry/> })}
                     }.into_any(),
                 }
@@ -131,18 +208,47 @@ pub fn JobControls(
     }
 }
 
-/// A job's header, progress and event log (shared by the tenant and admin pages).
+/// A job's header, progress and event log (shared by the tenant and admin pages). With `live`,
+/// events newer than `detail` are appended and move the progress bar.
 #[component]
-pub fn JobDetailView(detail: JobDetail) -> impl IntoView {
+pub fn JobDetailView(
+    detail: JobDetail,
+    #[prop(optional)] live: Option<ReadSignal<Vec<LiveEvent>>>,
+) -> impl IntoView {
     let j = detail.job;
+    let seen = detail.events.iter().map(|e| e.event_id).max().unwrap_or(0);
+    let newer = move || -> Vec<LiveEvent> {
+        live.map(|l| l.with(|list| list.iter().filter(|e| e.id > seen).cloned().collect()))
+            .unwrap_or_default()
+    };
+    let latest_progress = move || {
+        newer()
+            .into_iter()
+            .rev()
+            .find(|e| e.kind == "progress" && e.percent.is_some())
+    };
+    let (base_percent, base_message) = (j.progress, j.progress_message.clone());
+    let percent = Signal::derive(move || {
+        latest_progress()
+            .and_then(|e| e.percent)
+            .unwrap_or(base_percent)
+    });
+    let progress_text = move || {
+        let message = latest_progress()
+            .map(|e| e.message)
+            .or_else(|| base_message.clone())
+            .unwrap_or_else(|| "no progress reported yet".into());
+        format!("{}% · {}", percent.get(), message)
+    };
+    let has_events = !detail.events.is_empty();
     view! {
         <Title text=format!("Job #{}", j.job_id)/>
         <PageHeader title=format!("Job #{}", j.job_id) subtitle=j.kind.clone()>
             <JobStateBadge state=j.state/>
         </PageHeader>
         <section class="panel">
-            <ProgressBar percent=j.progress label="Job progress".to_string()/>
-            <p class="muted">{format!("{}% · {}", j.progress, j.progress_message.clone().unwrap_or_else(|| "no progress reported yet".into()))}</p>
+            <ProgressBar percent label="Job progress".to_string()/>
+            <p class="muted">{progress_text}</p>
             <dl class="facts">
                 <div><dt>"Attempt"</dt><dd>{format!("{} of {}", j.attempt, j.max_attempts)}</dd></div>
                 <div><dt>"Created"</dt><dd>{date_time(j.created_at)}</dd></div>
@@ -156,22 +262,33 @@ pub fn JobDetailView(detail: JobDetail) -> impl IntoView {
         </section>
         <section class="panel">
             <h2>"Events"</h2>
-            {if detail.events.is_empty() {
-                view! { <p class="muted">"No events yet."</p> }.into_any()
-            } else {
-                view! {
-                    <ol class="events">
-                        {detail.events.into_iter().map(|e| view! {
-                            <li class=format!("event event-{}", e.kind)>
-                                <time>{date_time(e.created_at)}</time>
-                                <span class="event-kind">{e.kind.clone()}</span>
-                                {e.percent.map(|p| view! { <span class="event-percent">{format!("{p}%")}</span> })}
-                                <span class="event-message">{e.message.clone()}</span>
-                            </li>
-                        }).collect_view()}
-                    </ol>
-                }.into_any()
-            }}
+            {move || (!has_events && newer().is_empty()).then(|| view! { <p class="muted">"No events yet."</p> })}
+            <ol class="events">
+                {detail.events.into_iter().map(|e| view! {
+                    <EventItem kind=e.kind at=e.created_at percent=e.percent message=e.message/>
+                }).collect_view()}
+                <For each=newer key=|e| e.id let:e>
+                    <EventItem kind=e.kind at=e.at percent=e.percent message=e.message/>
+                </For>
+            </ol>
         </section>
+    }
+}
+
+#[component]
+fn EventItem(
+    kind: String,
+    at: time::OffsetDateTime,
+    percent: Option<i16>,
+    message: String,
+) -> impl IntoView {
+    let class = format!("event event-{kind}");
+    view! {
+        <li class=class>
+            <time>{date_time(at)}</time>
+            <span class="event-kind">{kind}</span>
+            {percent.map(|p| view! { <span class="event-percent">{format!("{p}%")}</span> })}
+            <span class="event-message">{message}</span>
+        </li>
     }
 }

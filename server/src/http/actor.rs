@@ -28,13 +28,15 @@ pub async fn resolve_actor(
 ) -> Response {
     let path = req.uri().path().to_owned();
     let rpc = path.strip_prefix("/rpc/");
+    // The API answers with problems, never with the sign-in page.
+    let is_api = path.starts_with("/api/");
     let resolved = match session::resolve(&session, &state.db).await {
         Ok(resolved) => resolved,
-        Err(error) if rpc.is_some() => return problem(&error),
+        Err(error) if rpc.is_some() || is_api => return problem(&error),
         Err(AppError::Unavailable) => return unavailable_page(),
         Err(error) => return problem(&error),
     };
-    let is_page = req.method() == Method::GET && rpc.is_none();
+    let is_page = req.method() == Method::GET && rpc.is_none() && !is_api;
     if resolved.as_ref().is_some_and(|r| r.must_enrol_mfa) {
         match rpc {
             Some(name) if !mfa::ALLOWED_BEFORE_ENROLMENT.contains(&name) => {

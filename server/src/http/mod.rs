@@ -4,6 +4,7 @@ mod actor;
 mod audit_export;
 mod client_ip;
 mod csrf;
+pub mod events;
 mod health;
 mod pages;
 pub mod rest;
@@ -68,6 +69,8 @@ pub async fn router(state: AppState, settings: &Settings) -> anyhow::Result<Rout
             "/admin/audit/export.ndjson",
             get(audit_export::admin_export),
         )
+        .route("/api/v1/events", get(events::stream))
+        .route("/api/v1/events/ticket", post(events::ticket))
         .route(
             "/rpc/{*name}",
             post({

@@ -3,6 +3,7 @@
 mod accounts;
 mod audit;
 mod authz_matrix;
+mod events;
 mod health;
 mod queue;
 mod rest_api;

@@ -144,6 +144,7 @@ pub fn settings(database_url: &str) -> Settings {
         jwt_key_file: None,
         data_dir: std::env::temp_dir().join("stratus-test"),
         sandbox_endpoint: None,
+        public_url: None,
     }
 }
 
