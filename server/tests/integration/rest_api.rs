@@ -484,6 +484,13 @@ fn routes(tenant: Uuid, member: Uuid, invitation: Uuid, key: Uuid) -> Vec<Route>
             Needs::Role(Role::Admin),
             200,
         ),
+        route(
+            Method::GET,
+            format!("{t}/audit?action=member.removed"),
+            None,
+            Needs::Role(Role::Admin),
+            200,
+        ),
     ]
 }
 
