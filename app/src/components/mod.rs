@@ -1,5 +1,5 @@
 pub mod form;
 pub mod layout;
 pub mod live;
-pub mod status;
 pub mod reauth;
+pub mod status;

@@ -1,7 +1,7 @@
 use super::PageHeader;
 use crate::api::{get_api_keys, ApiKeysPage, CreateApiKey, Reauthenticate, RevokeApiKey};
-use crate::components::reauth::ReauthPanel;
 use crate::components::form::{field_error, form_error, Field, FormError};
+use crate::components::reauth::ReauthPanel;
 use crate::components::status::{date, date_time, ErrorPanel};
 use crate::error::AppError;
 use crate::model::{ApiKeyView, CreatedApiKey, Role};

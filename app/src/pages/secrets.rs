@@ -2,8 +2,8 @@ use super::PageHeader;
 use crate::api::{
     get_secrets, CreateSecret, DeleteSecret, Reauthenticate, RevealSecret, UpdateSecret,
 };
-use crate::components::reauth::ReauthPanel;
 use crate::components::form::{field_error, form_error, Field, FormError};
+use crate::components::reauth::ReauthPanel;
 use crate::components::status::{date, date_time, ErrorPanel};
 use crate::error::AppError;
 use crate::model::SecretView;

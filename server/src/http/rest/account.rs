@@ -6,12 +6,12 @@ use crate::startup::AppState;
 use app::backend::actor::Via;
 use app::backend::api_keys;
 use app::backend::rate_limit::{self, Limit};
-use axum::extract::ConnectInfo;
-use std::net::SocketAddr;
 use app::model::Role;
 use app::rbac::{allows, Action};
+use axum::extract::ConnectInfo;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
 use utoipa::ToSchema;
 use uuid::Uuid;
 

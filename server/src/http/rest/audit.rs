@@ -42,7 +42,9 @@ pub async fn list(
 ) -> ApiResult<Json<Page<AuditEvent>>> {
     let limit = query.limit.unwrap_or(50);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(AppError::invalid("limit", format!("Use a limit from 1 to {MAX_LIMIT}.")).into());
+        return Err(
+            AppError::invalid("limit", format!("Use a limit from 1 to {MAX_LIMIT}.")).into(),
+        );
     }
     // The cursor is the last event's id, as the portal uses it; opaque to clients all the same.
     let cursor = match &query.cursor {
@@ -59,7 +61,15 @@ pub async fn list(
         to: query.to,
         tenant: None,
     };
-    let page = audit::list(&state.db, &actor, AuditScope::Tenant(tenant_id), &filter, cursor, limit as i64).await?;
+    let page = audit::list(
+        &state.db,
+        &actor,
+        AuditScope::Tenant(tenant_id),
+        &filter,
+        cursor,
+        limit as i64,
+    )
+    .await?;
     Ok(Json(Page {
         items: page.events,
         next_cursor: page.next_cursor.map(|id| id.to_string()),

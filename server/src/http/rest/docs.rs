@@ -146,17 +146,25 @@ fn operation(out: &mut String, method: &str, path: &str, op: &Operation) {
 fn error_table(out: &mut String, api: &OpenApi) {
     let mut seen = std::collections::BTreeMap::new();
     for item in api.paths.paths.values() {
-        for op in [&item.get, &item.post, &item.put, &item.patch, &item.delete].into_iter().flatten() {
+        for op in [&item.get, &item.post, &item.put, &item.patch, &item.delete]
+            .into_iter()
+            .flatten()
+        {
             for (status, response) in &op.responses.responses {
                 if let (false, RefOr::T(response)) = (status.starts_with('2'), response) {
-                    seen.entry(status.clone()).or_insert_with(|| response.description.clone());
+                    seen.entry(status.clone())
+                        .or_insert_with(|| response.description.clone());
                 }
             }
         }
     }
     out.push_str("<section class=\"card api-op\" id=\"errors\"><h2>Errors</h2><p>Every error is an RFC 9457 problem document (<code>application/problem+json</code>, see <a href=\"#schema-Problem\">Problem</a>) whose <code>type</code> is stable.</p><table class=\"table\"><thead><tr><th>Status</th><th>Meaning</th></tr></thead><tbody>");
     for (status, description) in seen {
-        let _ = write!(out, "<tr><td>{status}</td><td>{}</td></tr>", escape(&description));
+        let _ = write!(
+            out,
+            "<tr><td>{status}</td><td>{}</td></tr>",
+            escape(&description)
+        );
     }
     out.push_str("</tbody></table></section>");
 }
