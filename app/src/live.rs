@@ -155,9 +155,10 @@ mod hook {
         let (events, set_events) = signal(Vec::<LiveEvent>::new());
         let (status, set_status) = signal(LiveStatus::Connecting);
         let (generation, set_generation) = signal(0u32);
-        #[cfg(feature = "hydrate")]
+        // Both features are on when a workspace-wide build unifies them: that build is a server.
+        #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
         browser::follow(topic, set_events, set_status, set_generation);
-        #[cfg(not(feature = "hydrate"))]
+        #[cfg(any(not(feature = "hydrate"), feature = "ssr"))]
         let _ = (topic, set_events, set_status, set_generation);
         LiveEvents {
             events,
@@ -166,7 +167,7 @@ mod hook {
         }
     }
 
-    #[cfg(feature = "hydrate")]
+    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
     mod browser {
         use super::*;
         use send_wrapper::SendWrapper;
