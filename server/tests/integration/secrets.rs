@@ -513,6 +513,19 @@ async fn secret_values_never_reach_the_logs() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
+    // Drain the pipes as the server writes: a full pipe would block its logging, and with it
+    // the server.
+    let drain = |pipe: Option<Box<dyn tokio::io::AsyncRead + Send + Unpin>>| {
+        tokio::spawn(async move {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = tokio::io::AsyncReadExt::read_to_end(&mut pipe, &mut bytes).await;
+            }
+            bytes
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
     let base = format!("http://127.0.0.1:{port}");
     let client = Client {
         base: base.clone(),
@@ -557,11 +570,11 @@ async fn secret_values_never_reach_the_logs() {
         )
         .await;
     child.start_kill().unwrap();
-    let output = child.wait_with_output().await.unwrap();
+    child.wait().await.unwrap();
     let logs = format!(
         "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+        String::from_utf8_lossy(&stdout.await.unwrap()),
+        String::from_utf8_lossy(&stderr.await.unwrap())
     );
     assert!(
         logs.contains("signed in"),
