@@ -1,26 +1,13 @@
-import { test, expect, Page } from '@playwright/test';
-
-const adminEmail = process.env.E2E_ADMIN_EMAIL ?? 'admin@stratus.local';
-const adminPassword = process.env.E2E_ADMIN_PASSWORD ?? '';
-
-async function signIn(page: Page, email: string, password: string) {
-  await page.goto('/login');
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page).toHaveURL(/\/$/);
-}
+import { test, expect } from '@playwright/test';
+import { adminPassword, signInAdmin } from './support';
 
 test('a zone survey moves live on the Jobs page and on its own page, without a reload', async ({ browser }) => {
   test.skip(!adminPassword, 'E2E_ADMIN_PASSWORD is not set (scripts/test sets it)');
-  // Since platform admins must enrol MFA at first sign-in, this test needs the authenticator
-  // that portal.spec.ts enrols; sharing it between spec files is the open work (issue 6).
-  test.fixme(true, 'needs the MFA authenticator shared with portal.spec.ts');
   const context = await browser.newContext();
 
   // One tab watches the Jobs page; everything it learns arrives over its WebSocket.
   const watcher = await context.newPage();
-  await signIn(watcher, adminEmail, adminPassword);
+  await signInAdmin(watcher);
   const frames: string[] = [];
   watcher.on('websocket', (ws) => ws.on('framereceived', (f) => frames.push(String(f.payload))));
   let loads = 0;

@@ -13,6 +13,7 @@ use app::backend::jobs::{enqueue, NewJob};
 use futures_util::{SinkExt, StreamExt};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 
@@ -85,9 +86,15 @@ pub async fn run(settings: Settings, args: BenchEvents) -> anyhow::Result<()> {
             let ticket = issue_ticket(&db, &actor)
                 .await
                 .map_err(|e| anyhow::anyhow!("ticket: {e}"))?;
-            let (mut ws, _) = tokio_tungstenite::connect_async(format!("{ws_url}?ticket={ticket}"))
-                .await
-                .context("connecting a client")?;
+            // A small read chunk, as the server uses: tungstenite zero-fills it on every read.
+            let config = WebSocketConfig::default().read_buffer_size(4 * 1024);
+            let (mut ws, _) = tokio_tungstenite::connect_async_with_config(
+                format!("{ws_url}?ticket={ticket}"),
+                Some(config),
+                false,
+            )
+            .await
+            .context("connecting a client")?;
             let subscribe = format!(r#"{{"type":"subscribe","topic":"tenant:{tenant_id}"}}"#);
             ws.send(Message::Text(subscribe.into())).await?;
             // Wait for `subscribed`, so every client is live before timing starts.

@@ -1,0 +1,124 @@
+// Helpers shared by the spec files: signing in, and a small authenticator app for the
+// two-factor step that platform admins must enrol at their first sign-in.
+import { expect, Page } from '@playwright/test';
+import { createHmac } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const adminEmail = process.env.E2E_ADMIN_EMAIL ?? 'admin@stratus.local';
+export const adminPassword = process.env.E2E_ADMIN_PASSWORD ?? '';
+
+// The admin enrols once per server, and spec files may run in separate worker processes, so
+// the admin's authenticator lives in a file (scripts/test gives each run a fresh folder).
+const stateDir = process.env.E2E_STATE_DIR
+  ?? join(tmpdir(), `stratus-e2e-${new URL(process.env.E2E_BASE_URL ?? 'http://127.0.0.1:3000').port}`);
+const adminState = join(stateDir, 'admin-authenticator.json');
+
+export async function signIn(page: Page, email: string, password: string) {
+  await page.goto('/login', { waitUntil: 'networkidle' });
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/$/);
+}
+
+// RFC 6238: SHA-1, 6 digits, 30-second steps.
+function base32Decode(key: string): Buffer {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of key.replace(/[\s=]/g, '').toUpperCase()) {
+    bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  }
+  const bytes = [];
+  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(parseInt(bits.slice(i, i + 8), 2));
+  return Buffer.from(bytes);
+}
+
+function totp(key: string, step: number): string {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const mac = createHmac('sha1', base32Decode(key)).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0xf;
+  const value = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return value.toString().padStart(6, '0');
+}
+
+/** An authenticator that never offers a step twice (Stratus refuses replayed codes). */
+export class Authenticator {
+  lastCode = '';
+  constructor(readonly key: string, private last = 0, private readonly stateFile?: string) {}
+  codeAt(step: number) { return totp(this.key, step); }
+  async next(): Promise<string> {
+    for (;;) {
+      const now = Math.floor(Date.now() / 30_000);
+      const step = Math.max(now, this.last + 1);
+      // The server accepts one step ahead of its clock; beyond that, wait.
+      if (step <= now + 1) {
+        this.last = step;
+        this.lastCode = totp(this.key, step);
+        this.save();
+        return this.lastCode;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  save() {
+    if (!this.stateFile) return;
+    mkdirSync(stateDir, { recursive: true });
+    writeFileSync(this.stateFile, JSON.stringify({ key: this.key, last: this.last }));
+  }
+  static load(stateFile: string): Authenticator | undefined {
+    if (!existsSync(stateFile)) return undefined;
+    const { key, last } = JSON.parse(readFileSync(stateFile, 'utf8'));
+    return new Authenticator(key, last, stateFile);
+  }
+}
+
+/** Full-page screenshots for review, when E2E_SCREENSHOTS names a folder. */
+export async function shot(page: Page, name: string) {
+  const dir = process.env.E2E_SCREENSHOTS;
+  if (dir) await page.screenshot({ path: `${dir}/${name}.png`, fullPage: true });
+}
+
+/** Sets up the authenticator on /account/mfa; returns it and the recovery codes shown. */
+export async function enrolMfa(page: Page, name = 'enrol', stateFile?: string): Promise<[Authenticator, string[]]> {
+  await expect(page).toHaveURL(/\/account\/mfa$/);
+  await page.waitForLoadState('networkidle'); // hydrated, so the form calls the server function
+  await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
+  await expect(page.getByRole('img', { name: /QR code/ })).toBeVisible();
+  await shot(page, `${name}-qr`);
+  const key = (await page.locator('#manual-key').textContent()) ?? '';
+  const authenticator = new Authenticator(key, 0, stateFile);
+  await page.getByLabel('Code from the app').fill(await authenticator.next());
+  await page.getByRole('button', { name: 'Turn on two-factor authentication' }).click();
+  const codes = page.getByRole('list', { name: 'Recovery codes' }).getByRole('listitem');
+  await expect(codes).toHaveCount(10);
+  await shot(page, `${name}-recovery-codes`);
+  return [authenticator, await codes.allTextContents()];
+}
+
+export async function signInWithCode(page: Page, email: string, password: string, authenticator: Authenticator) {
+  await page.goto('/login', { waitUntil: 'networkidle' });
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/login\/mfa$/);
+  await page.waitForLoadState('networkidle');
+  await page.getByLabel('Authentication code').fill(await authenticator.next());
+  await page.getByRole('button', { name: 'Verify' }).click();
+  await expect(page).toHaveURL(/\/$/);
+}
+
+/** The first admin enrols at their first sign-in; afterwards they sign in with a code. */
+export async function signInAdmin(page: Page) {
+  const authenticator = Authenticator.load(adminState);
+  if (authenticator) return signInWithCode(page, adminEmail, adminPassword, authenticator);
+  await page.goto('/login', { waitUntil: 'networkidle' });
+  await page.getByLabel('Email').fill(adminEmail);
+  await page.getByLabel('Password').fill(adminPassword);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await enrolMfa(page, 'enrol', adminState);
+  await page.getByRole('link', { name: 'I have saved my recovery codes' }).click();
+  await expect(page).toHaveURL(/\/$/);
+}
