@@ -38,14 +38,14 @@ def stratus_workers(processes, concurrency):
     return time.perf_counter() - start
 
 
-def stratus_drain(processes, concurrency, keep_finished=False):
+def stratus_drain(processes, concurrency, keep_finished=False, tenant=False):
     if not keep_finished:
         stratus("reset")
     startup = statistics.median(stratus_workers(processes, concurrency) for _ in range(3))
     if keep_finished:
         # Only the benchmark's own jobs are counted; the million finished ones stay.
         subprocess.run(["psql", args.db, "-qc", "delete from job where kind = 'system.noop' and fair_seq <> 0"], check=True)
-    stratus("enqueue", "--count", str(args.jobs))
+    stratus("enqueue", "--count", str(args.jobs), *(["--tenant"] if tenant else []))
     # As the graphile side does: flush dirty pages now, not during the timed drain.
     subprocess.run(["psql", args.db, "-qc", "checkpoint"], check=True)
     elapsed = stratus_workers(processes, concurrency) - startup
@@ -76,6 +76,13 @@ for processes, concurrency in configs:
     gb = graphile_drain(processes, concurrency, True)
     rows.append((processes, concurrency, s))
     print(f"{processes:>9} {concurrency:>5} {s:>9,.0f} {gu:>9,.0f} {gb:>9,.0f} {s / gu:>11.1f}x {s / gb:>9.2f}x", flush=True)
+
+print()
+print("Tenant jobs: each also writes queued, running and succeeded events for the live stream (jobs/s)")
+print(f"{'processes':>9} {'conc.':>5} {'stratus':>9}")
+for processes, concurrency in [(1, 24), (2, 24)]:
+    t = stratus_drain(processes, concurrency, tenant=True)
+    print(f"{processes:>9} {concurrency:>5} {t:>9,.0f}", flush=True)
 
 print()
 print("Enqueue-to-start latency at a steady 500 jobs/s for 10 s (ms)")

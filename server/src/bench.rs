@@ -17,6 +17,10 @@ pub enum Bench {
     Enqueue {
         #[arg(long)]
         count: usize,
+        /// Jobs of a tenant (`bench`), which write queued/running/succeeded events for the
+        /// live stream; by default platform jobs, which do not.
+        #[arg(long)]
+        tenant: bool,
     },
     /// Leave COUNT finished jobs in the table (as a long-running queue would).
     FillFinished {
@@ -50,8 +54,24 @@ pub async fn run(settings: Settings, bench: Bench) -> anyhow::Result<()> {
                 .await?;
             println!("{}", json!({ "reset": true }));
         }
-        Bench::Enqueue { count } => {
-            let jobs: Vec<NewJob> = (0..count).map(|_| NewJob::new("system.noop")).collect();
+        Bench::Enqueue { count, tenant } => {
+            let tenant_id: Option<uuid::Uuid> = if tenant {
+                Some(
+                    sqlx::query_scalar(
+                        "insert into tenant (slug, display_name) values ('bench', 'Bench')
+                         on conflict (slug) do update set slug = excluded.slug returning tenant_id",
+                    )
+                    .fetch_one(&db)
+                    .await?,
+                )
+            } else {
+                None
+            };
+            let job = |_| match tenant_id {
+                Some(t) => NewJob::new("system.noop").tenant(t),
+                None => NewJob::new("system.noop"),
+            };
+            let jobs: Vec<NewJob> = (0..count).map(job).collect();
             let start = Instant::now();
             let mut tx = db.begin().await?;
             let ids = enqueue_many(&mut tx, &jobs).await?;

@@ -21,6 +21,8 @@ pub struct Settings {
     pub admin_email: String,
     /// Jobs run at once by the worker inside `serve`; 0 runs no worker there.
     pub worker_concurrency: usize,
+    /// Most jobs one claim takes (and a worker holds before starting them).
+    pub claim_batch: usize,
     pub job_lease: Duration,
     pub job_poll_interval: Duration,
     pub job_retention: Duration,
@@ -86,6 +88,7 @@ impl Settings {
             shutdown_grace: Duration::from_secs(parse("STRATUS_SHUTDOWN_GRACE_SECS", 20)?),
             admin_email: var("STRATUS_ADMIN_EMAIL").unwrap_or_else(|| "admin@stratus.local".into()),
             worker_concurrency: parse("STRATUS_WORKER_CONCURRENCY", 8)?,
+            claim_batch: parse::<usize>("STRATUS_CLAIM_BATCH", 500)?.max(1),
             job_lease: Duration::from_secs(parse("STRATUS_JOB_LEASE_SECS", 30)?),
             job_poll_interval: Duration::from_millis(parse("STRATUS_JOB_POLL_MS", 1000)?),
             job_retention: Duration::from_secs(
@@ -148,6 +151,7 @@ impl Settings {
         let mut config = app::backend::jobs::worker::WorkerConfig::new(concurrency);
         config.lease = self.job_lease;
         config.poll_interval = self.job_poll_interval;
+        config.claim_batch = self.claim_batch;
         config.retention = self.job_retention;
         config.shutdown_timeout = self.shutdown_grace;
         config

@@ -3,6 +3,11 @@
 //! no row (fencing). Only running jobs hold a token (every way out of `running` clears it), so
 //! those statements match on (job_id, lease_token) alone: adding `state = 'running'` invites the
 //! planner to scan the partial index of running jobs instead of the primary key.
+//!
+//! Batch statements name their ids as `job_id = any($ids)` even where a join with the batch
+//! would do: a queue table's statistics are often stale (a bulk enqueue, or no autovacuum
+//! yet), and then the planner joins a 500-id batch by hashing a sequential scan of the whole
+//! table; `= any` keeps every plan on the primary key.
 
 use crate::error::AppError;
 use crate::model::JobState;
@@ -219,19 +224,22 @@ pub async fn claim(
     lease: Duration,
 ) -> Result<Vec<ClaimedJob>, sqlx::Error> {
     sqlx::query_as(
-        "with token as (select nextval('job_lease_token_seq') as lease_token),
-         picked as (
-             select job_id from job
-             where state = 'queued' and run_at <= now()
-             order by priority, fair_seq
-             limit $1
-             for update skip locked
+        "with claimed as (
+             update job j set state = 'running', attempt = j.attempt + 1,
+                    lease_token = (select nextval('job_lease_token_seq')),
+                    locked_by = $2, lease_expires_at = now() + $3 * interval '1 millisecond',
+                    started_at = now(), finished_at = null
+             where j.job_id = any(array(
+                 select job_id from job
+                 where state = 'queued' and run_at <= now()
+                 order by priority, fair_seq
+                 limit $1
+                 for update skip locked))
+             returning j.job_id, j.kind, j.tenant_id, j.resource_id, j.payload, j.attempt, j.max_attempts,
+                       j.lease_token, j.run_at, j.priority, j.fair_seq
          )
-         update job j set state = 'running', attempt = j.attempt + 1, lease_token = (select lease_token from token),
-                locked_by = $2, lease_expires_at = now() + $3 * interval '1 millisecond',
-                started_at = now(), finished_at = null
-         from picked where j.job_id = picked.job_id
-         returning j.job_id, j.kind, j.tenant_id, j.resource_id, j.payload, j.attempt, j.max_attempts, j.lease_token, j.run_at",
+         select job_id, kind, tenant_id, resource_id, payload, attempt, max_attempts, lease_token, run_at
+         from claimed order by priority, fair_seq",
     )
     .bind(limit)
     .bind(worker)
@@ -251,7 +259,7 @@ pub async fn heartbeat(
     sqlx::query_as(
         "update job j set lease_expires_at = now() + $3 * interval '1 millisecond'
          from unnest($1::int8[], $2::int8[]) as h(job_id, lease_token)
-         where j.job_id = h.job_id and j.lease_token = h.lease_token
+         where j.job_id = any($1) and j.job_id = h.job_id and j.lease_token = h.lease_token
          returning j.job_id, j.cancel_requested",
     )
     .bind(ids)
@@ -265,7 +273,9 @@ pub async fn heartbeat(
 const NOTIFY_EVENTS: &str = "select pg_notify('stratus_job_events', ids) from (select string_agg(event_id::text, ',') as ids from ev) n where ids is not null";
 
 /// Marks jobs succeeded (one statement for a whole batch). Returns the ids whose lease still
-/// held; the others were rescued and their result is discarded.
+/// held; the others were rescued and their result is discarded. As with `queued` and
+/// `running` (migration 007), only tenant jobs get a `succeeded` event: event topics are per
+/// tenant, and the row already says that a platform job succeeded.
 pub async fn complete(
     db: impl PgExecutor<'_>,
     done: &[(i64, i64)],
@@ -276,11 +286,11 @@ pub async fn complete(
              update job j set state = 'succeeded', finished_at = now(), progress = 100,
                     lease_token = null, lease_expires_at = null, locked_by = null
              from unnest($1::int8[], $2::int8[]) as d(job_id, lease_token)
-             where j.job_id = d.job_id and j.lease_token = d.lease_token
+             where j.job_id = any($1) and j.job_id = d.job_id and j.lease_token = d.lease_token
              returning j.job_id, j.tenant_id
          ), ev as (
              insert into job_event (job_id, tenant_id, kind, percent, message)
-             select job_id, tenant_id, 'state', 100, 'succeeded' from finished
+             select job_id, tenant_id, 'state', 100, 'succeeded' from finished where tenant_id is not null
              returning event_id, job_id
          ), notified as ({NOTIFY_EVENTS})
          select job_id from finished, (select count(*) from notified) n"
@@ -376,7 +386,7 @@ pub async fn release(db: impl PgExecutor<'_>, held: &[(i64, i64)]) -> Result<u64
                 finished_at = case when j.cancel_requested then now() end,
                 lease_token = null, lease_expires_at = null, locked_by = null
          from unnest($1::int8[], $2::int8[]) as h(job_id, lease_token)
-         where j.job_id = h.job_id and j.lease_token = h.lease_token",
+         where j.job_id = any($1) and j.job_id = h.job_id and j.lease_token = h.lease_token",
     )
     .bind(ids)
     .bind(tokens)

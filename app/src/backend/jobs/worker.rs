@@ -170,7 +170,7 @@ impl WorkerConfig {
                 &uuid::Uuid::new_v4().simple().to_string()[..6]
             ),
             concurrency: concurrency.max(1),
-            claim_batch: 200,
+            claim_batch: 500,
             lease: Duration::from_secs(30),
             poll_interval: Duration::from_secs(1),
             shutdown_timeout: Duration::from_secs(20),
@@ -291,26 +291,49 @@ async fn run(db: PgPool, registry: Registry, config: WorkerConfig, shutdown: Can
     tracing::info!("worker stopped");
 }
 
-/// Claims jobs into a local buffer (up to `claim_batch`, refilled when fewer than
-/// `concurrency` remain) and starts them as slots free up. Returns what is still buffered at
-/// shutdown, so its leases can be given back.
+/// Claims jobs into a local buffer and starts them as slots free up. Claims run while
+/// buffered jobs keep starting, so a worker does not sit idle for a claim's round trip and
+/// commit. How far ahead it claims adapts: `ahead` is the buffer's low-water mark, about twice
+/// the jobs that started during the last claim (at least `concurrency`, at most
+/// `claim_batch`), and a claim tops the buffer up to twice that. Short jobs are thus claimed
+/// in large batches, while a worker with long jobs holds no more than it will soon start, and
+/// leaves the rest to other workers. Returns what is still buffered at shutdown, so its leases
+/// can be given back.
 async fn claim_loop(
     shared: &Arc<Shared>,
     slots: &Arc<Semaphore>,
     handlers: &mut tokio::task::JoinSet<()>,
     shutdown: &CancellationToken,
 ) -> Vec<(i64, i64)> {
+    type Claim = Pin<Box<dyn Future<Output = Result<Vec<ClaimedJob>, sqlx::Error>> + Send>>;
+    let config = &shared.config;
+    let floor = config.concurrency.min(config.claim_batch);
+    let mut ahead = floor;
+    // Jobs started so far, and the count when the claim in flight was sent.
+    let (mut started, mut started_at_send) = (0usize, 0usize);
     let mut buffer: VecDeque<(ClaimedJob, Arc<Running>)> = VecDeque::new();
+    // The claim in flight and how many jobs it asked for.
+    let mut claiming: Option<(usize, Claim)> = None;
     let mut failures = 0u32;
+    let mut retry_at = tokio::time::Instant::now();
     // The last claim came back short: wait for a NOTIFY or the poll before asking again.
     let mut drained = false;
+    // A NOTIFY arrived while a claim was in flight: that claim may have missed the new job.
+    let mut woken_while_claiming = false;
     let mut last_claim_empty = false;
     loop {
         if shutdown.is_cancelled() {
-            return buffer
+            let mut held: Vec<(i64, i64)> = buffer
                 .iter()
                 .map(|(job, _)| (job.job_id, job.lease_token))
                 .collect();
+            // A claim in flight may still bring jobs: they are given back with the buffer.
+            if let Some((_, claim)) = claiming.take() {
+                if let Ok(jobs) = claim.await {
+                    held.extend(jobs.iter().map(|job| (job.job_id, job.lease_token)));
+                }
+            }
+            return held;
         }
         // Reap before starting more, never after: a buffered job then always has either a free
         // slot or an unreaped handler whose end will wake this loop.
@@ -320,6 +343,7 @@ async fn claim_loop(
                 break;
             };
             let (job, running) = buffer.pop_front().expect("buffer is not empty");
+            started += 1;
             let shared = shared.clone();
             handlers.spawn(async move {
                 execute(&shared, job, running).await;
@@ -327,51 +351,72 @@ async fn claim_loop(
             });
         }
 
-        let room = shared.config.claim_batch.saturating_sub(buffer.len());
-        if !drained && room > 0 && buffer.len() < shared.config.concurrency {
-            match queue::claim(
-                &shared.db,
-                &shared.config.name,
-                room as i64,
-                shared.config.lease,
-            )
-            .await
-            {
-                Ok(jobs) => {
-                    failures = 0;
-                    drained = jobs.len() < room;
-                    last_claim_empty = jobs.is_empty();
-                    let mut running = shared.running.lock().expect("running map");
-                    for job in jobs {
-                        let run = Arc::new(Running {
-                            token: job.lease_token,
-                            cancel: CancellationToken::new(),
-                            lost: AtomicBool::new(false),
-                        });
-                        running.insert(job.job_id, run.clone());
-                        buffer.push_back((job, run));
-                    }
-                    continue;
-                }
-                Err(error) => {
-                    failures += 1;
-                    tracing::warn!(%error, "claiming jobs failed; retrying");
-                    let pause = Duration::from_millis(100 * 2u64.pow(failures.min(5)));
-                    tokio::select! {
-                        _ = tokio::time::sleep(pause) => {}
-                        _ = shutdown.cancelled() => {}
-                    }
-                    continue;
-                }
-            }
+        let room = (2 * ahead)
+            .min(config.claim_batch)
+            .saturating_sub(buffer.len());
+        if claiming.is_none()
+            && !drained
+            && room > 0
+            && buffer.len() < ahead
+            && tokio::time::Instant::now() >= retry_at
+        {
+            started_at_send = started;
+            let (db, name, lease) = (shared.db.clone(), config.name.clone(), config.lease);
+            claiming = Some((
+                room,
+                Box::pin(async move { queue::claim(&db, &name, room as i64, lease).await }),
+            ));
         }
-        if shared.config.once && last_claim_empty && buffer.is_empty() && handlers.is_empty() {
+        if config.once
+            && last_claim_empty
+            && claiming.is_none()
+            && buffer.is_empty()
+            && handlers.is_empty()
+        {
             return Vec::new();
         }
         tokio::select! {
-            _ = shared.wake.notified() => drained = false,
+            claimed = async { claiming.as_mut().expect("a claim is in flight").1.as_mut().await }, if claiming.is_some() => {
+                let (asked, _) = claiming.take().expect("a claim was in flight");
+                let woken_while_claiming = std::mem::take(&mut woken_while_claiming);
+                match claimed {
+                    Ok(jobs) => {
+                        failures = 0;
+                        drained = jobs.len() < asked && !woken_while_claiming;
+                        // The buffer ran dry while more was queued: the claim was too small to
+                        // cover its own round trip, so reach further (how far jobs started
+                        // during it undercounts, as it could not start more than it had).
+                        let starved = buffer.is_empty() && !drained;
+                        let rate = 2 * (started - started_at_send);
+                        ahead = if starved { rate.max(2 * ahead) } else { rate }
+                            .clamp(floor, config.claim_batch);
+                        last_claim_empty = jobs.is_empty();
+                        let mut running = shared.running.lock().expect("running map");
+                        for job in jobs {
+                            let run = Arc::new(Running {
+                                token: job.lease_token,
+                                cancel: CancellationToken::new(),
+                                lost: AtomicBool::new(false),
+                            });
+                            running.insert(job.job_id, run.clone());
+                            buffer.push_back((job, run));
+                        }
+                    }
+                    Err(error) => {
+                        failures += 1;
+                        tracing::warn!(%error, "claiming jobs failed; retrying");
+                        retry_at = tokio::time::Instant::now()
+                            + Duration::from_millis(100 * 2u64.pow(failures.min(5)));
+                    }
+                }
+            }
+            _ = shared.wake.notified() => {
+                drained = false;
+                woken_while_claiming |= claiming.is_some();
+            }
             Some(_) = handlers.join_next(), if !handlers.is_empty() => {}
-            _ = tokio::time::sleep(shared.config.poll_interval), if buffer.is_empty() => drained = false,
+            _ = tokio::time::sleep_until(retry_at), if failures > 0 && claiming.is_none() && tokio::time::Instant::now() < retry_at => {}
+            _ = tokio::time::sleep(config.poll_interval), if buffer.is_empty() && claiming.is_none() => drained = false,
             _ = shutdown.cancelled() => {}
         }
     }
@@ -464,10 +509,13 @@ where
     None
 }
 
+/// Most jobs one completion statement finishes.
+const COMPLETE_BATCH: usize = 500;
+
 /// Finishes every job completed since the last write in one statement.
 async fn complete_batches(db: PgPool, mut rx: mpsc::UnboundedReceiver<(i64, i64)>) {
-    let mut batch = Vec::with_capacity(500);
-    while rx.recv_many(&mut batch, 500).await > 0 {
+    let mut batch = Vec::with_capacity(COMPLETE_BATCH);
+    while rx.recv_many(&mut batch, COMPLETE_BATCH).await > 0 {
         match retry_db("completing jobs", || queue::complete(&db, &batch)).await {
             Some(done) if done.len() < batch.len() => {
                 tracing::warn!(
