@@ -135,6 +135,7 @@ pub fn settings(database_url: &str) -> Settings {
         admin_email: "admin@stratus.test".into(),
         // Queue tests start their own workers.
         worker_concurrency: 0,
+        claim_batch: 500,
         job_lease: Duration::from_secs(30),
         job_poll_interval: Duration::from_millis(200),
         job_retention: Duration::from_secs(14 * 24 * 3600),
