@@ -74,14 +74,18 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 /// constant time).
 fn matching_step(totp: &TOTP, code: &str) -> Option<i64> {
     let now = current_step();
-    (now - SKEW_STEPS..=now + SKEW_STEPS)
-        .filter(|step| {
-            same(
-                totp.generate((*step as u64) * STEP_SECS).as_bytes(),
-                code.as_bytes(),
-            )
-        })
-        .last()
+    // Every step is compared (no early exit), so timing does not tell which one matched.
+    (now - SKEW_STEPS..=now + SKEW_STEPS).fold(None, |found, step| {
+        let matches = same(
+            totp.generate((step as u64) * STEP_SECS).as_bytes(),
+            code.as_bytes(),
+        );
+        if matches {
+            Some(step)
+        } else {
+            found
+        }
+    })
 }
 
 fn normalize(code: &str) -> String {
@@ -452,7 +456,9 @@ pub async fn rotate_seeds(
     keyring: &Keyring,
 ) -> Result<(u64, Vec<(Uuid, String)>), AppError> {
     let mut tx = db.begin().await?;
-    let rows: Vec<(Uuid, i16, String, Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>)> = sqlx::query_as(
+    // A user's id and their sealed seed's columns.
+    type SeedRow = (Uuid, i16, String, Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>);
+    let rows: Vec<SeedRow> = sqlx::query_as(
         "select user_id, format, kek_id, dek_nonce, wrapped_dek, nonce, ciphertext
          from user_totp where kek_id <> $1 for update",
     )

@@ -466,6 +466,36 @@ async fn a_busy_tenant_does_not_starve_another() {
 }
 
 #[tokio::test]
+async fn jobs_enqueued_one_by_one_are_found_without_the_fallback_poll() {
+    // Jobs are found through NOTIFY alone: with the fallback poll an hour away, a missed
+    // wakeup leaves a job queued and this test times out. (It covers the worker's wakeup path;
+    // it did not reproduce, here, the race the benchmark once showed: a NOTIFY that arrived
+    // during a claim which then came back short, taken as "nothing new".)
+    let app = TestApp::spawn().await;
+    let mut cfg = config(4);
+    cfg.poll_interval = Duration::from_secs(3600);
+    let worker = Worker::start(app.db.clone(), Registry::default().with_builtins(), cfg);
+    // Rounds of two jobs: the second is enqueued after a varying gap, so in some rounds its
+    // NOTIFY arrives while the claim for the first is in flight; each round must finish before
+    // the next, so later enqueues cannot rescue a missed job.
+    for round in 0..100u64 {
+        let first = enqueue_one(&app.db, NewJob::new("system.noop")).await;
+        tokio::time::sleep(Duration::from_micros(round % 40 * 50)).await;
+        let second = enqueue_one(&app.db, NewJob::new("system.noop")).await;
+        wait_until(
+            &format!("round {round}'s jobs to run without the fallback poll"),
+            Duration::from_secs(10),
+            || async {
+                job_state(&app.db, first).await == JobState::Succeeded
+                    && job_state(&app.db, second).await == JobState::Succeeded
+            },
+        )
+        .await;
+    }
+    worker.shutdown().await;
+}
+
+#[tokio::test]
 async fn shutdown_releases_unfinished_jobs_and_pruning_removes_old_ones() {
     let app = TestApp::spawn().await;
     let long = enqueue_one(
