@@ -376,8 +376,13 @@ async fn claim_loop(
             return Vec::new();
         }
         tokio::select! {
-            claimed = async { claiming.as_mut().expect("a claim is in flight").1.as_mut().await }, if claiming.is_some() => {
-                let (asked, _) = claiming.take().expect("a claim was in flight");
+            claimed = async {
+                match claiming.as_mut() {
+                    Some((_, claim)) => claim.as_mut().await,
+                    None => std::future::pending().await,
+                }
+            }, if claiming.is_some() => {
+                let asked = claiming.take().map_or(0, |(asked, _)| asked);
                 let woken_while_claiming = std::mem::take(&mut woken_while_claiming);
                 match claimed {
                     Ok(jobs) => {
