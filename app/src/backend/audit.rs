@@ -11,7 +11,7 @@ use crate::model::{AuditAction, AuditEvent, AuditFilter, AuditPage, AuditScope};
 use crate::rbac::{authorize, authorize_platform, Action, PlatformAction};
 use crate::validate::Checks;
 use serde_json::Value;
-use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Transaction};
 use std::future::Future;
 use std::net::IpAddr;
 use time::{Date, OffsetDateTime, Time};
@@ -86,6 +86,20 @@ pub async fn record_with(
     details: Value,
 ) -> Result<(), sqlx::Error> {
     insert(conn, by, tenant_id, action.as_str(), target, details).await
+}
+
+/// Ends a change: records it ([`record_with`]) and commits, so the change and its audit
+/// record land together or not at all.
+pub async fn commit_with(
+    mut tx: Transaction<'_, Postgres>,
+    by: By<'_>,
+    tenant_id: Option<Uuid>,
+    action: AuditAction,
+    target: &str,
+    details: Value,
+) -> Result<(), sqlx::Error> {
+    insert(&mut tx, by, tenant_id, action.as_str(), target, details).await?;
+    tx.commit().await
 }
 
 async fn insert(

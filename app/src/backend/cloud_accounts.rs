@@ -159,8 +159,8 @@ async fn insert(
         }
     })?;
     // The secret access key stays out: the access key id identifies the credentials.
-    audit::record_with(
-        &mut tx,
+    audit::commit_with(
+        tx,
         actor.map(By::from).unwrap_or(By::SYSTEM),
         Some(tenant_id),
         AuditAction::CloudAccountCreated,
@@ -174,7 +174,6 @@ async fn insert(
         }),
     )
     .await?;
-    tx.commit().await?;
     Ok(account)
 }
 
@@ -196,8 +195,8 @@ pub async fn delete(
         .bind(secret_id)
         .execute(&mut *tx)
         .await?;
-    audit::record_with(
-        &mut tx,
+    audit::commit_with(
+        tx,
         actor.into(),
         Some(tenant_id),
         AuditAction::CloudAccountDeleted,
@@ -205,7 +204,6 @@ pub async fn delete(
         serde_json::json!({ "cloud_account_id": cloud_account_id }),
     )
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 

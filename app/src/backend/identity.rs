@@ -103,8 +103,8 @@ pub async fn ensure_first_admin(db: &PgPool, email: &str) -> Result<Option<Strin
     let password = passwords::generate();
     let hash = passwords::hash(SecretString::from(password.clone())).await?;
     let user_id = insert_user(&mut tx, email, "Platform admin", &hash, true).await?;
-    audit::record_with(
-        &mut tx,
+    audit::commit_with(
+        tx,
         By::SYSTEM,
         None,
         AuditAction::UserCreated,
@@ -112,7 +112,6 @@ pub async fn ensure_first_admin(db: &PgPool, email: &str) -> Result<Option<Strin
         serde_json::json!({ "user_id": user_id, "platform_admin": true }),
     )
     .await?;
-    tx.commit().await?;
     Ok(Some(password))
 }
 
@@ -155,8 +154,8 @@ pub async fn set_user_disabled(
     } else {
         AuditAction::UserEnabled
     };
-    audit::record_with(
-        &mut tx,
+    audit::commit_with(
+        tx,
         actor.into(),
         None,
         action,
@@ -164,7 +163,6 @@ pub async fn set_user_disabled(
         serde_json::json!({ "user_id": user_id }),
     )
     .await?;
-    tx.commit().await?;
     tracing::info!(%user_id, disabled, by = %actor.user_id, "user status changed");
     Ok(())
 }
@@ -184,8 +182,8 @@ pub async fn reset_password(db: &PgPool, email: &str) -> Result<String, AppError
     .fetch_one(&mut *tx)
     .await?;
     // Run from the command line: Stratus itself is the actor.
-    audit::record_with(
-        &mut tx,
+    audit::commit_with(
+        tx,
         By::SYSTEM,
         None,
         AuditAction::UserPasswordReset,
@@ -193,6 +191,5 @@ pub async fn reset_password(db: &PgPool, email: &str) -> Result<String, AppError
         serde_json::json!({ "user_id": user_id }),
     )
     .await?;
-    tx.commit().await?;
     Ok(password)
 }

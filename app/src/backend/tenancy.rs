@@ -88,8 +88,8 @@ pub async fn create_tenant(
             e.into()
         }
     })?;
-    audit::record_with(
-        &mut tx,
+    audit::commit_with(
+        tx,
         actor.into(),
         Some(tenant_id),
         AuditAction::TenantCreated,
@@ -97,7 +97,6 @@ pub async fn create_tenant(
         json!({ "display_name": display_name.trim() }),
     )
     .await?;
-    tx.commit().await?;
     tracing::info!(%tenant_id, %slug, by = %actor.user_id, "tenant created");
     Ok(fetch_tenant(db, tenant_id).await?.into())
 }
@@ -147,16 +146,7 @@ pub async fn set_tenant_status(
         TenantStatus::Suspended => AuditAction::TenantSuspended,
         TenantStatus::Active => AuditAction::TenantResumed,
     };
-    audit::record_with(
-        &mut tx,
-        actor.into(),
-        Some(tenant_id),
-        action,
-        &slug,
-        json!({}),
-    )
-    .await?;
-    tx.commit().await?;
+    audit::commit_with(tx, actor.into(), Some(tenant_id), action, &slug, json!({})).await?;
     tracing::info!(%tenant_id, ?status, by = %actor.user_id, "tenant status changed");
     Ok(())
 }
@@ -199,8 +189,8 @@ pub async fn update_quotas(
     .bind(quotas.max_databases)
     .execute(&mut *tx)
     .await?;
-    audit::record_with(
-        &mut tx,
+    audit::commit_with(
+        tx,
         actor.into(),
         Some(tenant_id),
         AuditAction::TenantQuotasChanged,
@@ -208,7 +198,6 @@ pub async fn update_quotas(
         json!({ "from": before, "to": quotas }),
     )
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 
@@ -431,8 +420,8 @@ pub async fn revoke_invitation(
         .bind(invitation_id)
         .execute(&mut *tx)
         .await?;
-    audit::record_with(
-        &mut tx,
+    audit::commit_with(
+        tx,
         actor.into(),
         Some(tenant_id),
         AuditAction::InvitationRevoked,
@@ -440,7 +429,6 @@ pub async fn revoke_invitation(
         json!({ "invitation_id": invitation_id, "role": role }),
     )
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 
@@ -497,8 +485,8 @@ pub async fn change_role(
         .bind(role)
         .execute(&mut *tx)
         .await?;
-    audit::record_with(
-        &mut tx,
+    audit::commit_with(
+        tx,
         actor.into(),
         Some(tenant_id),
         AuditAction::MemberRoleChanged,
@@ -506,7 +494,6 @@ pub async fn change_role(
         json!({ "user_id": user_id, "from": current, "to": role }),
     )
     .await?;
-    tx.commit().await?;
     tracing::info!(%tenant_id, %user_id, role = role.as_str(), by = %actor.user_id, "role changed");
     Ok(())
 }
@@ -534,8 +521,8 @@ pub async fn remove_member(
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
-    audit::record_with(
-        &mut tx,
+    audit::commit_with(
+        tx,
         actor.into(),
         Some(tenant_id),
         AuditAction::MemberRemoved,
@@ -543,7 +530,6 @@ pub async fn remove_member(
         json!({ "user_id": user_id, "role": current }),
     )
     .await?;
-    tx.commit().await?;
     tracing::info!(%tenant_id, %user_id, by = %actor.user_id, "member removed");
     Ok(())
 }

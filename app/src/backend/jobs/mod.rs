@@ -97,8 +97,8 @@ async fn cancel_audited(
 ) -> Result<JobState, AppError> {
     let mut tx = db.begin().await?;
     let (state, job) = queue::cancel_in(&mut tx, job_id, tenant_id, &actor.email).await?;
-    audit::record_with(
-        &mut tx,
+    audit::commit_with(
+        tx,
         actor.into(),
         job.tenant_id,
         AuditAction::JobCancelled,
@@ -106,7 +106,6 @@ async fn cancel_audited(
         serde_json::json!({ "job_id": job_id, "kind": job.kind, "state": state }),
     )
     .await?;
-    tx.commit().await?;
     Ok(state)
 }
 
@@ -118,8 +117,8 @@ async fn retry_audited(
 ) -> Result<(), AppError> {
     let mut tx = db.begin().await?;
     let job = queue::retry_in(&mut tx, job_id, tenant_id, &actor.email).await?;
-    audit::record_with(
-        &mut tx,
+    audit::commit_with(
+        tx,
         actor.into(),
         job.tenant_id,
         AuditAction::JobRetried,
@@ -127,7 +126,6 @@ async fn retry_audited(
         serde_json::json!({ "job_id": job_id, "kind": job.kind }),
     )
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 

@@ -184,8 +184,8 @@ pub async fn create_secret(
         Some(actor.user_id),
     )
     .await?;
-    audit::record_with(
-        &mut tx,
+    audit::commit_with(
+        tx,
         actor.into(),
         Some(tenant_id),
         AuditAction::SecretCreated,
@@ -193,7 +193,6 @@ pub async fn create_secret(
         serde_json::json!({ "secret_id": secret_id }),
     )
     .await?;
-    tx.commit().await?;
     Ok(secret_id)
 }
 
@@ -240,8 +239,8 @@ pub async fn update_secret(
     .bind(&sealed.ciphertext)
     .execute(&mut *tx)
     .await?;
-    audit::record_with(
-        &mut tx,
+    audit::commit_with(
+        tx,
         actor.into(),
         Some(tenant_id),
         AuditAction::SecretUpdated,
@@ -249,7 +248,6 @@ pub async fn update_secret(
         serde_json::json!({ "secret_id": secret_id }),
     )
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 
@@ -281,8 +279,8 @@ pub async fn delete_secret(
             e.into()
         }
     })?;
-    audit::record_with(
-        &mut tx,
+    audit::commit_with(
+        tx,
         actor.into(),
         Some(tenant_id),
         AuditAction::SecretDeleted,
@@ -290,7 +288,6 @@ pub async fn delete_secret(
         serde_json::json!({ "secret_id": secret_id }),
     )
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 
@@ -326,8 +323,8 @@ pub async fn reveal_secret(
     .bind(secret_id)
     .fetch_one(&mut *tx)
     .await?;
-    audit::record_with(
-        &mut tx,
+    audit::commit_with(
+        tx,
         actor.into(),
         Some(tenant_id),
         AuditAction::SecretRevealed,
@@ -335,7 +332,6 @@ pub async fn reveal_secret(
         serde_json::json!({ "secret_id": secret_id }),
     )
     .await?;
-    tx.commit().await?;
     Ok(value)
 }
 
