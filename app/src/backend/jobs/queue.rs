@@ -88,39 +88,40 @@ pub struct Enqueued {
     pub created: bool,
 }
 
-/// Reserves `count` places at the end of a lane; an idle lane restarts at the queue's head.
-/// Returns the first reserved sequence number.
+/// Reserves `$2` places at the end of lane `$1`; an idle lane restarts at the queue's head.
+/// Returns the first reserved sequence number as `first_seq`.
+const RESERVE_LANE: &str = "insert into job_lane (lane, next_seq)
+     values ($1, coalesce((select fair_seq from job where state = 'queued' order by priority, fair_seq limit 1), 0) + $2)
+     on conflict (lane) do update set next_seq = greatest(job_lane.next_seq, excluded.next_seq - $2) + $2
+     returning next_seq - $2 + 1 as first_seq";
+
 async fn reserve_lane(conn: &mut PgConnection, lane: Uuid, count: i64) -> Result<i64, sqlx::Error> {
-    let last: i64 = sqlx::query_scalar(
-        "insert into job_lane (lane, next_seq)
-         values ($1, coalesce((select fair_seq from job where state = 'queued' order by priority, fair_seq limit 1), 0) + $2)
-         on conflict (lane) do update set next_seq = greatest(job_lane.next_seq, excluded.next_seq - $2) + $2
-         returning next_seq",
-    )
-    .bind(lane)
-    .bind(count)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(last - count + 1)
+    sqlx::query_scalar(RESERVE_LANE)
+        .bind(lane)
+        .bind(count)
+        .fetch_one(conn)
+        .await
 }
 
 /// Enqueues one job inside the caller's transaction (so a resource row and its job commit
 /// together). With a unique key that a queued or running job holds, returns that job instead.
 pub async fn enqueue(conn: &mut PgConnection, job: NewJob) -> Result<Enqueued, sqlx::Error> {
     for _ in 0..3 {
-        let seq = reserve_lane(conn, job.tenant_id.unwrap_or(PLATFORM_LANE), 1).await?;
-        let inserted: Option<i64> = sqlx::query_scalar(
-            "insert into job (kind, tenant_id, resource_id, payload, priority, fair_seq, run_at, max_attempts, unique_key)
-             values ($1, $2, $3, $4, $5, $6, coalesce($7, now()), $8, $9)
+        // One statement, so a standalone enqueue costs one round trip and one commit.
+        let inserted: Option<i64> = sqlx::query_scalar(&format!(
+            "with lane as ({RESERVE_LANE})
+             insert into job (kind, tenant_id, resource_id, payload, priority, fair_seq, run_at, max_attempts, unique_key)
+             select $3, $4, $5, $6, $7, lane.first_seq, coalesce($8, now()), $9, $10 from lane
              on conflict (unique_key) where unique_key is not null and state in ('queued', 'running') do nothing
-             returning job_id",
-        )
+             returning job_id"
+        ))
+        .bind(job.tenant_id.unwrap_or(PLATFORM_LANE))
+        .bind(1i64)
         .bind(&job.kind)
         .bind(job.tenant_id)
         .bind(job.resource_id)
         .bind(&job.payload)
         .bind(job.priority)
-        .bind(seq)
         .bind(job.run_at)
         .bind(job.max_attempts)
         .bind(&job.unique_key)
@@ -215,7 +216,8 @@ pub struct ClaimedJob {
     pub run_at: OffsetDateTime,
 }
 
-/// Claims up to `limit` due jobs in fair order, without waiting for rows other workers hold.
+/// Claims up to `limit` due jobs in fair order, without waiting for rows other workers hold
+/// (`job_claimable`, migration 009, picks and locks them along the claim index).
 /// One fencing token serves the whole batch: a token is only ever matched with its job id.
 pub async fn claim(
     db: impl PgExecutor<'_>,
@@ -229,12 +231,7 @@ pub async fn claim(
                     lease_token = (select nextval('job_lease_token_seq')),
                     locked_by = $2, lease_expires_at = now() + $3 * interval '1 millisecond',
                     started_at = now(), finished_at = null
-             where j.job_id = any(array(
-                 select job_id from job
-                 where state = 'queued' and run_at <= now()
-                 order by priority, fair_seq
-                 limit $1
-                 for update skip locked))
+             where j.job_id = any(array(select job_claimable($1)))
              returning j.job_id, j.kind, j.tenant_id, j.resource_id, j.payload, j.attempt, j.max_attempts,
                        j.lease_token, j.run_at, j.priority, j.fair_seq
          )
