@@ -233,6 +233,13 @@ pub struct CreatedInvitation {
     pub expires_at: OffsetDateTime,
 }
 
+/// A new tenant and the invitation for its first owner, created together.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreatedTenant {
+    pub tenant: TenantAdminView,
+    pub invitation: CreatedInvitation,
+}
+
 /// What the invitation page shows before the invitee accepts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InvitationPreview {

@@ -7,12 +7,6 @@ pub async fn admin_list_tenants() -> Result<Vec<TenantAdminView>, AppError> {
     respond(async { tenancy::list_tenants(&db()?, &actor().await?).await }.await)
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct CreatedTenant {
-    pub tenant: TenantAdminView,
-    pub invitation: CreatedInvitation,
-}
-
 /// Creates a tenant and invites its first owner in one step.
 #[server(prefix = "/rpc", endpoint = "admin_create_tenant")]
 pub async fn admin_create_tenant(
@@ -23,17 +17,7 @@ pub async fn admin_create_tenant(
     respond(
         async {
             let (db, actor) = (db()?, actor().await?);
-            crate::rbac::authorize_platform(&actor, crate::rbac::PlatformAction::CreateTenant)?;
-            // Check every field first, so nothing is created when any of them is wrong.
-            crate::validate::Checks::default()
-                .check("slug", crate::validate::slug(slug.trim()))
-                .check("display_name", crate::validate::display_name(&display_name))
-                .check("owner_email", crate::validate::email(&owner_email))
-                .finish()?;
-            let tenant = tenancy::create_tenant(&db, &actor, &slug, &display_name).await?;
-            let invitation =
-                tenancy::invite_owner(&db, &actor, tenant.tenant_id, &owner_email).await?;
-            Ok(CreatedTenant { tenant, invitation })
+            tenancy::create_tenant(&db, &actor, &slug, &display_name, &owner_email).await
         }
         .await,
     )

@@ -61,17 +61,25 @@ async fn fetch_tenant(
 
 // ----- The admin console -------------------------------------------------------------------
 
+/// Creates a tenant and invites its first owner, in one transaction: either both exist
+/// afterwards or neither does. Every field is checked before anything is written.
 pub async fn create_tenant(
     db: &PgPool,
     actor: &Actor,
     slug: &str,
     display_name: &str,
-) -> Result<TenantAdminView, AppError> {
+    owner_email: &str,
+) -> Result<CreatedTenant, AppError> {
     authorize_platform(actor, PlatformAction::CreateTenant)?;
+    authorize_platform(actor, PlatformAction::InviteTenantOwner)?;
     let slug = slug.trim().to_lowercase();
     Checks::default()
         .check("slug", validate::slug(&slug))
         .check("display_name", validate::display_name(display_name))
+        .check(
+            "owner_email",
+            validate::email(&normalize_email(owner_email)),
+        )
         .finish()?;
     let mut tx = db.begin().await?;
     let tenant_id: Uuid = sqlx::query_scalar(
@@ -88,8 +96,8 @@ pub async fn create_tenant(
             e.into()
         }
     })?;
-    audit::commit_with(
-        tx,
+    audit::record_with(
+        &mut tx,
         actor.into(),
         Some(tenant_id),
         AuditAction::TenantCreated,
@@ -97,8 +105,11 @@ pub async fn create_tenant(
         json!({ "display_name": display_name.trim() }),
     )
     .await?;
+    let invitation = insert_invitation(&mut tx, actor, tenant_id, owner_email, Role::Owner).await?;
+    let tenant = fetch_tenant(&mut *tx, tenant_id).await?.into();
+    tx.commit().await?;
     tracing::info!(%tenant_id, %slug, by = %actor.user_id, "tenant created");
-    Ok(fetch_tenant(db, tenant_id).await?.into())
+    Ok(CreatedTenant { tenant, invitation })
 }
 
 pub async fn list_tenants(db: &PgPool, actor: &Actor) -> Result<Vec<TenantAdminView>, AppError> {

@@ -81,17 +81,7 @@ async fn the_log_refuses_update_delete_and_truncate_through_the_apps_pool() {
 async fn each_change_records_its_event_in_its_own_transaction() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
-    let created = ok(admin
-        .rpc(
-            "admin_create_tenant",
-            &[
-                ("slug", "acme"),
-                ("display_name", "Acme"),
-                ("owner_email", "boss@acme.test"),
-            ],
-        )
-        .await)
-    .json();
+    let created = ok(admin.create_tenant("acme", "Acme", "boss@acme.test").await).json();
     let tenant_id: Uuid = created["tenant"]["tenant_id"]
         .as_str()
         .unwrap()

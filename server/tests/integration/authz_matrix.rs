@@ -318,7 +318,7 @@ async fn perform_platform(
         PlatformAction::ListTenants => tenancy::list_tenants(db, actor).await.map(drop),
         PlatformAction::CreateTenant => {
             let slug = format!("t-{}", &Uuid::new_v4().simple().to_string()[..8]);
-            tenancy::create_tenant(db, actor, &slug, "New")
+            tenancy::create_tenant(db, actor, &slug, "New", "owner@new.test")
                 .await
                 .map(drop)
         }

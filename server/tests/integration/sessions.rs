@@ -164,16 +164,7 @@ async fn cross_site_mutations_are_refused() {
 async fn new_passwords_follow_the_policy() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
-    let created = admin
-        .rpc(
-            "admin_create_tenant",
-            &[
-                ("slug", "acme"),
-                ("display_name", "Acme"),
-                ("owner_email", "ann@acme.test"),
-            ],
-        )
-        .await;
+    let created = admin.create_tenant("acme", "Acme", "ann@acme.test").await;
     assert_eq!(created.status, 200, "{}", created.body);
     let link = created.json()["invitation"]["link_path"]
         .as_str()

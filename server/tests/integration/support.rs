@@ -247,19 +247,18 @@ impl TestApp {
         use app::backend::tenancy;
         use app::model::Role;
         let admin = self.admin_actor().await;
-        let tenant = tenancy::create_tenant(&self.db, &admin, slug, &format!("Tenant {slug}"))
-            .await
-            .unwrap();
-        let mut users = Vec::new();
-        let owner_invite = tenancy::invite_owner(
+        let created = tenancy::create_tenant(
             &self.db,
             &admin,
-            tenant.tenant_id,
+            slug,
+            &format!("Tenant {slug}"),
             &format!("owner@{slug}.test"),
         )
         .await
         .unwrap();
-        let owner = self.accept(&owner_invite.link_path, "Owner").await;
+        let tenant = created.tenant;
+        let mut users = Vec::new();
+        let owner = self.accept(&created.invitation.link_path, "Owner").await;
         let owner_actor = self.actor(owner).await;
         users.push((Role::Owner, owner));
         for role in [Role::Admin, Role::Member, Role::Viewer] {
@@ -371,6 +370,16 @@ impl Client {
     /// Calls a server function the way the hydrated UI does (form-encoded, JSON back).
     pub async fn rpc(&self, name: &str, form: &[(&str, &str)]) -> Reply {
         self.rpc_with(name, form, &[]).await
+    }
+
+    /// The admin console's "create tenant" form: a tenant and its first owner's invitation.
+    pub async fn create_tenant(&self, slug: &str, display_name: &str, owner_email: &str) -> Reply {
+        let form = [
+            ("slug", slug),
+            ("display_name", display_name),
+            ("owner_email", owner_email),
+        ];
+        self.rpc("admin_create_tenant", &form).await
     }
 
     pub async fn rpc_with(

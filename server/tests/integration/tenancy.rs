@@ -33,14 +33,7 @@ async fn admin_creates_tenant_owner_invites_viewer_who_cannot_invite() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
     let created = admin
-        .rpc(
-            "admin_create_tenant",
-            &[
-                ("slug", "acme"),
-                ("display_name", "Acme Corp"),
-                ("owner_email", "Ann@Acme.test"),
-            ],
-        )
+        .create_tenant("acme", "Acme Corp", "Ann@Acme.test")
         .await;
     assert_eq!(created.status, 200, "{}", created.body);
     let owner = accept(&app, &link(&created, "/invitation/link_path"), "Ann").await;
@@ -94,16 +87,7 @@ async fn admin_creates_tenant_owner_invites_viewer_who_cannot_invite() {
 async fn bad_tenant_input_is_explained_per_field_and_conflicts_are_clear() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
-    let bad = admin
-        .rpc(
-            "admin_create_tenant",
-            &[
-                ("slug", "-X"),
-                ("display_name", ""),
-                ("owner_email", "nope"),
-            ],
-        )
-        .await;
+    let bad = admin.create_tenant("-X", "", "nope").await;
     assert_eq!(bad.status, 422);
     let fields: Vec<String> = bad.json()["Invalid"]
         .as_array()
@@ -118,29 +102,46 @@ async fn bad_tenant_input_is_explained_per_field_and_conflicts_are_clear() {
         .unwrap();
     assert_eq!(count, 0, "nothing is created when input is bad");
 
-    let ok = admin
-        .rpc(
-            "admin_create_tenant",
-            &[
-                ("slug", "acme"),
-                ("display_name", "Acme"),
-                ("owner_email", "a@acme.test"),
-            ],
-        )
-        .await;
+    let ok = admin.create_tenant("acme", "Acme", "a@acme.test").await;
     assert_eq!(ok.status, 200);
-    let dup = admin
-        .rpc(
-            "admin_create_tenant",
-            &[
-                ("slug", "acme"),
-                ("display_name", "Acme 2"),
-                ("owner_email", "b@acme.test"),
-            ],
-        )
-        .await;
+    let dup = admin.create_tenant("acme", "Acme 2", "b@acme.test").await;
     assert_eq!(dup.status, 409);
     assert!(dup.body.contains("already taken"), "{}", dup.body);
+}
+
+/// The tenant and its owner's invitation commit together: when the invitation cannot be
+/// written (here a trigger in this test's database refuses it), no tenant is left behind.
+#[tokio::test]
+async fn a_tenant_is_not_created_without_its_owner_invitation() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    sqlx::raw_sql(
+        "create function refuse_invitation() returns trigger language plpgsql as
+             $$ begin raise exception 'invitations are refused in this test'; end $$;
+         create trigger refuse_invitation before insert on invitation
+             for each row execute function refuse_invitation();",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let failed = admin.create_tenant("acme", "Acme", "ann@acme.test").await;
+    assert_eq!(failed.status, 500, "{}", failed.body);
+    let tenants: i64 = sqlx::query_scalar("select count(*) from tenant")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(tenants, 0, "the tenant was rolled back with its invitation");
+
+    sqlx::raw_sql("drop trigger refuse_invitation on invitation")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let created = admin.create_tenant("acme", "Acme", "ann@acme.test").await;
+    assert_eq!(
+        created.status, 200,
+        "the slug is free again: {}",
+        created.body
+    );
 }
 
 #[tokio::test]
