@@ -175,7 +175,7 @@ pub use enforce::*;
 #[cfg(feature = "ssr")]
 mod enforce {
     use super::*;
-    use crate::backend::actor::Actor;
+    use crate::backend::identity::actor::Actor;
     use crate::error::AppError;
     use crate::model::TenantStatus;
     use sqlx::PgExecutor;

@@ -7,7 +7,7 @@
 use crate::config::Settings;
 use crate::startup;
 use anyhow::Context;
-use app::backend::actor::Actor;
+use app::backend::identity::actor::Actor;
 use app::backend::events::issue_ticket;
 use app::backend::jobs::{enqueue, NewJob};
 use futures_util::{SinkExt, StreamExt};
@@ -64,7 +64,7 @@ pub async fn run(settings: Settings, args: BenchEvents) -> anyhow::Result<()> {
         platform_admin: false,
         current_tenant: None,
         reauthenticated_at: None,
-        via: app::backend::actor::Via::Session,
+        via: app::backend::identity::actor::Via::Session,
     };
     // Events hang off a job that never runs.
     let job_id = enqueue(

@@ -81,16 +81,16 @@ pub async fn create_api_key(
     .await?;
     let (user_id, display_name, platform_admin, tenant_id) =
         row.ok_or_else(|| anyhow::anyhow!("{email} is not a member of a tenant {tenant:?}"))?;
-    let actor = app::backend::actor::Actor {
+    let actor = app::backend::identity::actor::Actor {
         user_id,
         email: email.to_string(),
         display_name,
         platform_admin,
         current_tenant: Some(tenant_id),
         reauthenticated_at: Some(time::OffsetDateTime::now_utc().unix_timestamp()),
-        via: app::backend::actor::Via::Session,
+        via: app::backend::identity::actor::Via::Session,
     };
-    let created = app::backend::api_keys::create(&db, &actor, tenant_id, name, role, days)
+    let created = app::backend::identity::api_keys::create(&db, &actor, tenant_id, name, role, days)
         .await
         .map_err(|e| anyhow::anyhow!("cannot create the key: {e}"))?;
     eprintln!(
@@ -105,7 +105,7 @@ pub async fn create_api_key(
 
 pub async fn reset_mfa(settings: &Settings, email: &str) -> anyhow::Result<()> {
     let db = startup::connect(settings)?;
-    app::backend::mfa::reset(&db, email)
+    app::backend::identity::mfa::reset(&db, email)
         .await
         .map_err(|e| anyhow::anyhow!("cannot reset two-factor authentication of {email}: {e}"))?;
     println!("Two-factor authentication is off for {email}; their sessions have ended.");

@@ -4,8 +4,8 @@
 
 use crate::config::Settings;
 use anyhow::{bail, Context};
-use app::backend::jwt::JwtKeys;
-use app::backend::keyfile;
+use app::backend::identity::jwt::JwtKeys;
+use app::backend::secrets::keyfile;
 use app::backend::secrets::Keyring;
 use secrecy::{ExposeSecret, SecretString};
 use std::io::Write;

@@ -5,9 +5,9 @@ use crate::http;
 use anyhow::Context;
 use app::backend::events::EventHub;
 use app::backend::jobs::worker::{Registry, Worker};
-use app::backend::jwt::JwtKeys;
+use app::backend::identity::jwt::JwtKeys;
 use app::backend::secrets::Keyring;
-use app::backend::{cloud_accounts, passwords, MIGRATOR};
+use app::backend::{cloud::accounts, identity::passwords, MIGRATOR};
 use leptos::config::LeptosOptions;
 use secrecy::ExposeSecret;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -40,7 +40,7 @@ pub struct Application {
 /// Every job kind this build of Stratus can run.
 pub fn registry(keyring: &Arc<Keyring>) -> Registry {
     let mut registry = Registry::default().with_builtins();
-    app::backend::zone_survey::register(&mut registry, keyring.clone());
+    app::backend::cloud::zone_survey::register(&mut registry, keyring.clone());
     registry
 }
 

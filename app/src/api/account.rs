@@ -3,11 +3,11 @@
 use super::*;
 
 #[cfg(feature = "ssr")]
-use crate::backend::{mfa, user_sessions};
+use crate::backend::{identity::mfa, identity::user_sessions};
 
 #[server(prefix = "/rpc", endpoint = "get_account")]
 pub async fn get_account() -> Result<AccountView, AppError> {
-    respond(async { crate::backend::account::view(&db()?, &actor().await?).await }.await)
+    respond(async { crate::backend::identity::account::view(&db()?, &actor().await?).await }.await)
 }
 
 /// Changes the password; every other session of the person ends. Returns how many ended.
@@ -18,7 +18,7 @@ pub async fn change_password(
 ) -> Result<usize, AppError> {
     respond(
         async {
-            crate::backend::account::change_password(
+            crate::backend::identity::account::change_password(
                 &db()?,
                 &session().await?,
                 &actor().await?,

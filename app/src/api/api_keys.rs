@@ -2,7 +2,7 @@
 
 use super::*;
 #[cfg(feature = "ssr")]
-use crate::backend::api_keys;
+use crate::backend::identity::api_keys;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ApiKeysPage {

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 #[cfg(feature = "ssr")]
 mod ctx {
-    use crate::backend::actor::{Actor, RequestActor};
+    use crate::backend::identity::actor::{Actor, RequestActor};
     use crate::error::AppError;
     use axum::Extension;
     use leptos::prelude::use_context;
@@ -62,7 +62,7 @@ mod ctx {
     }
 
     /// The peer address (the socket's; no proxy headers are trusted) and the User-Agent.
-    pub async fn client_info() -> crate::backend::user_sessions::ClientInfo {
+    pub async fn client_info() -> crate::backend::identity::user_sessions::ClientInfo {
         use axum::extract::ConnectInfo;
         let ip = leptos_axum::extract::<ConnectInfo<std::net::SocketAddr>>()
             .await
@@ -77,7 +77,7 @@ mod ctx {
                     .map(str::to_string)
             })
             .unwrap_or_default();
-        crate::backend::user_sessions::ClientInfo { ip, user_agent }
+        crate::backend::identity::user_sessions::ClientInfo { ip, user_agent }
     }
 
     pub fn keyring() -> Result<std::sync::Arc<crate::backend::secrets::Keyring>, AppError> {
@@ -96,7 +96,7 @@ mod ctx {
 }
 
 #[cfg(feature = "ssr")]
-use crate::backend::{identity, session, tenancy};
+use crate::backend::{identity, identity::session, tenancy};
 #[cfg(feature = "ssr")]
 use ctx::*;
 

@@ -3,7 +3,7 @@
 use super::*;
 
 #[cfg(feature = "ssr")]
-use crate::backend::{cloud_accounts, secrets};
+use crate::backend::{cloud::accounts, secrets};
 
 /// Confirms the signed-in person: their password, and a current code when they have MFA on.
 /// Sensitive actions accept it for 5 minutes.
@@ -15,7 +15,7 @@ pub async fn reauthenticate(
     respond(
         async {
             let (db, actor) = (db()?, actor().await?);
-            crate::backend::account::reauthenticate(
+            crate::backend::identity::account::reauthenticate(
                 &db,
                 &*keyring()?,
                 &session().await?,

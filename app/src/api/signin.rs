@@ -8,7 +8,7 @@ use super::*;
 pub async fn sign_in(email: String, password: String) -> Result<SignInStep, AppError> {
     respond(
         async {
-            let step = crate::backend::account::sign_in(
+            let step = crate::backend::identity::account::sign_in(
                 &db()?,
                 &session().await?,
                 &email,
@@ -28,7 +28,7 @@ pub async fn sign_in(email: String, password: String) -> Result<SignInStep, AppE
 pub async fn verify_second_factor(code: String) -> Result<SignInStep, AppError> {
     respond(
         async {
-            let step = crate::backend::account::complete_second_factor(
+            let step = crate::backend::identity::account::complete_second_factor(
                 &db()?,
                 &*keyring()?,
                 &session().await?,

@@ -3,7 +3,7 @@
 use super::*;
 
 #[cfg(feature = "ssr")]
-use crate::backend::zone_survey;
+use crate::backend::cloud::zone_survey;
 
 /// Starts a survey of the account's availability zones; returns its job id.
 #[server(prefix = "/rpc", endpoint = "survey_cloud_account")]

@@ -113,7 +113,7 @@ pub async fn accept_invitation(
             let (user, tenant_id) =
                 tenancy::accept_invitation(&db, &token, &display_name, password.into()).await?;
             // Someone with MFA still owes their second factor.
-            let step = crate::backend::account::start_session(
+            let step = crate::backend::identity::account::start_session(
                 &db,
                 &session().await?,
                 &user,

@@ -5,7 +5,7 @@
 //! credential, a token, a password or a secret value: `target` names what was acted on and
 //! `details` holds ids and before/after values chosen by the caller.
 
-use super::actor::Actor;
+use crate::backend::identity::actor::Actor;
 use crate::error::AppError;
 use crate::model::{AuditAction, AuditEvent, AuditFilter, AuditPage, AuditScope};
 use crate::rbac::{authorize, authorize_platform, Action, PlatformAction};
@@ -50,8 +50,8 @@ impl<'a> From<&'a Actor> for By<'a> {
             user_id: Some(actor.user_id),
             email: Some(&actor.email),
             api_key: match actor.via {
-                super::actor::Via::ApiKey { key_id, .. } => Some(key_id),
-                super::actor::Via::Session => None,
+                crate::backend::identity::actor::Via::ApiKey { key_id, .. } => Some(key_id),
+                crate::backend::identity::actor::Via::Session => None,
             },
         }
     }

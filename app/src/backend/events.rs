@@ -9,8 +9,8 @@
 //! has ended, and an id still missing belonged to a rolled-back insert: it is skipped. Every
 //! writer of `job_event` has written (and so holds an xid) before it draws an event id.
 
-use super::actor::Actor;
-use super::jobs::queue::EVENTS_CHANNEL;
+use crate::backend::identity::actor::Actor;
+use crate::backend::jobs::queue::EVENTS_CHANNEL;
 use crate::error::AppError;
 use crate::live::{LiveEvent, Topic};
 use crate::rbac::{authorize, Action};
@@ -570,6 +570,6 @@ pub async fn redeem_ticket(db: &PgPool, ticket: &str) -> Result<Actor, AppError>
         platform_admin,
         current_tenant: None,
         reauthenticated_at: None,
-        via: super::actor::Via::Session,
+        via: crate::backend::identity::actor::Via::Session,
     })
 }

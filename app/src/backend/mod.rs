@@ -1,26 +1,19 @@
 //! The backend domain (server only). Every public function takes the acting user,
 //! authorizes through `rbac`, validates, and only then touches the database.
+//!
+//! - [`identity`]: people and how they prove who they are (passwords, MFA, sessions, API keys, tokens).
+//! - [`tenancy`]: tenants, memberships, invitations and quotas.
+//! - [`cloud`]: cloud accounts, the provider seam, zone surveys.
+//! - [`jobs`]: the queue and its workers; [`events`]: the live feed of job events.
+//! - [`secrets`]: envelope encryption and tenant secrets; [`audit`]: the append-only log.
 
-pub mod account;
-pub mod actor;
-pub mod api_keys;
 pub mod audit;
-pub mod cloud_accounts;
+pub mod cloud;
 pub mod events;
 pub mod identity;
 pub mod jobs;
-pub mod jwt;
-pub mod keyfile;
-pub mod mfa;
-pub mod passwords;
-pub mod providers;
-pub mod rate_limit;
-pub mod reauth;
 pub mod secrets;
-pub mod session;
 pub mod tenancy;
-pub mod user_sessions;
-pub mod zone_survey;
 
 use sqlx::migrate::Migrator;
 

@@ -3,8 +3,8 @@
 
 use super::pages::{problem, unavailable_page};
 use crate::startup::AppState;
-use app::backend::actor::RequestActor;
-use app::backend::{mfa, session};
+use app::backend::identity::actor::RequestActor;
+use app::backend::{identity::mfa, identity::session};
 use app::error::AppError;
 use axum::extract::{Request, State};
 use axum::http::Method;

@@ -4,7 +4,7 @@
 
 use super::pages::problem;
 use crate::startup::AppState;
-use app::backend::actor::{Actor, RequestActor};
+use app::backend::identity::actor::{Actor, RequestActor};
 use app::backend::{audit, tenancy};
 use app::error::AppError;
 use app::model::{AuditFilter, AuditPage, AuditScope};

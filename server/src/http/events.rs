@@ -6,7 +6,7 @@
 
 use super::pages::problem;
 use crate::startup::AppState;
-use app::backend::actor::{Actor, RequestActor};
+use app::backend::identity::actor::{Actor, RequestActor};
 use app::backend::events::{self, Connection, Delivery, EventHub, Filter};
 use app::error::AppError;
 use app::live::{ClientMessage, ServerMessage, Topic};
@@ -110,7 +110,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// API keys and the access tokens exchanged for them; the actor keeps the key's tenant and
 /// role limits, which `rbac::authorize` applies to every subscription.
 async fn authenticate_bearer(state: &AppState, token: &str) -> Result<Actor, AppError> {
-    app::backend::api_keys::authenticate_bearer(&state.db, &state.jwt, token).await
+    app::backend::identity::api_keys::authenticate_bearer(&state.db, &state.jwt, token).await
 }
 
 /// `POST /api/v1/events/ticket`: a single-use ticket for `GET /api/v1/events?ticket=…`, valid

@@ -539,10 +539,10 @@ async fn key_rotation_rewraps_totp_seeds() {
         .await
         .unwrap();
     let code = authenticator.next_code().await;
-    let verified = app::backend::mfa::verify(&app.db, &only_new, user_id, OWNER, &code).await;
-    assert_eq!(verified, Ok(app::backend::mfa::Verified::Totp));
+    let verified = app::backend::identity::mfa::verify(&app.db, &only_new, user_id, OWNER, &code).await;
+    assert_eq!(verified, Ok(app::backend::identity::mfa::Verified::Totp));
     let code = authenticator.next_code().await;
-    let old = app::backend::mfa::verify(&app.db, &keyring(), user_id, OWNER, &code).await;
+    let old = app::backend::identity::mfa::verify(&app.db, &keyring(), user_id, OWNER, &code).await;
     assert!(
         matches!(old, Err(app::error::AppError::Undecryptable(_))),
         "{old:?}"
@@ -554,13 +554,13 @@ async fn reset_mfa_turns_it_off_and_ends_sessions() {
     let app = TestApp::spawn().await;
     let client = owner(&app).await;
     client.enrol_mfa().await;
-    app::backend::mfa::reset(&app.db, "Owner@acme.test")
+    app::backend::identity::mfa::reset(&app.db, "Owner@acme.test")
         .await
         .unwrap();
     assert_eq!(client.get("/").await.status, 303, "sessions ended");
     let again = app.client().sign_in(OWNER, PASSWORD).await;
     assert_eq!(again.json(), "signed_in", "no code asked any more");
     assert_eq!(audit_count(&app, "mfa.reset").await, 1);
-    let unknown = app::backend::mfa::reset(&app.db, "nobody@acme.test").await;
+    let unknown = app::backend::identity::mfa::reset(&app.db, "nobody@acme.test").await;
     assert_eq!(unknown, Err(app::error::AppError::NotFound));
 }

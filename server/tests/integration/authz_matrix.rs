@@ -3,9 +3,9 @@
 
 use crate::support::keyring;
 use crate::support::TestApp;
-use app::backend::actor::Actor;
+use app::backend::identity::actor::Actor;
 
-use app::backend::{api_keys, audit, cloud_accounts, identity, jobs, secrets, tenancy};
+use app::backend::{identity::api_keys, audit, cloud::accounts, identity, jobs, secrets, tenancy};
 use app::error::AppError;
 use app::model::{Quotas, Role, TenantStatus};
 use app::rbac::{Action, PlatformAction};

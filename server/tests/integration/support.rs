@@ -1,7 +1,7 @@
 //! Test harness: the real server on port 0 with a fresh PostgreSQL database per test.
 #![allow(dead_code)]
 
-use app::backend::actor::Actor;
+use app::backend::identity::actor::Actor;
 use app::backend::identity;
 use secrecy::SecretString;
 use server::config::{LogFormat, Settings};
@@ -229,7 +229,7 @@ impl TestApp {
             platform_admin,
             current_tenant: None,
             reauthenticated_at: None,
-            via: app::backend::actor::Via::Session,
+            via: app::backend::identity::actor::Via::Session,
         }
     }
 
@@ -279,7 +279,7 @@ impl TestApp {
     pub async fn api_key(&self, user_id: Uuid, tenant_id: Uuid, role: app::model::Role) -> String {
         let mut actor = self.actor(user_id).await;
         actor.reauthenticated_at = Some(time::OffsetDateTime::now_utc().unix_timestamp());
-        app::backend::api_keys::create(&self.db, &actor, tenant_id, "test key", role, 30)
+        app::backend::identity::api_keys::create(&self.db, &actor, tenant_id, "test key", role, 30)
             .await
             .unwrap()
             .secret

@@ -9,8 +9,8 @@ pub mod worker;
 
 pub use queue::{enqueue, enqueue_many, Enqueued, NewJob};
 
-use super::actor::Actor;
-use super::audit;
+use crate::backend::identity::actor::Actor;
+use crate::backend::audit;
 use crate::error::AppError;
 use crate::model::{
     AuditAction, JobCount, JobDetail, JobEventView, JobState, JobSummary, QueueOverview,

@@ -581,7 +581,7 @@ pub async fn retry_in(
     .execute(&mut *tx)
     .await
     .map_err(|e| {
-        if super::super::violates(&e, "job_unique_key") {
+        if crate::backend::violates(&e, "job_unique_key") {
             AppError::Conflict { field: None, message: "Another job for the same thing is already queued or running.".into() }
         } else {
             e.into()

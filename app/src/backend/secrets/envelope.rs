@@ -32,7 +32,7 @@ impl Keyring {
     /// Parses `id:base64` pairs separated by commas or newlines (`#` starts a comment).
     /// `source` names where they came from, for the error message.
     pub fn parse(spec: &str, source: &str) -> Result<Keyring, String> {
-        let keys = crate::backend::keyfile::parse(spec, source)?
+        let keys = crate::backend::secrets::keyfile::parse(spec, source)?
             .into_iter()
             .map(|(id, bytes)| Kek {
                 id,
@@ -44,7 +44,7 @@ impl Keyring {
 
     /// A new random key, as a line for `STRATUS_MASTER_KEYS` or a key file.
     pub fn generate_line(id: &str) -> String {
-        crate::backend::keyfile::generate_line(id)
+        crate::backend::secrets::keyfile::generate_line(id)
     }
 
     pub fn active(&self) -> &Kek {

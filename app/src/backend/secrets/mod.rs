@@ -2,12 +2,13 @@
 //! audited reveal after a fresh password confirmation.
 
 pub mod envelope;
+pub mod keyfile;
 
 pub use envelope::Keyring;
 
-use super::actor::Actor;
-use super::audit;
-use super::reauth::require_recent_reauth;
+use crate::backend::identity::actor::Actor;
+use crate::backend::audit;
+use crate::backend::identity::reauth::require_recent_reauth;
 use crate::error::AppError;
 use crate::model::{AuditAction, SecretView};
 use crate::rbac::{authorize, Action};
@@ -97,7 +98,7 @@ pub(crate) async fn insert(
     .execute(&mut *conn)
     .await
     .map_err(|e| {
-        if super::violates(&e, "secret_tenant_name_key") {
+        if crate::backend::violates(&e, "secret_tenant_name_key") {
             AppError::conflict("name", format!("A secret named \"{name}\" already exists."))
         } else {
             e.into()
@@ -402,7 +403,7 @@ pub async fn rotate(db: &PgPool, keyring: &Keyring) -> Result<Rotation, AppError
         }
         tx.commit().await?;
     }
-    let (seeds, failed) = super::mfa::rotate_seeds(db, keyring).await?;
+    let (seeds, failed) = crate::backend::identity::mfa::rotate_seeds(db, keyring).await?;
     report.seeds_rewrapped = seeds;
     report.failed.extend(failed);
     Ok(report)

@@ -3,9 +3,9 @@
 use super::extract::{ApiResult, Caller, Json};
 use super::problems::Problems;
 use crate::startup::AppState;
-use app::backend::actor::Via;
-use app::backend::api_keys;
-use app::backend::rate_limit::{self, Limit};
+use app::backend::identity::actor::Via;
+use app::backend::identity::api_keys;
+use app::backend::identity::rate_limit::{self, Limit};
 use app::model::Role;
 use app::rbac::{allows, Action};
 use axum::extract::ConnectInfo;

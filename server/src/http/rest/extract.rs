@@ -3,8 +3,8 @@
 
 use crate::http::problem;
 use crate::startup::AppState;
-use app::backend::actor::Actor;
-use app::backend::api_keys;
+use app::backend::identity::actor::Actor;
+use app::backend::identity::api_keys;
 use app::error::AppError;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts};

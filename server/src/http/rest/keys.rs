@@ -4,7 +4,7 @@ use super::extract::{ApiResult, Caller, Json, Path, Query};
 use super::page::{Page, PageQuery};
 use super::problems::Problems;
 use crate::startup::AppState;
-use app::backend::api_keys;
+use app::backend::identity::api_keys;
 use app::model::ApiKeyView;
 use axum::extract::State;
 use uuid::Uuid;

@@ -59,7 +59,7 @@ pub struct RoleChange {
 
 async fn find_member(
     state: &AppState,
-    actor: &app::backend::actor::Actor,
+    actor: &app::backend::identity::actor::Actor,
     tenant_id: Uuid,
     user_id: Uuid,
 ) -> ApiResult<Member> {

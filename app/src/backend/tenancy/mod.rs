@@ -1,9 +1,9 @@
 //! Tenants, memberships and invitations.
 
-use super::actor::Actor;
-use super::audit::{self, By};
-use super::identity::{insert_user, normalize_email};
-use super::passwords;
+use crate::backend::identity::actor::Actor;
+use crate::backend::audit::{self, By};
+use crate::backend::identity::{insert_user, normalize_email};
+use crate::backend::identity::passwords;
 use crate::error::AppError;
 use crate::model::*;
 use crate::rbac::{authorize, authorize_platform, Action, PlatformAction, TenantAccess};
@@ -90,7 +90,7 @@ pub async fn create_tenant(
     .fetch_one(&mut *tx)
     .await
     .map_err(|e| {
-        if super::violates(&e, "tenant_slug_key") {
+        if crate::backend::violates(&e, "tenant_slug_key") {
             AppError::conflict("slug", format!("The slug \"{slug}\" is already taken."))
         } else {
             e.into()
@@ -374,7 +374,7 @@ async fn insert_invitation(
     .execute(&mut *tx)
     .await?
     .rows_affected();
-    let (token, digest) = super::new_token();
+    let (token, digest) = crate::backend::new_token();
     let expires_at = OffsetDateTime::now_utc() + INVITATION_TTL;
     let invitation_id: Uuid = sqlx::query_scalar(
         "insert into invitation (tenant_id, email, role, token_sha256, invited_by, expires_at)
@@ -575,7 +575,7 @@ async fn find_invitation(
         if lock { "for update of i" } else { "" }
     );
     let row: Option<InvitationRow> = sqlx::query_as(&sql)
-        .bind(super::token_digest(token))
+        .bind(crate::backend::token_digest(token))
         .fetch_optional(db)
         .await?;
     match row {
@@ -602,7 +602,7 @@ pub async fn accept_invitation(
     token: &str,
     display_name: &str,
     password: SecretString,
-) -> Result<(super::identity::Authenticated, Uuid), AppError> {
+) -> Result<(crate::backend::identity::Authenticated, Uuid), AppError> {
     use secrecy::ExposeSecret;
     let preview = find_invitation(db, token, false).await?;
     let new_hash = match preview.user_id {
@@ -619,7 +619,7 @@ pub async fn accept_invitation(
         Some(_) => None,
     };
     if preview.user_id.is_some() {
-        let auth = super::identity::authenticate(db, &preview.email, password).await;
+        let auth = crate::backend::identity::authenticate(db, &preview.email, password).await;
         if let Err(AppError::BadCredentials) = auth {
             return Err(AppError::invalid(
                 "password",
@@ -681,7 +681,7 @@ pub async fn accept_invitation(
     tx.commit().await?;
     tracing::info!(tenant_id = %inv.tenant_id, %user_id, "invitation accepted");
     Ok((
-        super::identity::Authenticated {
+        crate::backend::identity::Authenticated {
             user_id,
             session_epoch: epoch,
         },

@@ -1,9 +1,9 @@
 //! Cloud accounts: where a tenant's resources are created, with credentials kept as a secret.
 
-use super::actor::Actor;
-use super::audit::{self, By};
-use super::providers::aws;
-use super::secrets::{self, Keyring};
+use crate::backend::identity::actor::Actor;
+use crate::backend::audit::{self, By};
+use crate::backend::cloud::providers::aws;
+use crate::backend::secrets::{self, Keyring};
 use crate::error::AppError;
 use crate::model::{AuditAction, CloudAccountView, ConnectionTest};
 use crate::rbac::{authorize, Action};
@@ -152,7 +152,7 @@ async fn insert(
     .fetch_one(&mut *tx)
     .await
     .map_err(|e| {
-        if super::violates(&e, "cloud_account_tenant_name_key") {
+        if crate::backend::violates(&e, "cloud_account_tenant_name_key") {
             AppError::conflict("name", format!("A cloud account named \"{name}\" already exists."))
         } else {
             e.into()

@@ -55,7 +55,7 @@ fn invalid() -> AppError {
 
 impl JwtKeys {
     pub fn parse(spec: &str, source: &str) -> Result<JwtKeys, String> {
-        let keys = super::keyfile::parse(spec, source)?
+        let keys = crate::backend::secrets::keyfile::parse(spec, source)?
             .into_iter()
             .map(|(kid, secret)| SigningKey {
                 kid,

@@ -1,7 +1,7 @@
 //! The signed-in state kept in the server-side session (tower-sessions, stored in PostgreSQL).
 
-use super::actor::{Actor, Via};
-use super::user_sessions::{self, ClientInfo};
+use crate::backend::identity::actor::{Actor, Via};
+use crate::backend::identity::user_sessions::{self, ClientInfo};
 use crate::error::AppError;
 use sqlx::PgPool;
 use time::{Duration, OffsetDateTime};

@@ -1,12 +1,12 @@
 //! A person's own account: signing in (password, then a second factor when MFA is on),
 //! re-authentication, changing the password, and what the Account page shows.
 
-use super::actor::Actor;
-use super::identity::{self, Authenticated};
-use super::rate_limit::{self, Limit};
-use super::secrets::Keyring;
-use super::user_sessions::ClientInfo;
-use super::{audit, mfa, passwords, session, user_sessions};
+use crate::backend::identity::actor::Actor;
+use crate::backend::identity::{self, Authenticated};
+use crate::backend::identity::rate_limit::{self, Limit};
+use crate::backend::secrets::Keyring;
+use crate::backend::identity::user_sessions::ClientInfo;
+use crate::backend::{audit, identity::mfa, identity::passwords, identity::session, identity::user_sessions};
 use crate::error::AppError;
 use crate::model::{AccountView, SignInStep};
 use crate::validate::Checks;

@@ -5,9 +5,9 @@
 //! A key acts for its creator in one tenant with at most the role it was given; removing the
 //! member or disabling the user stops it at once, because every use re-reads both.
 
-use super::actor::{Actor, Via};
-use super::jwt::{self, Claims, JwtKeys};
-use super::{audit, token_digest};
+use crate::backend::identity::actor::{Actor, Via};
+use crate::backend::identity::jwt::{self, Claims, JwtKeys};
+use crate::backend::{audit, token_digest};
 use crate::error::AppError;
 use crate::model::{ApiKeyView, CreatedApiKey, Role};
 use crate::rbac::{allows, authorize, Action};
@@ -110,7 +110,7 @@ pub async fn create(
             },
         )
         .finish()?;
-    super::reauth::require_recent_reauth(actor)?;
+    crate::backend::identity::reauth::require_recent_reauth(actor)?;
 
     let secret = generate_key();
     let expires_at = OffsetDateTime::now_utc() + Duration::days(days);

@@ -6,11 +6,11 @@
 //! code for that step or an earlier one is refused. Recovery codes are stored as salted
 //! SHA-256 digests and each works once.
 
-use super::actor::Actor;
-use super::audit;
-use super::rate_limit::{self, Limit};
-use super::reauth::require_recent_reauth;
-use super::secrets::envelope::{self, Binding, Keyring, Sealed};
+use crate::backend::identity::actor::Actor;
+use crate::backend::audit;
+use crate::backend::identity::rate_limit::{self, Limit};
+use crate::backend::identity::reauth::require_recent_reauth;
+use crate::backend::secrets::envelope::{self, Binding, Keyring, Sealed};
 use crate::error::AppError;
 use crate::model::MfaEnrolment;
 use sqlx::{PgConnection, PgPool};
@@ -407,7 +407,7 @@ pub async fn reset(db: &PgPool, email: &str) -> Result<(), AppError> {
     let user_id: Uuid = sqlx::query_scalar(
         "update app_user set session_epoch = session_epoch + 1 where email = $1 returning user_id",
     )
-    .bind(super::identity::normalize_email(email))
+    .bind(crate::backend::identity::normalize_email(email))
     .fetch_one(&mut *tx)
     .await?;
     sqlx::query("delete from user_totp where user_id = $1")

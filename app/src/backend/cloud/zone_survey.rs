@@ -2,11 +2,11 @@
 //! region and records how many instance types each offers (what a zone can later run), one
 //! progress step per zone.
 
-use super::actor::Actor;
-use super::jobs::worker::{JobError, Registry};
-use super::jobs::{enqueue, NewJob};
-use super::providers::aws;
-use super::secrets::{self, Keyring};
+use crate::backend::identity::actor::Actor;
+use crate::backend::jobs::worker::{JobError, Registry};
+use crate::backend::jobs::{enqueue, NewJob};
+use crate::backend::cloud::providers::aws;
+use crate::backend::secrets::{self, Keyring};
 use crate::error::AppError;
 use crate::rbac::{authorize, Action};
 use aws_sdk_ec2::types::{Filter, LocationType};

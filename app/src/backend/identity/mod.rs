@@ -1,8 +1,19 @@
 //! Users: sign-in, the first platform admin, and the admin console's user list.
 
-use super::actor::Actor;
-use super::audit::{self, By};
-use super::passwords;
+pub mod account;
+pub mod actor;
+pub mod api_keys;
+pub mod jwt;
+pub mod mfa;
+pub mod passwords;
+pub mod rate_limit;
+pub mod reauth;
+pub mod session;
+pub mod user_sessions;
+
+use crate::backend::identity::actor::Actor;
+use crate::backend::audit::{self, By};
+use crate::backend::identity::passwords;
 use crate::error::AppError;
 use crate::model::{AuditAction, UserAdminView};
 use crate::rbac::{authorize_platform, PlatformAction};
@@ -75,7 +86,7 @@ pub async fn insert_user(
     .fetch_one(conn)
     .await
     .map_err(|e| {
-        if super::violates(&e, "app_user_email_key") {
+        if crate::backend::violates(&e, "app_user_email_key") {
             AppError::conflict("email", "An account with this email already exists.")
         } else {
             e.into()

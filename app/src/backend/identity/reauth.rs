@@ -1,7 +1,7 @@
 //! Re-authentication before sensitive actions (secret reveal, new API key, turning MFA off):
 //! the password again, plus a second-factor code when the person has MFA on.
 
-use super::actor::Actor;
+use crate::backend::identity::actor::Actor;
 use crate::error::AppError;
 
 /// How recent a re-authentication must be for sensitive actions, in seconds.
