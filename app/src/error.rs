@@ -54,6 +54,12 @@ pub enum AppError {
     /// A platform admin must turn on two-factor authentication before anything else.
     #[error("Platform admins must set up two-factor authentication first (/account/mfa).")]
     MfaEnrolmentRequired,
+    /// The change would take the tenant over one of its quotas.
+    #[error("{0}")]
+    QuotaExceeded(String),
+    /// An apply carried a plan fingerprint, and the resource changed since that plan was made.
+    #[error("{0}")]
+    PreconditionFailed(String),
     /// The cloud provider refused; its own message, verbatim.
     #[error("{0}")]
     Provider(String),
@@ -118,6 +124,8 @@ impl AppError {
             AppError::ReauthRequired => 403,
             AppError::RateLimited { .. } => 429,
             AppError::MfaEnrolmentRequired => 403,
+            AppError::QuotaExceeded(_) => 409,
+            AppError::PreconditionFailed(_) => 412,
             AppError::Provider(_) => 502,
             AppError::Undecryptable(_) => 500,
             AppError::Internal => 500,
@@ -141,6 +149,8 @@ impl AppError {
             AppError::ReauthRequired => "/problems/reauthentication-required",
             AppError::RateLimited { .. } => "/problems/rate-limited",
             AppError::MfaEnrolmentRequired => "/problems/mfa-enrolment-required",
+            AppError::QuotaExceeded(_) => "/problems/quota-exceeded",
+            AppError::PreconditionFailed(_) => "/problems/stale-plan",
             AppError::Provider(_) => "/problems/provider-error",
             AppError::Undecryptable(_) => "/problems/secret-undecryptable",
             AppError::Internal => "/problems/internal",

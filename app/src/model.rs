@@ -1,5 +1,7 @@
 //! Types shared by the server and the browser.
 
+pub mod resources;
+
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -464,10 +466,18 @@ pub enum AuditAction {
     MfaRecoveryCodesRegenerated,
     #[serde(rename = "mfa.reset")]
     MfaReset,
+    #[serde(rename = "zone.created")]
+    ZoneCreated,
+    #[serde(rename = "zone.changed")]
+    ZoneChanged,
+    #[serde(rename = "zone.delete_requested")]
+    ZoneDeleteRequested,
+    #[serde(rename = "cloud_object.swept")]
+    CloudObjectSwept,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 33] = [
+    pub const ALL: [AuditAction; 37] = [
         AuditAction::TenantCreated,
         AuditAction::TenantSuspended,
         AuditAction::TenantResumed,
@@ -501,6 +511,10 @@ impl AuditAction {
         AuditAction::MfaRecoveryCodeUsed,
         AuditAction::MfaRecoveryCodesRegenerated,
         AuditAction::MfaReset,
+        AuditAction::ZoneCreated,
+        AuditAction::ZoneChanged,
+        AuditAction::ZoneDeleteRequested,
+        AuditAction::CloudObjectSwept,
     ];
 
     /// The name stored in `audit_event.action` (the same as its serde form).
@@ -539,6 +553,10 @@ impl AuditAction {
             AuditAction::MfaRecoveryCodeUsed => "mfa.recovery_code_used",
             AuditAction::MfaRecoveryCodesRegenerated => "mfa.recovery_codes_regenerated",
             AuditAction::MfaReset => "mfa.reset",
+            AuditAction::ZoneCreated => "zone.created",
+            AuditAction::ZoneChanged => "zone.changed",
+            AuditAction::ZoneDeleteRequested => "zone.delete_requested",
+            AuditAction::CloudObjectSwept => "cloud_object.swept",
         }
     }
 

@@ -34,10 +34,14 @@ pub enum Action {
     ManageOwnApiKeys,
     /// Listing and revoking everybody's API keys in the tenant (allowed while suspended).
     ManageAllApiKeys,
+    /// Zones, instance groups and databases: listing, reading, planning.
+    ViewResources,
+    /// Creating, changing and deleting them.
+    ManageResources,
 }
 
 impl Action {
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 20] = [
         Action::ViewTenant,
         Action::ViewMembers,
         Action::ViewInvitations,
@@ -56,6 +60,8 @@ impl Action {
         Action::ViewAuditLog,
         Action::ManageOwnApiKeys,
         Action::ManageAllApiKeys,
+        Action::ViewResources,
+        Action::ManageResources,
     ];
 
     /// A stable name, as the REST API lists permissions.
@@ -79,6 +85,8 @@ impl Action {
             Action::ViewAuditLog => "view_audit_log",
             Action::ManageOwnApiKeys => "manage_own_api_keys",
             Action::ManageAllApiKeys => "manage_all_api_keys",
+            Action::ViewResources => "view_resources",
+            Action::ManageResources => "manage_resources",
         }
     }
 
@@ -89,8 +97,9 @@ impl Action {
             | Action::ViewMembers
             | Action::ViewJobs
             | Action::ViewCloudAccounts
-            | Action::ManageOwnApiKeys => Role::Viewer,
-            Action::ManageJobs => Role::Member,
+            | Action::ManageOwnApiKeys
+            | Action::ViewResources => Role::Viewer,
+            Action::ManageJobs | Action::ManageResources => Role::Member,
             Action::ViewInvitations
             | Action::InviteMember
             | Action::ChangeMemberRole
@@ -118,6 +127,7 @@ impl Action {
                 | Action::ViewSecrets
                 | Action::RevealSecret
                 | Action::ViewAuditLog
+                | Action::ViewResources
                 // Listing keys, and revoking them: taking access away is safe even when suspended.
                 | Action::ManageAllApiKeys
         )
@@ -252,6 +262,7 @@ mod tests {
                     | Action::ViewJobs
                     | Action::ViewCloudAccounts
                     | Action::ManageOwnApiKeys
+                    | Action::ViewResources
             );
             assert_eq!(allows(Role::Viewer, action), expected, "{action:?}");
         }

@@ -40,6 +40,9 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=PortalLayout>
                     <Route path=path!("") view=DashboardPage/>
                     <Route path=path!("members") view=MembersPage/>
+                    <Route path=path!("zones") view=ZonesPage/>
+                    <Route path=path!("zones/new") view=ZoneCreatePage/>
+                    <Route path=path!("zones/:id") view=ZonePage/>
                     <Route path=path!("jobs") view=JobsPage/>
                     <Route path=path!("jobs/:id") view=JobPage/>
                     <Route path=path!("cloud-accounts") view=CloudAccountsPage/>

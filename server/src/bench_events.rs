@@ -7,8 +7,8 @@
 use crate::config::Settings;
 use crate::startup;
 use anyhow::Context;
-use app::backend::identity::actor::Actor;
 use app::backend::events::issue_ticket;
+use app::backend::identity::actor::Actor;
 use app::backend::jobs::{enqueue, NewJob};
 use futures_util::{SinkExt, StreamExt};
 use std::time::{Duration, Instant};

@@ -90,9 +90,10 @@ pub async fn create_api_key(
         reauthenticated_at: Some(time::OffsetDateTime::now_utc().unix_timestamp()),
         via: app::backend::identity::actor::Via::Session,
     };
-    let created = app::backend::identity::api_keys::create(&db, &actor, tenant_id, name, role, days)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot create the key: {e}"))?;
+    let created =
+        app::backend::identity::api_keys::create(&db, &actor, tenant_id, name, role, days)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot create the key: {e}"))?;
     eprintln!(
         "API key {} for {email} in {tenant} ({}), expires {} (shown once):",
         created.key.prefix,
@@ -121,7 +122,14 @@ pub async fn worker(settings: Settings, concurrency: usize, once: bool) -> anyho
     let mut config = settings.worker(concurrency);
     config.once = once;
     let keyring = std::sync::Arc::new(crate::keys::load(&settings)?);
-    let worker = app::backend::jobs::worker::Worker::start(db, startup::registry(&keyring), config);
+    let worker = app::backend::jobs::worker::Worker::start(
+        db.clone(),
+        startup::registry(&keyring, &settings),
+        config,
+    );
+    if !once {
+        startup::start_resync(&db, &settings, worker.stop_token());
+    }
     if once {
         worker.wait().await;
     } else {

@@ -41,6 +41,8 @@ pub struct Settings {
     /// Where people reach the portal (`STRATUS_PUBLIC_URL`); WebSocket handshakes carrying a
     /// session cookie must come from exactly this origin. Default: `http://` + the listen address.
     pub public_url: Option<String>,
+    /// Pacing of the resource engine: resync, orphan sweeps.
+    pub engine: app::backend::resources::EngineSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,10 +105,18 @@ impl Settings {
                 .into(),
             sandbox_endpoint: var("STRATUS_SANDBOX_ENDPOINT"),
             public_url: var("STRATUS_PUBLIC_URL"),
+            engine: app::backend::resources::EngineSettings {
+                resync_interval: Duration::from_millis(parse("STRATUS_RESYNC_MS", 60_000)?),
+                sweep_interval: Duration::from_secs(parse("STRATUS_SWEEP_INTERVAL_SECS", 600)?),
+                sweep_grace: Duration::from_secs(parse("STRATUS_SWEEP_GRACE_SECS", 900)?),
+            },
         })
         .and_then(|s: Settings| {
             if s.db_max_connections == 0 {
                 bail!("STRATUS_DB_MAX_CONNECTIONS must be at least 1");
+            }
+            if s.engine.resync_interval < Duration::from_millis(100) {
+                bail!("STRATUS_RESYNC_MS must be at least 100");
             }
             if s.job_lease < Duration::from_secs(1) {
                 bail!("STRATUS_JOB_LEASE_SECS must be at least 1");

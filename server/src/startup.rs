@@ -4,10 +4,10 @@ use crate::config::Settings;
 use crate::http;
 use anyhow::Context;
 use app::backend::events::EventHub;
-use app::backend::jobs::worker::{Registry, Worker};
 use app::backend::identity::jwt::JwtKeys;
+use app::backend::jobs::worker::{Registry, Worker};
 use app::backend::secrets::Keyring;
-use app::backend::{cloud::accounts, identity::passwords, MIGRATOR};
+use app::backend::{cloud::accounts as cloud_accounts, identity::passwords, MIGRATOR};
 use leptos::config::LeptosOptions;
 use secrecy::ExposeSecret;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -38,10 +38,26 @@ pub struct Application {
 }
 
 /// Every job kind this build of Stratus can run.
-pub fn registry(keyring: &Arc<Keyring>) -> Registry {
+pub fn registry(keyring: &Arc<Keyring>, settings: &Settings) -> Registry {
     let mut registry = Registry::default().with_builtins();
     app::backend::cloud::zone_survey::register(&mut registry, keyring.clone());
+    app::backend::resources::register(
+        &mut registry,
+        app::backend::resources::Engine {
+            keyring: keyring.clone(),
+            settings: settings.engine.clone(),
+        },
+    );
     registry
+}
+
+/// A process that runs jobs also runs the resource resync (coalesced across processes).
+pub fn start_resync(db: &PgPool, settings: &Settings, stop: CancellationToken) {
+    tokio::spawn(app::backend::resources::run_resync_loop(
+        db.clone(),
+        settings.engine.clone(),
+        stop,
+    ));
 }
 
 /// Connects lazily, with short timeouts, so an outage is answered quickly (503) instead of hanging.
@@ -131,11 +147,13 @@ impl Application {
         };
         let router = http::router(state, &settings).await?;
         let worker = (settings.worker_concurrency > 0).then(|| {
-            Worker::start(
+            let worker = Worker::start(
                 db.clone(),
-                registry(&state_keyring),
+                registry(&state_keyring, &settings),
                 settings.worker(settings.worker_concurrency),
-            )
+            );
+            start_resync(&db, &settings, worker.stop_token());
+            worker
         });
         Ok(Application {
             listener,

@@ -109,6 +109,7 @@ mod secrets;
 mod signin;
 mod surveys;
 mod tenant;
+mod zones;
 
 pub use account::*;
 pub use admin::*;
@@ -119,3 +120,4 @@ pub use secrets::*;
 pub use signin::*;
 pub use surveys::*;
 pub use tenant::*;
+pub use zones::*;

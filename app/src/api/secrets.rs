@@ -3,7 +3,7 @@
 use super::*;
 
 #[cfg(feature = "ssr")]
-use crate::backend::{cloud::accounts, secrets};
+use crate::backend::{cloud::accounts as cloud_accounts, secrets};
 
 /// Confirms the signed-in person: their password, and a current code when they have MFA on.
 /// Sensitive actions accept it for 5 minutes.

@@ -16,6 +16,7 @@ mod not_found;
 mod second_factor;
 mod secrets;
 mod sign_in;
+mod zones;
 
 pub use account::AccountPage;
 pub use admin_audit::AdminAuditPage;
@@ -35,6 +36,7 @@ pub use not_found::NotFoundPage;
 pub use second_factor::SecondFactorPage;
 pub use secrets::SecretsPage;
 pub use sign_in::SignInPage;
+pub use zones::{ZoneCreatePage, ZonePage, ZonesPage};
 
 use leptos::prelude::*;
 

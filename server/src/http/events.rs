@@ -6,8 +6,8 @@
 
 use super::pages::problem;
 use crate::startup::AppState;
-use app::backend::identity::actor::{Actor, RequestActor};
 use app::backend::events::{self, Connection, Delivery, EventHub, Filter};
+use app::backend::identity::actor::{Actor, RequestActor};
 use app::error::AppError;
 use app::live::{ClientMessage, ServerMessage, Topic};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};

@@ -41,14 +41,18 @@ pub async fn router(state: AppState, settings: &Settings) -> anyhow::Result<Rout
             std::time::Duration::from_secs(300),
         ),
     );
-    tokio::spawn(app::backend::identity::account::prune_continuously(state.db.clone()));
+    tokio::spawn(app::backend::identity::account::prune_continuously(
+        state.db.clone(),
+    ));
     let sessions = SessionManagerLayer::new(store)
         .with_name(SESSION_COOKIE)
         .with_secure(true)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_path("/")
-        .with_expiry(Expiry::OnInactivity(app::backend::identity::session::IDLE_TIMEOUT))
+        .with_expiry(Expiry::OnInactivity(
+            app::backend::identity::session::IDLE_TIMEOUT,
+        ))
         // Save on every request, so the idle timeout counts from the last request, not the
         // last change.
         .with_always_save(true);

@@ -539,7 +539,8 @@ async fn key_rotation_rewraps_totp_seeds() {
         .await
         .unwrap();
     let code = authenticator.next_code().await;
-    let verified = app::backend::identity::mfa::verify(&app.db, &only_new, user_id, OWNER, &code).await;
+    let verified =
+        app::backend::identity::mfa::verify(&app.db, &only_new, user_id, OWNER, &code).await;
     assert_eq!(verified, Ok(app::backend::identity::mfa::Verified::Totp));
     let code = authenticator.next_code().await;
     let old = app::backend::identity::mfa::verify(&app.db, &keyring(), user_id, OWNER, &code).await;

@@ -5,8 +5,12 @@ use crate::support::keyring;
 use crate::support::TestApp;
 use app::backend::identity::actor::Actor;
 
-use app::backend::{identity::api_keys, audit, cloud::accounts, identity, jobs, secrets, tenancy};
+use app::backend::resources::{zones, WriteOptions};
+use app::backend::{
+    audit, cloud::accounts as cloud_accounts, identity, identity::api_keys, jobs, secrets, tenancy,
+};
 use app::error::AppError;
+use app::model::resources::NewZone;
 use app::model::{Quotas, Role, TenantStatus};
 use app::rbac::{Action, PlatformAction};
 use sqlx::PgPool;
@@ -31,6 +35,8 @@ fn spec_min_role(action: Action) -> Role {
         Action::ManageOwnership => Role::Owner,
         Action::ManageOwnApiKeys => Role::Viewer,
         Action::ManageAllApiKeys => Role::Admin,
+        Action::ViewResources => Role::Viewer,
+        Action::ManageResources => Role::Member,
     }
 }
 
@@ -46,6 +52,7 @@ fn spec_is_read(action: Action) -> bool {
             | Action::RevealSecret
             | Action::ViewAuditLog
             | Action::ManageAllApiKeys
+            | Action::ViewResources
     )
 }
 
@@ -198,12 +205,48 @@ async fn perform(
                 .await
                 .map(drop)
         }
+        Action::ViewResources => zones::list(db, actor, tenant_id, None, 50).await.map(drop),
+        Action::ManageResources => {
+            // A dry run: the whole write path (authorize, validate, plan) without writing.
+            let cloud_account_id: Uuid = sqlx::query_scalar(
+                "select cloud_account_id from cloud_account where tenant_id = $1 and name = 'seeded'",
+            )
+            .bind(tenant_id)
+            .fetch_one(db)
+            .await
+            .unwrap();
+            let zone = NewZone {
+                name: "matrix".into(),
+                cloud_account_id,
+                availability_zone: "eu-west-1a".into(),
+                network_cidr: None,
+            };
+            let options = WriteOptions {
+                dry_run: true,
+                fingerprint: None,
+            };
+            zones::create(db, actor, tenant_id, zone, options)
+                .await
+                .map(drop)
+        }
     }
 }
 
-/// A secret named "seeded" in the tenant, for the reveal cases.
+/// A secret named "seeded" in the tenant, for the reveal cases, and a cloud account named
+/// "seeded", for the resource cases.
 async fn seed_secret(app: &TestApp, fixture: &crate::support::Fixture) {
     let owner = app.actor(fixture.user(Role::Owner)).await;
+    let account = cloud_accounts::NewCloudAccount {
+        name: "seeded".into(),
+        region: "eu-west-1".into(),
+        access_key_id: "AKIAIOSFODNN7EXAMPLE".into(),
+        secret_access_key: "not-a-real-key".into(),
+        endpoint_url: None,
+        emulated: false,
+    };
+    cloud_accounts::create(&app.db, &keyring(), &owner, fixture.tenant_id, account)
+        .await
+        .unwrap();
     secrets::create_secret(
         &app.db,
         &keyring(),

@@ -1,8 +1,8 @@
 //! Test harness: the real server on port 0 with a fresh PostgreSQL database per test.
 #![allow(dead_code)]
 
-use app::backend::identity::actor::Actor;
 use app::backend::identity;
+use app::backend::identity::actor::Actor;
 use secrecy::SecretString;
 use server::config::{LogFormat, Settings};
 use server::startup::Application;
@@ -146,6 +146,7 @@ pub fn settings(database_url: &str) -> Settings {
         data_dir: std::env::temp_dir().join("stratus-test"),
         sandbox_endpoint: None,
         public_url: None,
+        engine: Default::default(),
     }
 }
 

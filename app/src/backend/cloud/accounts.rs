@@ -1,8 +1,8 @@
 //! Cloud accounts: where a tenant's resources are created, with credentials kept as a secret.
 
-use crate::backend::identity::actor::Actor;
 use crate::backend::audit::{self, By};
 use crate::backend::cloud::providers::aws;
+use crate::backend::identity::actor::Actor;
 use crate::backend::secrets::{self, Keyring};
 use crate::error::AppError;
 use crate::model::{AuditAction, CloudAccountView, ConnectionTest};
@@ -185,6 +185,29 @@ pub async fn delete(
 ) -> Result<(), AppError> {
     authorize(db, actor, tenant_id, Action::ManageCloudAccounts).await?;
     let mut tx = db.begin().await?;
+    // Resources live in the account: they go first (their deletes remove the cloud objects).
+    let live: Vec<String> = sqlx::query_scalar(
+        "select kind::text || ' ' || name from resource
+         where cloud_account_id = $1 and tenant_id = $2 and status <> 'deleted' order by kind, name",
+    )
+    .bind(cloud_account_id)
+    .bind(tenant_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    if !live.is_empty() {
+        return Err(AppError::Conflict {
+            field: None,
+            message: format!(
+                "This cloud account still has resources ({}): delete them first.",
+                live.join(", ").replace('_', " ")
+            ),
+        });
+    }
+    sqlx::query("delete from resource where cloud_account_id = $1 and tenant_id = $2 and status = 'deleted'")
+        .bind(cloud_account_id)
+        .bind(tenant_id)
+        .execute(&mut *tx)
+        .await?;
     let (name, secret_id): (String, Uuid) =
         sqlx::query_as("delete from cloud_account where cloud_account_id = $1 and tenant_id = $2 returning name, secret_id")
             .bind(cloud_account_id)
@@ -217,21 +240,9 @@ pub async fn test_connection(
     cloud_account_id: Uuid,
 ) -> Result<ConnectionTest, AppError> {
     authorize(db, actor, tenant_id, Action::ManageCloudAccounts).await?;
-    let (name, region, endpoint_url, access_key_id, secret_id): (String, String, Option<String>, String, Uuid) = sqlx::query_as(
-        "select name, region, endpoint_url, access_key_id, secret_id from cloud_account where cloud_account_id = $1 and tenant_id = $2",
-    )
-    .bind(cloud_account_id)
-    .bind(tenant_id)
-    .fetch_one(db)
-    .await?;
-    let secret_access_key = secrets::read(db, keyring, tenant_id, secret_id).await?;
-    let target = aws::Target {
-        region: region.clone(),
-        endpoint_url,
-        access_key_id,
-        secret_access_key,
-    };
-    let outcome = aws::availability_zones(&target).await;
+    let account = super::providers::open(db, keyring, tenant_id, cloud_account_id).await?;
+    let (name, region) = (account.name.clone(), account.region.clone());
+    let outcome = aws::availability_zones(&account.target).await;
     // Recorded whatever the outcome; the provider's message is not, as it may echo the endpoint
     // (which could carry userinfo).
     let mut conn = db.acquire().await?;

@@ -2,11 +2,13 @@
 //! region and records how many instance types each offers (what a zone can later run), one
 //! progress step per zone.
 
+use crate::backend::cloud::providers;
+use crate::backend::cloud::providers::aws;
 use crate::backend::identity::actor::Actor;
+use crate::backend::jobs::kinds::{self, CloudAccountPayload, JobKind};
 use crate::backend::jobs::worker::{JobError, Registry};
 use crate::backend::jobs::{enqueue, NewJob};
-use crate::backend::cloud::providers::aws;
-use crate::backend::secrets::{self, Keyring};
+use crate::backend::secrets::Keyring;
 use crate::error::AppError;
 use crate::rbac::{authorize, Action};
 use aws_sdk_ec2::types::{Filter, LocationType};
@@ -14,8 +16,6 @@ use serde_json::json;
 use sqlx::PgPool;
 use std::sync::Arc;
 use uuid::Uuid;
-
-pub const KIND: &str = "cloud_account.survey_zones";
 
 /// Queues a survey of the account's zones; returns the job id (an existing one when a survey of
 /// this account is already queued or running). Admins only, like the connection test: the
@@ -38,12 +38,12 @@ pub async fn start(
     exists.ok_or(AppError::NotFound)?;
     let job = enqueue(
         &mut tx,
-        NewJob::new(KIND)
+        NewJob::new(JobKind::SurveyZones)
             .tenant(tenant_id)
             .resource(cloud_account_id)
-            .payload(json!({ "cloud_account_id": cloud_account_id }))
+            .payload(json!(CloudAccountPayload { cloud_account_id }))
             .max_attempts(3)
-            .unique_key(format!("{KIND}:{cloud_account_id}")),
+            .unique_key(format!("survey:{cloud_account_id}")),
     )
     .await?;
     tx.commit().await?;
@@ -52,38 +52,25 @@ pub async fn start(
 
 /// Registers the survey's handler; it needs the keyring to open the account's credentials.
 pub fn register(registry: &mut Registry, keyring: Arc<Keyring>) {
-    registry.register(KIND, move |ctx| {
+    registry.register(JobKind::SurveyZones.as_str(), move |ctx| {
         let keyring = keyring.clone();
         async move {
             let tenant_id = ctx
                 .job
                 .tenant_id
                 .ok_or_else(|| JobError::Fatal("a survey belongs to a tenant".into()))?;
-            let account_id: Uuid = serde_json::from_value(ctx.job.payload["cloud_account_id"].clone())
-                .map_err(|_| JobError::Fatal("the payload names no cloud account".into()))?;
-            let account: Option<(String, Option<String>, String, Uuid)> = sqlx::query_as(
-                "select region, endpoint_url, access_key_id, secret_id from cloud_account where cloud_account_id = $1 and tenant_id = $2",
-            )
-            .bind(account_id)
-            .bind(tenant_id)
-            .fetch_optional(&ctx.db)
-            .await
-            .map_err(JobError::failed)?;
-            let (region, endpoint_url, access_key_id, secret_id) =
-                account.ok_or_else(|| JobError::Fatal("the cloud account was deleted".into()))?;
-            let secret_access_key = secrets::read(&ctx.db, &keyring, tenant_id, secret_id)
-                .await
-                .map_err(|e| JobError::Fatal(e.to_string()))?;
-            let target = aws::Target {
-                region: region.clone(),
-                endpoint_url,
-                access_key_id,
-                secret_access_key,
+            let payload: CloudAccountPayload =
+                kinds::payload(&ctx.job.payload).map_err(JobError::Fatal)?;
+            let account = match providers::open(&ctx.db, &keyring, tenant_id, payload.cloud_account_id).await {
+                Ok(account) => account,
+                Err(AppError::NotFound) => return Err(JobError::Fatal("the cloud account was deleted".into())),
+                Err(e) => return Err(JobError::Fatal(e.to_string())),
             };
-            let zones = aws::availability_zones(&target).await.map_err(JobError::Failed)?;
+            let (target, region) = (&account.target, &account.region);
+            let zones = aws::availability_zones(target).await.map_err(JobError::Failed)?;
             ctx.log(format!("{} availability zones in {region}", zones.len()))
                 .await?;
-            let ec2 = aws::ec2(&target);
+            let ec2 = aws::ec2(target);
             for (done, zone) in zones.iter().enumerate() {
                 let offered = ec2
                     .describe_instance_type_offerings()
@@ -95,12 +82,33 @@ pub fn register(registry: &mut Registry, keyring: Arc<Keyring>) {
                     .collect::<Result<Vec<_>, _>>()
                     .await
                     .map_err(|e| JobError::Failed(aws::describe_error(&e)))?;
+                // What "Create zone" offers; a zone that disappeared from the region goes.
+                sqlx::query(
+                    "insert into cloud_account_zone (cloud_account_id, availability_zone, instance_types)
+                     values ($1, $2, $3)
+                     on conflict (cloud_account_id, availability_zone)
+                     do update set instance_types = excluded.instance_types, surveyed_at = now()",
+                )
+                .bind(payload.cloud_account_id)
+                .bind(zone)
+                .bind(offered.len() as i32)
+                .execute(&ctx.db)
+                .await
+                .map_err(JobError::failed)?;
                 ctx.progress(
                     ((done + 1) * 100 / zones.len()) as u8,
                     format!("{zone}: {} instance types offered", offered.len()),
                 )
                 .await?;
             }
+            sqlx::query(
+                "delete from cloud_account_zone where cloud_account_id = $1 and availability_zone <> all($2)",
+            )
+            .bind(payload.cloud_account_id)
+            .bind(&zones)
+            .execute(&ctx.db)
+            .await
+            .map_err(JobError::failed)?;
             Ok(())
         }
     });

@@ -2,11 +2,13 @@
 //! re-authentication, changing the password, and what the Account page shows.
 
 use crate::backend::identity::actor::Actor;
-use crate::backend::identity::{self, Authenticated};
 use crate::backend::identity::rate_limit::{self, Limit};
-use crate::backend::secrets::Keyring;
 use crate::backend::identity::user_sessions::ClientInfo;
-use crate::backend::{audit, identity::mfa, identity::passwords, identity::session, identity::user_sessions};
+use crate::backend::identity::{self, Authenticated};
+use crate::backend::secrets::Keyring;
+use crate::backend::{
+    audit, identity::mfa, identity::passwords, identity::session, identity::user_sessions,
+};
 use crate::error::AppError;
 use crate::model::{AccountView, SignInStep};
 use crate::validate::Checks;

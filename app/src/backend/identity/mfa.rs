@@ -6,8 +6,8 @@
 //! code for that step or an earlier one is refused. Recovery codes are stored as salted
 //! SHA-256 digests and each works once.
 
-use crate::backend::identity::actor::Actor;
 use crate::backend::audit;
+use crate::backend::identity::actor::Actor;
 use crate::backend::identity::rate_limit::{self, Limit};
 use crate::backend::identity::reauth::require_recent_reauth;
 use crate::backend::secrets::envelope::{self, Binding, Keyring, Sealed};

@@ -11,9 +11,8 @@ pub mod reauth;
 pub mod session;
 pub mod user_sessions;
 
-use crate::backend::identity::actor::Actor;
 use crate::backend::audit::{self, By};
-use crate::backend::identity::passwords;
+use crate::backend::identity::actor::Actor;
 use crate::error::AppError;
 use crate::model::{AuditAction, UserAdminView};
 use crate::rbac::{authorize_platform, PlatformAction};

@@ -2,8 +2,8 @@
 //! named by a random id kept inside the tower session. Deleting the row (and the tower record)
 //! signs that browser out on its next request.
 
-use crate::backend::identity::actor::Actor;
 use crate::backend::audit;
+use crate::backend::identity::actor::Actor;
 use crate::error::AppError;
 use crate::model::SessionView;
 use sqlx::{PgConnection, PgPool};

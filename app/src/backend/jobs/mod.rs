@@ -4,13 +4,16 @@
 //! - [`worker`]: the runtime that claims jobs in batches and runs registered handlers.
 //! - This module: what people do with jobs (list, inspect, retry, cancel), authorized.
 
+pub mod kinds;
 pub mod queue;
 pub mod worker;
 
+pub use kinds::JobKind;
+
 pub use queue::{enqueue, enqueue_many, Enqueued, NewJob};
 
-use crate::backend::identity::actor::Actor;
 use crate::backend::audit;
+use crate::backend::identity::actor::Actor;
 use crate::error::AppError;
 use crate::model::{
     AuditAction, JobCount, JobDetail, JobEventView, JobState, JobSummary, QueueOverview,

@@ -353,6 +353,31 @@ pub async fn fail(
     })
 }
 
+/// Puts a running job back in the queue to run again after `after`, without counting the
+/// attempt; a cancel requested meanwhile wins. False when the lease was lost.
+pub async fn requeue(
+    db: &PgPool,
+    job_id: i64,
+    token: i64,
+    after: Duration,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "update job set
+             state = case when cancel_requested then 'cancelled'::job_state else 'queued'::job_state end,
+             finished_at = case when cancel_requested then now() end,
+             attempt = case when cancel_requested then attempt else greatest(attempt - 1, 0) end,
+             run_at = now() + $3 * interval '1 millisecond',
+             lease_token = null, lease_expires_at = null, locked_by = null
+         where job_id = $1 and lease_token = $2",
+    )
+    .bind(job_id)
+    .bind(token)
+    .bind(after.as_millis() as f64)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// A running job stopped because a person cancelled it. False when the lease was lost.
 pub async fn mark_cancelled(db: &PgPool, job_id: i64, token: i64) -> Result<bool, sqlx::Error> {
     let rows: Vec<(i64,)> = sqlx::query_as(&format!(

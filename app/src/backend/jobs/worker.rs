@@ -33,6 +33,10 @@ pub enum JobError {
     /// Another worker owns the job now; nothing this run writes will count.
     #[error("lease lost")]
     LeaseLost,
+    /// Not finished, and nothing failed: run the job again after this long, without using an
+    /// attempt (a reconciler's bounded step, then requeue).
+    #[error("requeued")]
+    Requeue(Duration),
 }
 
 impl JobError {
@@ -70,8 +74,8 @@ impl Registry {
     /// The kinds every Stratus process can run: `system.noop` (benchmarks) and
     /// `system.sleep` (`{"millis": n, "steps": k}`: waits, reporting progress k times).
     pub fn with_builtins(mut self) -> Self {
-        self.register("system.noop", |_ctx| async { Ok(()) });
-        self.register("system.sleep", |ctx| async move {
+        self.register(super::JobKind::Noop.as_str(), |_ctx| async { Ok(()) });
+        self.register(super::JobKind::Sleep.as_str(), |ctx| async move {
             let millis = ctx.job.payload["millis"].as_u64().unwrap_or(1000);
             let steps = ctx.job.payload["steps"].as_u64().unwrap_or(1).clamp(1, 100);
             for step in 1..=steps {
@@ -463,6 +467,10 @@ async fn execute(shared: &Arc<Shared>, job: ClaimedJob, running: Arc<Running>) {
             Err(JobError::LeaseLost) => {
                 tracing::warn!("lease lost: another worker owns this job now; result discarded");
                 "lease_lost"
+            }
+            Err(JobError::Requeue(after)) => {
+                retry_db("requeueing a job", || queue::requeue(&shared.db, job.job_id, job.lease_token, after)).await;
+                "requeued"
             }
             Err(JobError::Cancelled) => {
                 retry_db("marking a job cancelled", || queue::mark_cancelled(&shared.db, job.job_id, job.lease_token)).await;

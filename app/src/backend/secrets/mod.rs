@@ -6,8 +6,8 @@ pub mod keyfile;
 
 pub use envelope::Keyring;
 
-use crate::backend::identity::actor::Actor;
 use crate::backend::audit;
+use crate::backend::identity::actor::Actor;
 use crate::backend::identity::reauth::require_recent_reauth;
 use crate::error::AppError;
 use crate::model::{AuditAction, SecretView};

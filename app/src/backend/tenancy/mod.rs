@@ -1,9 +1,9 @@
 //! Tenants, memberships and invitations.
 
-use crate::backend::identity::actor::Actor;
 use crate::backend::audit::{self, By};
-use crate::backend::identity::{insert_user, normalize_email};
+use crate::backend::identity::actor::Actor;
 use crate::backend::identity::passwords;
+use crate::backend::identity::{insert_user, normalize_email};
 use crate::error::AppError;
 use crate::model::*;
 use crate::rbac::{authorize, authorize_platform, Action, PlatformAction, TenantAccess};

@@ -5,10 +5,12 @@ mod account;
 mod audit;
 mod docs;
 mod extract;
+mod idempotency;
 mod keys;
 mod page;
 mod problems;
 mod tenants;
+mod zones;
 
 use crate::http::problem;
 use crate::startup::AppState;
@@ -69,7 +71,9 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(tenants::revoke_invitation))
         .routes(routes!(keys::list))
         .routes(routes!(keys::revoke))
-        .routes(routes!(audit::list));
+        .routes(routes!(audit::list))
+        .routes(routes!(zones::list, zones::create))
+        .routes(routes!(zones::get, zones::update, zones::delete));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
         .split_for_parts()

@@ -31,6 +31,47 @@ pub struct Page<T> {
 }
 
 impl PageQuery {
+    /// For lists paged in SQL: the key to start after, and the page size. Fetch `limit + 1`
+    /// rows ordered by the key and hand them to [`PageQuery::from_keyset`].
+    pub fn keyset(&self) -> Result<(Option<String>, usize), ApiError> {
+        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(
+                AppError::invalid("limit", format!("Use a limit from 1 to {MAX_LIMIT}.")).into(),
+            );
+        }
+        let after = match &self.cursor {
+            None => None,
+            Some(cursor) => Some(
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(cursor)
+                    .ok()
+                    .and_then(|bytes| String::from_utf8(bytes).ok())
+                    .ok_or_else(|| {
+                        AppError::invalid("cursor", "This cursor is not one we issued.")
+                    })?,
+            ),
+        };
+        Ok((after, limit))
+    }
+
+    /// The page from at most `limit + 1` rows fetched in key order.
+    pub fn from_keyset<T>(
+        &self,
+        mut rows: Vec<T>,
+        limit: usize,
+        key: impl Fn(&T) -> String,
+    ) -> Page<T> {
+        let next_cursor = (rows.len() > limit).then(|| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key(&rows[limit - 1]))
+        });
+        rows.truncate(limit);
+        Page {
+            items: rows,
+            next_cursor,
+        }
+    }
+
     /// One page of `items`, ordered by `key`.
     pub fn page<T>(
         &self,

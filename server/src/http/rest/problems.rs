@@ -47,3 +47,12 @@ pub enum Problems {
     #[response(status = 503, content_type = "application/problem+json")]
     Unavailable(Problem),
 }
+
+/// The further answers of resource writes.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // only described, never built
+pub enum ResourceProblems {
+    /// The apply carried a plan fingerprint (`If-Match`) and the resource changed since that plan.
+    #[response(status = 412, content_type = "application/problem+json")]
+    StalePlan(Problem),
+}

@@ -68,3 +68,62 @@ pub async fn availability_zones(target: &Target) -> Result<Vec<String>, String> 
     zones.sort();
     Ok(zones)
 }
+
+/// An EC2 client for calls that create or delete: the SDK's own retries are off, since a
+/// create retried after a lost reply makes a second object. The reconciler observes by tag
+/// and decides instead.
+pub fn ec2_without_retries(target: &Target) -> aws_sdk_ec2::Client {
+    let config = ec2(target)
+        .config()
+        .to_builder()
+        .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_ec2::Client::from_conf(config)
+}
+
+/// What a reconciler should do about an SDK error, with the provider's words verbatim.
+pub fn classify<E>(error: &aws_sdk_ec2::error::SdkError<E>) -> super::ProviderError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    use super::ErrorClass;
+    use aws_sdk_ec2::error::SdkError;
+    let message = describe_error(error);
+    let code = error.code().map(str::to_string);
+    let class = match error {
+        SdkError::ConstructionFailure(_) => ErrorClass::Terminal,
+        // Sent, or maybe sent, and no usable answer: only observing can tell what happened.
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            ErrorClass::UnknownOutcome
+        }
+        _ => {
+            let status = error
+                .raw_response()
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0);
+            match code.as_deref().unwrap_or("") {
+                "RequestLimitExceeded"
+                | "Throttling"
+                | "ThrottlingException"
+                | "InternalError"
+                | "InternalFailure"
+                | "ServiceUnavailable"
+                | "Unavailable" => ErrorClass::Retryable,
+                "InsufficientInstanceCapacity"
+                | "InsufficientCapacity"
+                | "InsufficientHostCapacity"
+                | "InsufficientDBInstanceCapacity" => ErrorClass::Capacity { zone: None },
+                c if c.ends_with("NotFound") || c.ends_with("NotFoundFault") => {
+                    ErrorClass::NotFound
+                }
+                _ if status >= 500 => ErrorClass::Retryable,
+                _ => ErrorClass::Terminal,
+            }
+        }
+    };
+    super::ProviderError {
+        class,
+        code,
+        message,
+    }
+}

@@ -1,0 +1,332 @@
+//! Networks at the provider: the VPC a tenant's zones share in a region, and each zone's subnet
+//! and security group. Every object carries its ownership tags from the create call itself
+//! (`TagSpecifications`), so a reconciler that crashed after a create finds it again by tag.
+
+use super::aws::{self, Target};
+use super::{ErrorClass, ProviderError};
+use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+use std::collections::HashMap;
+
+pub const TAG_INSTALLATION: &str = "stratus:installation";
+pub const TAG_TENANT: &str = "stratus:tenant";
+pub const TAG_RESOURCE: &str = "stratus:resource";
+/// The write-ahead token of the intent row that asked for the object (PROVISIONING.md §2.3).
+pub const TAG_TOKEN: &str = "stratus:token";
+/// When the create was sent (RFC 3339): the orphan sweeper's grace period starts there.
+pub const TAG_CREATED_AT: &str = "stratus:created-at";
+
+/// The kinds of cloud object Stratus records as `provider_object` rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type)]
+#[sqlx(type_name = "provider_object_kind", rename_all = "snake_case")]
+pub enum ObjectKind {
+    Vpc,
+    Subnet,
+    SecurityGroup,
+    Instance,
+    DbInstance,
+    DbSubnetGroup,
+}
+
+impl ObjectKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            ObjectKind::Vpc => "VPC",
+            ObjectKind::Subnet => "subnet",
+            ObjectKind::SecurityGroup => "security group",
+            ObjectKind::Instance => "instance",
+            ObjectKind::DbInstance => "database instance",
+            ObjectKind::DbSubnetGroup => "database subnet group",
+        }
+    }
+}
+
+/// The tags every object Stratus creates carries.
+#[derive(Debug, Clone)]
+pub struct Ownership {
+    pub installation: uuid::Uuid,
+    pub tenant: uuid::Uuid,
+    pub resource: uuid::Uuid,
+    pub token: String,
+    /// The `Name` people see in the provider's console.
+    pub name: String,
+}
+
+impl Ownership {
+    fn tags(&self) -> Vec<Tag> {
+        let created = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        [
+            ("Name", self.name.clone()),
+            (TAG_INSTALLATION, self.installation.to_string()),
+            (TAG_TENANT, self.tenant.to_string()),
+            (TAG_RESOURCE, self.resource.to_string()),
+            (TAG_TOKEN, self.token.clone()),
+            (TAG_CREATED_AT, created),
+        ]
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+    }
+
+    fn spec(&self, kind: ResourceType) -> TagSpecification {
+        TagSpecification::builder()
+            .resource_type(kind)
+            .set_tags(Some(self.tags()))
+            .build()
+    }
+}
+
+/// An object found at the provider with this installation's tag (for the orphan sweeper).
+#[derive(Debug, Clone)]
+pub struct OwnedObject {
+    pub kind: ObjectKind,
+    pub id: String,
+    pub tags: HashMap<String, String>,
+}
+
+fn tag_map(tags: &[Tag]) -> HashMap<String, String> {
+    tags.iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+        .collect()
+}
+
+fn filter(name: &str, value: impl Into<String>) -> Filter {
+    Filter::builder().name(name).values(value).build()
+}
+
+/// Network calls for one cloud account.
+pub struct AwsNetworks {
+    /// Reads keep the SDK's retries; creates and deletes go through `once`.
+    read: aws_sdk_ec2::Client,
+    once: aws_sdk_ec2::Client,
+}
+
+impl AwsNetworks {
+    pub fn new(target: &Target) -> Self {
+        AwsNetworks {
+            read: aws::ec2(target),
+            once: aws::ec2_without_retries(target),
+        }
+    }
+
+    /// Ids of the objects of `kind` that carry `filter_name = value` (a tag filter or an id).
+    async fn ids(
+        &self,
+        kind: ObjectKind,
+        by: Filter,
+    ) -> Result<Vec<(String, HashMap<String, String>)>, ProviderError> {
+        Ok(match kind {
+            ObjectKind::Vpc => self
+                .read
+                .describe_vpcs()
+                .filters(by)
+                .send()
+                .await
+                .map_err(|e| aws::classify(&e))?
+                .vpcs()
+                .iter()
+                .filter_map(|v| Some((v.vpc_id()?.to_string(), tag_map(v.tags()))))
+                .collect(),
+            ObjectKind::Subnet => self
+                .read
+                .describe_subnets()
+                .filters(by)
+                .send()
+                .await
+                .map_err(|e| aws::classify(&e))?
+                .subnets()
+                .iter()
+                .filter_map(|s| Some((s.subnet_id()?.to_string(), tag_map(s.tags()))))
+                .collect(),
+            ObjectKind::SecurityGroup => self
+                .read
+                .describe_security_groups()
+                .filters(by)
+                .send()
+                .await
+                .map_err(|e| aws::classify(&e))?
+                .security_groups()
+                .iter()
+                .filter_map(|g| Some((g.group_id()?.to_string(), tag_map(g.tags()))))
+                .collect(),
+            other => {
+                return Err(ProviderError {
+                    class: ErrorClass::Terminal,
+                    code: None,
+                    message: format!("{} is not a network object", other.label()),
+                })
+            }
+        })
+    }
+
+    /// The ids of the objects created for an intent token (normally none or one).
+    pub async fn find_by_token(
+        &self,
+        kind: ObjectKind,
+        token: &str,
+    ) -> Result<Vec<String>, ProviderError> {
+        let found = self
+            .ids(kind, filter(&format!("tag:{TAG_TOKEN}"), token))
+            .await?;
+        Ok(found.into_iter().map(|(id, _)| id).collect())
+    }
+
+    /// Whether the object still exists (a deleted one is gone, however the provider says it).
+    pub async fn exists(&self, kind: ObjectKind, id: &str) -> Result<bool, ProviderError> {
+        let by = match kind {
+            ObjectKind::Vpc => filter("vpc-id", id),
+            ObjectKind::Subnet => filter("subnet-id", id),
+            _ => filter("group-id", id),
+        };
+        Ok(!self.ids(kind, by).await?.is_empty())
+    }
+
+    pub async fn create_vpc(&self, cidr: &str, owner: &Ownership) -> Result<String, ProviderError> {
+        let answer = self
+            .once
+            .create_vpc()
+            .cidr_block(cidr)
+            .tag_specifications(owner.spec(ResourceType::Vpc))
+            .send()
+            .await
+            .map_err(|e| aws::classify(&e))?;
+        answer
+            .vpc()
+            .and_then(|v| v.vpc_id())
+            .map(str::to_string)
+            .ok_or_else(|| missing("CreateVpc", "a VPC id"))
+    }
+
+    pub async fn create_subnet(
+        &self,
+        vpc_id: &str,
+        availability_zone: &str,
+        cidr: &str,
+        owner: &Ownership,
+    ) -> Result<String, ProviderError> {
+        let answer = self
+            .once
+            .create_subnet()
+            .vpc_id(vpc_id)
+            .availability_zone(availability_zone)
+            .cidr_block(cidr)
+            .tag_specifications(owner.spec(ResourceType::Subnet))
+            .send()
+            .await
+            .map_err(|e| aws::classify(&e))?;
+        answer
+            .subnet()
+            .and_then(|s| s.subnet_id())
+            .map(str::to_string)
+            .ok_or_else(|| missing("CreateSubnet", "a subnet id"))
+    }
+
+    /// `group_name` must be unique in the VPC and cannot change later: callers use a stable id.
+    pub async fn create_security_group(
+        &self,
+        vpc_id: &str,
+        group_name: &str,
+        description: &str,
+        owner: &Ownership,
+    ) -> Result<String, ProviderError> {
+        let answer = self
+            .once
+            .create_security_group()
+            .vpc_id(vpc_id)
+            .group_name(group_name)
+            .description(description)
+            .tag_specifications(owner.spec(ResourceType::SecurityGroup))
+            .send()
+            .await
+            .map_err(|e| aws::classify(&e))?;
+        answer
+            .group_id()
+            .map(str::to_string)
+            .ok_or_else(|| missing("CreateSecurityGroup", "a group id"))
+    }
+
+    /// Deletes an object; one that is already gone counts as deleted.
+    pub async fn delete(&self, kind: ObjectKind, id: &str) -> Result<(), ProviderError> {
+        let result = match kind {
+            ObjectKind::Vpc => self
+                .once
+                .delete_vpc()
+                .vpc_id(id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| aws::classify(&e)),
+            ObjectKind::Subnet => self
+                .once
+                .delete_subnet()
+                .subnet_id(id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| aws::classify(&e)),
+            ObjectKind::SecurityGroup => self
+                .once
+                .delete_security_group()
+                .group_id(id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| aws::classify(&e)),
+            other => Err(ProviderError {
+                class: ErrorClass::Terminal,
+                code: None,
+                message: format!("{} is not a network object", other.label()),
+            }),
+        };
+        match result {
+            Err(e) if e.class == ErrorClass::NotFound => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Sets the `Name` tag people see in the provider's console.
+    pub async fn rename(&self, id: &str, name: &str) -> Result<(), ProviderError> {
+        self.once
+            .create_tags()
+            .resources(id)
+            .tags(Tag::builder().key("Name").value(name).build())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| aws::classify(&e))
+    }
+
+    /// Every network object carrying this installation's tag, at most `cap` of them: an
+    /// endpoint cannot make a sweep read without end.
+    pub async fn list_owned(
+        &self,
+        installation: uuid::Uuid,
+        cap: usize,
+    ) -> Result<Vec<OwnedObject>, ProviderError> {
+        let mut owned = Vec::new();
+        // Security groups and subnets first: a sweep deletes in this order, the VPC last.
+        for kind in [
+            ObjectKind::SecurityGroup,
+            ObjectKind::Subnet,
+            ObjectKind::Vpc,
+        ] {
+            let by = filter(&format!("tag:{TAG_INSTALLATION}"), installation.to_string());
+            for (id, tags) in self.ids(kind, by).await? {
+                owned.push(OwnedObject { kind, id, tags });
+                if owned.len() >= cap {
+                    return Ok(owned);
+                }
+            }
+        }
+        Ok(owned)
+    }
+}
+
+fn missing(call: &str, what: &str) -> ProviderError {
+    ProviderError {
+        class: ErrorClass::UnknownOutcome,
+        code: None,
+        message: format!("{call} answered without {what}"),
+    }
+}

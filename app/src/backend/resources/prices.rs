@@ -1,0 +1,51 @@
+//! The price list plans estimate monthly cost from: on-demand list prices kept in the
+//! repository (`prices.json`: dated, with its source), per region. Zones cost nothing;
+//! instance types and database classes are priced here for the resources that use them.
+
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+/// How the plan names the list it used.
+pub const LIST_NAME: &str = "AWS on-demand list prices (prices.json, 2026-12-01)";
+
+/// Hours in a billing month, as AWS's calculator counts them.
+pub const HOURS_PER_MONTH: f64 = 730.0;
+
+#[derive(Debug, Deserialize)]
+pub struct PriceList {
+    pub date: String,
+    pub source: String,
+    pub currency: String,
+    /// region → instance type → USD per hour.
+    pub instance_hourly: HashMap<String, HashMap<String, f64>>,
+    /// region → database class → USD per hour (single zone; a standby doubles it).
+    pub database_hourly: HashMap<String, HashMap<String, f64>>,
+}
+
+pub static PRICES: LazyLock<PriceList> = LazyLock::new(|| {
+    serde_json::from_str(include_str!("prices.json")).expect("prices.json is valid (tested)")
+});
+
+/// Monthly cents for `count` instances of `instance_type` in `region`, if the list has it.
+pub fn instance_monthly_cents(region: &str, instance_type: &str, count: i64) -> Option<i64> {
+    let hourly = PRICES.instance_hourly.get(region)?.get(instance_type)?;
+    Some((hourly * HOURS_PER_MONTH * 100.0 * count as f64).round() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_list_parses_and_prices_a_month() {
+        assert_eq!(PRICES.currency, "USD");
+        assert!(LIST_NAME.contains(&PRICES.date));
+        // t3.micro in us-east-1: $0.0104 an hour, $7.59 a month.
+        assert_eq!(
+            instance_monthly_cents("us-east-1", "t3.micro", 1),
+            Some(759)
+        );
+        assert_eq!(instance_monthly_cents("us-east-1", "no.such", 1), None);
+    }
+}
