@@ -11,3 +11,4 @@ mod secrets;
 mod sessions;
 mod support;
 mod tenancy;
+mod zones;
