@@ -394,7 +394,61 @@ async fn targets(app: &TestApp, tenant_id: Uuid, key_owner: Uuid) -> (Uuid, Uuid
     (user_id, invitation_id, key_id)
 }
 
-fn routes(tenant: Uuid, member: Uuid, invitation: Uuid, key: Uuid) -> Vec<Route> {
+/// A cloud account and a zone in the tenant, for the resource routes (made once per tenant:
+/// the routes only plan changes to them).
+async fn resource_targets(app: &TestApp, tenant_id: Uuid, member: Uuid) -> (Uuid, Uuid) {
+    use app::backend::cloud::accounts as cloud_accounts;
+    use app::backend::resources::{zones, WriteOptions};
+    let owner: Uuid = sqlx::query_scalar(
+        "select user_id from membership where tenant_id = $1 and role = 'owner' limit 1",
+    )
+    .bind(tenant_id)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    let account = cloud_accounts::NewCloudAccount {
+        name: "routes".into(),
+        region: "us-east-1".into(),
+        access_key_id: "AKIAIOSFODNN7EXAMPLE".into(),
+        secret_access_key: "not-a-real-key".into(),
+        endpoint_url: None,
+        emulated: false,
+    };
+    let account = cloud_accounts::create(
+        &app.db,
+        &crate::support::keyring(),
+        &app.actor(owner).await,
+        tenant_id,
+        account,
+    )
+    .await
+    .unwrap();
+    let zone = app::model::resources::NewZone {
+        name: "routes".into(),
+        cloud_account_id: account.cloud_account_id,
+        availability_zone: "us-east-1a".into(),
+        network_cidr: None,
+    };
+    let change = zones::create(
+        &app.db,
+        &app.actor(member).await,
+        tenant_id,
+        zone,
+        WriteOptions::default(),
+    )
+    .await
+    .unwrap();
+    (account.cloud_account_id, change.zone.unwrap().zone_id)
+}
+
+fn routes(
+    tenant: Uuid,
+    member: Uuid,
+    invitation: Uuid,
+    key: Uuid,
+    resources: (Uuid, Uuid),
+) -> Vec<Route> {
+    let (account, zone) = resources;
     let t = format!("/api/v1/tenants/{tenant}");
     let route = |method, path: String, body, needs, ok| Route {
         method,
@@ -491,6 +545,43 @@ fn routes(tenant: Uuid, member: Uuid, invitation: Uuid, key: Uuid) -> Vec<Route>
             Needs::Role(Role::Admin),
             200,
         ),
+        route(
+            Method::GET,
+            format!("{t}/zones"),
+            None,
+            Needs::Role(Role::Viewer),
+            200,
+        ),
+        route(
+            Method::POST,
+            format!("{t}/zones?dry_run=true"),
+            Some(
+                json!({ "name": "planned", "cloud_account_id": account, "availability_zone": "us-east-1b" }),
+            ),
+            Needs::Role(Role::Member),
+            200,
+        ),
+        route(
+            Method::GET,
+            format!("{t}/zones/{zone}"),
+            None,
+            Needs::Role(Role::Viewer),
+            200,
+        ),
+        route(
+            Method::PATCH,
+            format!("{t}/zones/{zone}?dry_run=true"),
+            Some(json!({ "name": "renamed" })),
+            Needs::Role(Role::Member),
+            200,
+        ),
+        route(
+            Method::DELETE,
+            format!("{t}/zones/{zone}?dry_run=true"),
+            None,
+            Needs::Role(Role::Member),
+            200,
+        ),
     ]
 }
 
@@ -517,6 +608,9 @@ async fn every_route_for_every_role_in_own_and_foreign_tenants_with_keys_and_tok
     let mut failures = Vec::new();
     let mut checked = 0;
     let mut covered = std::collections::BTreeSet::new();
+    let own_resources = resource_targets(&app, own.tenant_id, own.user(Role::Member)).await;
+    let foreign_resources =
+        resource_targets(&app, foreign.tenant_id, foreign.user(Role::Member)).await;
     for role in Role::ALL {
         let key = app.api_key(own.user(role), own.tenant_id, role).await;
         let jwt = exchange(&app, &key).await.body["access_token"]
@@ -527,7 +621,12 @@ async fn every_route_for_every_role_in_own_and_foreign_tenants_with_keys_and_tok
             for (tenant, is_own) in [(&own, true), (&foreign, false)] {
                 let (member, invitation, other_key) =
                     targets(&app, tenant.tenant_id, tenant.user(Role::Owner)).await;
-                for route in routes(tenant.tenant_id, member, invitation, other_key) {
+                let resources = if is_own {
+                    own_resources
+                } else {
+                    foreign_resources
+                };
+                for route in routes(tenant.tenant_id, member, invitation, other_key, resources) {
                     let expected = match route.needs {
                         Needs::AnyCredential => route.ok,
                         Needs::Role(_) if !is_own => 404,
@@ -568,7 +667,7 @@ async fn every_route_for_every_role_in_own_and_foreign_tenants_with_keys_and_tok
         // No credential: every protected route is 401.
         let (member, invitation, other_key) =
             targets(&app, own.tenant_id, own.user(Role::Owner)).await;
-        for route in routes(own.tenant_id, member, invitation, other_key) {
+        for route in routes(own.tenant_id, member, invitation, other_key, own_resources) {
             let answer = call(
                 &app,
                 route.method.clone(),

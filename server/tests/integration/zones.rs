@@ -639,3 +639,85 @@ async fn a_subnet_deleted_behind_our_back_is_made_again_by_the_resync() {
     assert_eq!((subnets.len(), groups.len()), (1, 1));
     worker.shutdown().await;
 }
+
+/// Over REST: `?dry_run=true` answers 200 with the plan, an apply 202; `If-Match` with a stale
+/// fingerprint answers 412; an `Idempotency-Key` replays the first answer, and refuses (422)
+/// when reused for another body.
+#[tokio::test]
+async fn rest_plans_applies_and_replays_with_idempotency_keys() {
+    let env = env("restzones").await;
+    let key = env
+        .app
+        .api_key(env.member_id, env.tenant_id, Role::Member)
+        .await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/api/v1/tenants/{}/zones", env.app.url, env.tenant_id);
+    let body = serde_json::json!({ "name": "api-a", "cloud_account_id": env.account_id, "availability_zone": "us-east-1a" });
+    let post =
+        |query: &'static str, body: serde_json::Value, headers: Vec<(&'static str, String)>| {
+            let mut request = http
+                .post(format!("{url}{query}"))
+                .bearer_auth(&key)
+                .json(&body);
+            for (name, value) in headers {
+                request = request.header(name, value);
+            }
+            async move {
+                let reply = request.send().await.unwrap();
+                let status = reply.status().as_u16();
+                let content_type = reply
+                    .headers()
+                    .get("content-type")
+                    .map(|v| v.to_str().unwrap().to_string())
+                    .unwrap_or_default();
+                (
+                    status,
+                    content_type,
+                    reply.json::<serde_json::Value>().await.unwrap(),
+                )
+            }
+        };
+    let (status, _, plan) = post("?dry_run=true", body.clone(), vec![]).await;
+    assert_eq!(status, 200, "{plan}");
+    assert_eq!(plan["dry_run"], true);
+    let fingerprint = plan["plan"]["fingerprint"].as_str().unwrap().to_string();
+    assert!(plan["plan"]["provider_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["object"] == "VPC" && c["action"] == "create"));
+
+    // Something changed since the plan: refused with 412.
+    env.create("first", "us-east-1c").await;
+    let (status, content_type, problem) = post(
+        "",
+        body.clone(),
+        vec![("If-Match", format!("\"{fingerprint}\""))],
+    )
+    .await;
+    assert_eq!(status, 412, "{problem}");
+    assert_eq!(content_type, "application/problem+json");
+    assert_eq!(problem["type"], "/problems/stale-plan");
+
+    let idem = ("Idempotency-Key", "create-api-a".to_string());
+    let (status, _, first) = post("", body.clone(), vec![idem.clone()]).await;
+    assert_eq!(status, 202, "{first}");
+    let (status, _, again) = post("", body.clone(), vec![idem.clone()]).await;
+    assert_eq!(status, 202);
+    assert_eq!(
+        again, first,
+        "the same key and body replay the first answer"
+    );
+    let zones: i64 =
+        sqlx::query_scalar("select count(*) from resource where tenant_id = $1 and name = 'api-a'")
+            .bind(env.tenant_id)
+            .fetch_one(&env.app.db)
+            .await
+            .unwrap();
+    assert_eq!(zones, 1, "one zone, not two");
+    let mut other = body.clone();
+    other["name"] = "api-b".into();
+    let (status, _, problem) = post("", other, vec![idem]).await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["type"], "/problems/invalid-input");
+}
