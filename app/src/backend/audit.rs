@@ -65,17 +65,6 @@ impl By<'_> {
     };
 }
 
-/// Records an event without details (the original interface; other modules call it).
-pub async fn record(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    tenant_id: Option<Uuid>,
-    action: &str,
-    target: &str,
-) -> Result<(), sqlx::Error> {
-    insert(conn, actor.into(), tenant_id, action, target, Value::Null).await
-}
-
 /// Records one of the listed actions with its details (ids, before/after values).
 pub async fn record_with(
     conn: &mut PgConnection,

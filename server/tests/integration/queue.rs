@@ -174,9 +174,16 @@ async fn a_killed_worker_process_is_rescued_and_fenced_off() {
         FailOutcome::LeaseLost
     );
     assert_eq!(
-        queue::record_event(&app.db, job_id, old_token, "log", None, "late")
-            .await
-            .unwrap(),
+        queue::record_event(
+            &app.db,
+            job_id,
+            old_token,
+            app::backend::jobs::kinds::EventKind::Log,
+            None,
+            "late"
+        )
+        .await
+        .unwrap(),
         None
     );
     assert!(

@@ -9,7 +9,7 @@ use crate::backend::identity::actor::{Actor, Via};
 use crate::backend::identity::jwt::{self, Claims, JwtKeys};
 use crate::backend::{audit, token_digest};
 use crate::error::AppError;
-use crate::model::{ApiKeyView, CreatedApiKey, Role};
+use crate::model::{ApiKeyView, AuditAction, CreatedApiKey, Role};
 use crate::rbac::{allows, authorize, Action};
 use crate::validate::Checks;
 use rand::Rng;
@@ -128,12 +128,13 @@ pub async fn create(
     .bind(expires_at)
     .fetch_one(&mut *tx)
     .await?;
-    audit::record(
+    audit::record_with(
         &mut tx,
-        actor,
+        actor.into(),
         Some(tenant_id),
-        "api_key.created",
+        AuditAction::ApiKeyCreated,
         &format!("{name} ({}…, {})", &secret[..SHOWN_LEN], role.as_str()),
+        serde_json::Value::Null,
     )
     .await?;
     let key = fetch_view(&mut tx, tenant_id, key_id).await?;
@@ -204,12 +205,13 @@ pub async fn revoke(
     .bind(key_id)
     .fetch_one(&mut *tx)
     .await?;
-    audit::record(
+    audit::record_with(
         &mut tx,
-        actor,
+        actor.into(),
         Some(tenant_id),
-        "api_key.revoked",
+        AuditAction::ApiKeyRevoked,
         &format!("{name} ({prefix}…)"),
+        serde_json::Value::Null,
     )
     .await?;
     let view = fetch_view(&mut tx, tenant_id, key_id).await?;

@@ -44,6 +44,25 @@ impl From<JobKind> for String {
     }
 }
 
+/// What a job event is: a progress step (with a percent), a log line, or a change of state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Progress,
+    Log,
+    State,
+}
+
+impl EventKind {
+    /// As stored in `job_event.kind` and sent on the event stream.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Progress => "progress",
+            EventKind::Log => "log",
+            EventKind::State => "state",
+        }
+    }
+}
+
 /// `resource.reconcile`: which resource.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReconcilePayload {

@@ -468,7 +468,7 @@ pub async fn record_event(
     db: &PgPool,
     job_id: i64,
     token: i64,
-    kind: &str,
+    kind: super::kinds::EventKind,
     percent: Option<i16>,
     message: &str,
 ) -> Result<Option<bool>, sqlx::Error> {
@@ -486,7 +486,7 @@ pub async fn record_event(
     )
     .bind(job_id)
     .bind(token)
-    .bind(kind)
+    .bind(kind.as_str())
     .bind(percent)
     .bind(message)
     .fetch_optional(db)
@@ -550,7 +550,14 @@ pub async fn cancel_in(
             })
         }
     };
-    append_event(tx, job_id, job_tenant, "state", &message).await?;
+    append_event(
+        tx,
+        job_id,
+        job_tenant,
+        super::kinds::EventKind::State,
+        &message,
+    )
+    .await?;
     Ok((
         new_state,
         Touched {
@@ -616,7 +623,7 @@ pub async fn retry_in(
         &mut *tx,
         job_id,
         job_tenant,
-        "state",
+        super::kinds::EventKind::State,
         &format!("retried by {by}"),
     )
     .await?;
@@ -634,7 +641,7 @@ async fn append_event(
     conn: &mut PgConnection,
     job_id: i64,
     tenant_id: Option<Uuid>,
-    kind: &str,
+    kind: super::kinds::EventKind,
     message: &str,
 ) -> Result<i64, sqlx::Error> {
     let event_id: i64 = sqlx::query_scalar(
@@ -642,7 +649,7 @@ async fn append_event(
     )
     .bind(job_id)
     .bind(tenant_id)
-    .bind(kind)
+    .bind(kind.as_str())
     .bind(message)
     .fetch_one(&mut *conn)
     .await?;

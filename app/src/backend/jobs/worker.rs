@@ -107,16 +107,26 @@ impl JobContext {
     /// Records progress (a `job_event` row plus a NOTIFY). Fails with `Cancelled` once a person
     /// asked to cancel, and with `LeaseLost` once another worker took the job over.
     pub async fn progress(&self, percent: u8, message: impl Into<String>) -> Result<(), JobError> {
-        self.event("progress", Some(percent.min(100) as i16), &message.into())
-            .await
+        self.event(
+            super::kinds::EventKind::Progress,
+            Some(percent.min(100) as i16),
+            &message.into(),
+        )
+        .await
     }
 
     /// Appends a log line to the job's events.
     pub async fn log(&self, message: impl Into<String>) -> Result<(), JobError> {
-        self.event("log", None, &message.into()).await
+        self.event(super::kinds::EventKind::Log, None, &message.into())
+            .await
     }
 
-    async fn event(&self, kind: &str, percent: Option<i16>, message: &str) -> Result<(), JobError> {
+    async fn event(
+        &self,
+        kind: super::kinds::EventKind,
+        percent: Option<i16>,
+        message: &str,
+    ) -> Result<(), JobError> {
         if self.cancel.is_cancelled() {
             return Err(JobError::Cancelled);
         }

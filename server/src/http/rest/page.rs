@@ -32,7 +32,7 @@ pub struct Page<T> {
 
 impl PageQuery {
     /// For lists paged in SQL: the key to start after, and the page size. Fetch `limit + 1`
-    /// rows ordered by the key and hand them to [`PageQuery::from_keyset`].
+    /// rows ordered by the key and hand them to [`PageQuery::page_of_keyset`].
     pub fn keyset(&self) -> Result<(Option<String>, usize), ApiError> {
         let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
@@ -56,7 +56,7 @@ impl PageQuery {
     }
 
     /// The page from at most `limit + 1` rows fetched in key order.
-    pub fn from_keyset<T>(
+    pub fn page_of_keyset<T>(
         &self,
         mut rows: Vec<T>,
         limit: usize,

@@ -90,7 +90,7 @@ pub async fn list(
         limit as i64 + 1,
     )
     .await?;
-    Ok(Json(page.from_keyset(items, limit, |z| z.name.clone())))
+    Ok(Json(page.page_of_keyset(items, limit, |z| z.name.clone())))
 }
 
 /// Create a zone: the tenant's VPC in the account's region (made by its first zone there), a
