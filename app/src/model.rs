@@ -248,8 +248,9 @@ pub struct InvitationPreview {
     pub tenant_name: String,
     pub email: String,
     pub role: Role,
-    /// The invitee already has an account: they confirm with their password instead of choosing one.
-    pub existing_user: bool,
+    /// The email of whoever is viewing the link while signed in. Whether the invited email has
+    /// an account is never said: the invited person signs in first to accept with it.
+    pub signed_in_as: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
