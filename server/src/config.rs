@@ -43,6 +43,26 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// Pacing of the resource engine: resync, orphan sweeps.
     pub engine: app::backend::resources::EngineSettings,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (`STRATUS_TRUSTED_PROXIES`, a
+    /// comma-separated list of addresses or CIDR ranges; empty: the TCP peer is the client).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// `10.0.0.0/8, 192.168.1.7` as address ranges (a bare address is a single-address range).
+pub fn parse_proxies(raw: &str) -> anyhow::Result<Vec<ipnet::IpNet>> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse::<ipnet::IpNet>()
+                .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "STRATUS_TRUSTED_PROXIES: {p:?} is neither an address nor a CIDR range"
+                    )
+                })
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +130,7 @@ impl Settings {
                 sweep_interval: Duration::from_secs(parse("STRATUS_SWEEP_INTERVAL_SECS", 600)?),
                 sweep_grace: Duration::from_secs(parse("STRATUS_SWEEP_GRACE_SECS", 900)?),
             },
+            trusted_proxies: parse_proxies(&var("STRATUS_TRUSTED_PROXIES").unwrap_or_default())?,
         })
         .and_then(|s: Settings| {
             if s.db_max_connections == 0 {

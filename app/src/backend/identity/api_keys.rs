@@ -9,7 +9,7 @@ use crate::backend::identity::actor::{Actor, Via};
 use crate::backend::identity::jwt::{self, Claims, JwtKeys};
 use crate::backend::{audit, token_digest};
 use crate::error::AppError;
-use crate::model::{ApiKeyView, CreatedApiKey, Role};
+use crate::model::{ApiKeyView, AuditAction, CreatedApiKey, Role};
 use crate::rbac::{allows, authorize, Action};
 use crate::validate::Checks;
 use rand::Rng;
@@ -132,7 +132,7 @@ pub async fn create(
         &mut tx,
         actor,
         Some(tenant_id),
-        "api_key.created",
+        AuditAction::ApiKeyCreated.as_str(),
         &format!("{name} ({}…, {})", &secret[..SHOWN_LEN], role.as_str()),
     )
     .await?;
@@ -208,13 +208,31 @@ pub async fn revoke(
         &mut tx,
         actor,
         Some(tenant_id),
-        "api_key.revoked",
+        AuditAction::ApiKeyRevoked.as_str(),
         &format!("{name} ({prefix}…)"),
     )
     .await?;
     let view = fetch_view(&mut tx, tenant_id, key_id).await?;
     tx.commit().await?;
     Ok(view)
+}
+
+/// Revokes every live key of `user_id` (in one tenant, or everywhere) inside the caller's
+/// transaction, when the person is removed or disabled; returns how many.
+pub async fn revoke_all(
+    conn: &mut sqlx::PgConnection,
+    user_id: Uuid,
+    tenant_id: Option<Uuid>,
+) -> Result<u64, AppError> {
+    Ok(sqlx::query(
+        "update api_key set revoked_at = now()
+         where user_id = $1 and ($2::uuid is null or tenant_id = $2) and revoked_at is null",
+    )
+    .bind(user_id)
+    .bind(tenant_id)
+    .execute(conn)
+    .await?
+    .rows_affected())
 }
 
 /// What a usable key resolves to.
@@ -242,17 +260,38 @@ fn unusable_key() -> AppError {
     AppError::InvalidToken("This API key is unknown, revoked or expired.".into())
 }
 
+/// Records a refused bearer credential (bounded like every unauthenticated event): the shown
+/// part of a key, never the rest.
+async fn record_rejected(db: &PgPool, what: &str, reason: &str) -> Result<(), AppError> {
+    audit::record_unauthenticated(
+        db,
+        AuditAction::CredentialRejected,
+        what,
+        serde_json::json!({ "reason": reason }),
+    )
+    .await
+}
+
+fn shown_part(secret: &str) -> String {
+    secret.chars().take(SHOWN_LEN).collect()
+}
+
 async fn usable_key(db: &PgPool, secret: &str) -> Result<KeyOwner, AppError> {
     if !is_well_formed(secret) {
+        record_rejected(db, &shown_part(secret), "malformed").await?;
         return Err(AppError::InvalidToken(
             "This is not a Stratus API key (wrong prefix, length or checksum).".into(),
         ));
     }
-    let owner: KeyOwner = sqlx::query_as(&format!("{USABLE_KEY} and k.secret_sha256 = $1"))
-        .bind(token_digest(secret))
-        .fetch_optional(db)
-        .await?
-        .ok_or_else(unusable_key)?;
+    let Some(owner) =
+        sqlx::query_as::<_, KeyOwner>(&format!("{USABLE_KEY} and k.secret_sha256 = $1"))
+            .bind(token_digest(secret))
+            .fetch_optional(db)
+            .await?
+    else {
+        record_rejected(db, &shown_part(secret), "unknown, revoked or expired").await?;
+        return Err(unusable_key());
+    };
     // At most one write a minute per key, however busy it is.
     sqlx::query(
         "update api_key set last_used_at = now()
@@ -289,8 +328,14 @@ pub async fn authenticate_bearer(
     if bearer.starts_with(KEY_PREFIX) {
         return Ok(actor_for(usable_key(db, bearer).await?));
     }
-    let claims = keys.verify(bearer)?;
-    let owner: KeyOwner = sqlx::query_as(&format!(
+    let claims = match keys.verify(bearer) {
+        Ok(claims) => claims,
+        Err(error) => {
+            record_rejected(db, "access token", "invalid or expired").await?;
+            return Err(error);
+        }
+    };
+    let Some(owner) = sqlx::query_as::<_, KeyOwner>(&format!(
         "{USABLE_KEY} and k.key_id = $1 and k.user_id = $2 and k.tenant_id = $3"
     ))
     .bind(claims.key)
@@ -298,8 +343,17 @@ pub async fn authenticate_bearer(
     .bind(claims.tid)
     .fetch_optional(db)
     .await?
-    .ok_or_else(unusable_key)?;
+    else {
+        record_rejected(db, "access token", "its key is revoked or expired").await?;
+        return Err(unusable_key());
+    };
     Ok(actor_for(owner))
+}
+
+/// What per-key rate limits count: the digest of the whole key as sent (a string of any length
+/// becomes 64 hex characters), never its public prefix, which anyone who saw a key list knows.
+pub fn limit_key(secret: &str) -> String {
+    hex::encode(token_digest(secret))
 }
 
 /// An issued access token.
@@ -328,8 +382,19 @@ pub async fn exchange(db: &PgPool, keys: &JwtKeys, secret: &str) -> Result<Acces
         exp,
         jti: Uuid::new_v4(),
     };
+    let access_token = keys.issue(&claims)?;
+    let actor = actor_for(owner);
+    audit::record_now(
+        db,
+        (&actor).into(),
+        Some(claims.tid),
+        AuditAction::TokenIssued,
+        &shown_part(secret),
+        serde_json::json!({ "jti": claims.jti, "expires_in": exp - now }),
+    )
+    .await?;
     Ok(AccessToken {
-        access_token: keys.issue(&claims)?,
+        access_token,
         token_type: "Bearer".into(),
         expires_in: exp - now,
     })

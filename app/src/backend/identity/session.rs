@@ -134,6 +134,12 @@ pub async fn end(session: &Session, db: &PgPool) -> Result<(), AppError> {
     session.flush().await.map_err(store_error)
 }
 
+/// Gives the session a new id, keeping its contents (after it gains a privilege: a password
+/// confirmation, MFA turned on). The `user_session` row follows on the next request.
+pub async fn cycle(session: &Session) -> Result<(), AppError> {
+    session.cycle_id().await.map_err(store_error)
+}
+
 /// Records a successful password confirmation (for reveal and other sensitive actions).
 pub async fn mark_reauthenticated(session: &Session) -> Result<(), AppError> {
     session

@@ -532,13 +532,16 @@ pub async fn remove_member(
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
+    // Their keys in this tenant end for good: a later invitation must not bring them back.
+    let keys_revoked =
+        crate::backend::identity::api_keys::revoke_all(&mut tx, user_id, Some(tenant_id)).await?;
     audit::commit_with(
         tx,
         actor.into(),
         Some(tenant_id),
         AuditAction::MemberRemoved,
         &email,
-        json!({ "user_id": user_id, "role": current }),
+        json!({ "user_id": user_id, "role": current, "api_keys_revoked": keys_revoked }),
     )
     .await?;
     tracing::info!(%tenant_id, %user_id, by = %actor.user_id, "member removed");
