@@ -190,7 +190,7 @@ async fn a_platform_admin_must_enrol_before_anything_else() {
         assert_eq!(problem_type(&refused), "/problems/mfa-enrolment-required");
     }
 
-    let (authenticator, _) = client.enrol_mfa(PASSWORD).await;
+    let (authenticator, _) = client.enrol_mfa(&app.admin_password).await;
     assert_eq!(client.get("/").await.status, 200);
     assert_eq!(client.rpc("admin_list_tenants", &[]).await.status, 200);
 

@@ -10,5 +10,6 @@ mod queue;
 mod rest_api;
 mod secrets;
 mod sessions;
+mod stream_security;
 mod support;
 mod tenancy;

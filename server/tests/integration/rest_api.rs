@@ -205,7 +205,12 @@ async fn expired_foreign_and_orphaned_keys_are_refused() {
 }
 
 /// A token signed with the test signing key, with `edit` applied to its parts first.
-fn forge(claims: Value, alg: jsonwebtoken::Algorithm, typ: Option<&str>, kid: &str) -> String {
+pub(crate) fn forge(
+    claims: Value,
+    alg: jsonwebtoken::Algorithm,
+    typ: Option<&str>,
+    kid: &str,
+) -> String {
     let (_, secret) = TEST_JWT_KEYS.split_once(':').unwrap();
     let secret = base64::engine::general_purpose::STANDARD
         .decode(secret)

@@ -148,6 +148,7 @@ pub fn settings(database_url: &str) -> Settings {
         public_url: None,
         engine: Default::default(),
         trusted_proxies: Vec::new(),
+        stream: server::config::StreamSettings::default(),
     }
 }
 

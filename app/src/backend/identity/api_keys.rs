@@ -6,6 +6,7 @@
 //! member or disabling the user stops it at once, because every use re-reads both.
 
 use crate::backend::identity::actor::{Actor, Via};
+use crate::backend::identity::credential::Credential;
 use crate::backend::identity::jwt::{self, Claims, JwtKeys};
 use crate::backend::{audit, token_digest};
 use crate::error::AppError;
@@ -325,8 +326,22 @@ pub async fn authenticate_bearer(
     keys: &JwtKeys,
     bearer: &str,
 ) -> Result<Actor, AppError> {
+    Ok(authenticate_bearer_credential(db, keys, bearer).await?.0)
+}
+
+/// [`authenticate_bearer`], with the credential itself, for connections that outlive the
+/// request and must check it again (the event stream).
+pub async fn authenticate_bearer_credential(
+    db: &PgPool,
+    keys: &JwtKeys,
+    bearer: &str,
+) -> Result<(Actor, Credential), AppError> {
     if bearer.starts_with(KEY_PREFIX) {
-        return Ok(actor_for(usable_key(db, bearer).await?));
+        let owner = usable_key(db, bearer).await?;
+        let credential = Credential::ApiKey {
+            key_id: owner.key_id,
+        };
+        return Ok((actor_for(owner), credential));
     }
     let claims = match keys.verify(bearer) {
         Ok(claims) => claims,
@@ -347,7 +362,24 @@ pub async fn authenticate_bearer(
         record_rejected(db, "access token", "its key is revoked or expired").await?;
         return Err(unusable_key());
     };
-    Ok(actor_for(owner))
+    let credential = Credential::AccessToken {
+        key_id: owner.key_id,
+        expires_at: claims.exp,
+    };
+    Ok((actor_for(owner), credential))
+}
+
+/// `Ok(())` while the key can still be used (unrevoked, unexpired, its user enabled and still
+/// a member of its tenant).
+pub async fn check_usable(db: &PgPool, key_id: Uuid) -> Result<(), AppError> {
+    sqlx::query_scalar::<_, Uuid>(&format!(
+        "select key_id from ({USABLE_KEY} and k.key_id = $1) usable"
+    ))
+    .bind(key_id)
+    .fetch_optional(db)
+    .await?
+    .map(|_| ())
+    .ok_or_else(unusable_key)
 }
 
 /// What per-key rate limits count: the digest of the whole key as sent (a string of any length

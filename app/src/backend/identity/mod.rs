@@ -3,6 +3,7 @@
 pub mod account;
 pub mod actor;
 pub mod api_keys;
+pub mod credential;
 pub mod jwt;
 pub mod mfa;
 pub mod passwords;
