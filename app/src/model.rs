@@ -248,8 +248,9 @@ pub struct InvitationPreview {
     pub tenant_name: String,
     pub email: String,
     pub role: Role,
-    /// The invitee already has an account: they confirm with their password instead of choosing one.
-    pub existing_user: bool,
+    /// The email of whoever is viewing the link while signed in. Whether the invited email has
+    /// an account is never said: the invited person signs in first to accept with it.
+    pub signed_in_as: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -474,10 +475,24 @@ pub enum AuditAction {
     ZoneDeleteRequested,
     #[serde(rename = "cloud_object.swept")]
     CloudObjectSwept,
+    #[serde(rename = "user.signed_out")]
+    UserSignedOut,
+    #[serde(rename = "user.sign_in_locked")]
+    UserSignInLocked,
+    #[serde(rename = "mfa.code_rejected")]
+    MfaCodeRejected,
+    #[serde(rename = "access.denied")]
+    AccessDenied,
+    #[serde(rename = "request.cross_site_refused")]
+    CrossSiteRefused,
+    #[serde(rename = "api_key.rejected")]
+    CredentialRejected,
+    #[serde(rename = "api_key.token_issued")]
+    TokenIssued,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 37] = [
+    pub const ALL: [AuditAction; 44] = [
         AuditAction::TenantCreated,
         AuditAction::TenantSuspended,
         AuditAction::TenantResumed,
@@ -515,6 +530,13 @@ impl AuditAction {
         AuditAction::ZoneChanged,
         AuditAction::ZoneDeleteRequested,
         AuditAction::CloudObjectSwept,
+        AuditAction::UserSignedOut,
+        AuditAction::UserSignInLocked,
+        AuditAction::MfaCodeRejected,
+        AuditAction::AccessDenied,
+        AuditAction::CrossSiteRefused,
+        AuditAction::CredentialRejected,
+        AuditAction::TokenIssued,
     ];
 
     /// The name stored in `audit_event.action` (the same as its serde form).
@@ -557,6 +579,13 @@ impl AuditAction {
             AuditAction::ZoneChanged => "zone.changed",
             AuditAction::ZoneDeleteRequested => "zone.delete_requested",
             AuditAction::CloudObjectSwept => "cloud_object.swept",
+            AuditAction::UserSignedOut => "user.signed_out",
+            AuditAction::UserSignInLocked => "user.sign_in_locked",
+            AuditAction::MfaCodeRejected => "mfa.code_rejected",
+            AuditAction::AccessDenied => "access.denied",
+            AuditAction::CrossSiteRefused => "request.cross_site_refused",
+            AuditAction::CredentialRejected => "api_key.rejected",
+            AuditAction::TokenIssued => "api_key.token_issued",
         }
     }
 
@@ -577,6 +606,11 @@ impl AuditAction {
                 | AuditAction::MfaRecoveryCodeUsed
                 | AuditAction::MfaRecoveryCodesRegenerated
                 | AuditAction::MfaReset
+                | AuditAction::UserSignedOut
+                | AuditAction::UserSignInLocked
+                | AuditAction::MfaCodeRejected
+                | AuditAction::CrossSiteRefused
+                | AuditAction::CredentialRejected
         )
     }
 }

@@ -225,6 +225,7 @@ mod enforce {
             role = role.min(key_role);
         }
         if !allows(role, action) {
+            crate::backend::audit::record_refusal(actor, Some(tenant_id), action.as_str());
             return Err(AppError::Forbidden(format!(
                 "Your role ({}) does not allow this.",
                 role.label()
@@ -241,6 +242,7 @@ mod enforce {
         if actor.platform_admin && actor.key_scope().is_none() {
             Ok(())
         } else {
+            crate::backend::audit::record_refusal(actor, None, "platform");
             Err(AppError::Forbidden(
                 "Only platform admins can do this.".into(),
             ))

@@ -5,6 +5,35 @@ use crate::error::{AppError, FieldError};
 pub const PASSWORD_MIN: usize = 12;
 /// Long passphrases are welcome; the cap only bounds hashing work.
 pub const PASSWORD_MAX: usize = 256;
+/// The longest email address (RFC 5321's path limit).
+pub const EMAIL_MAX: usize = 254;
+/// The longest free text a form takes (descriptions, filters); names have their own caps.
+pub const TEXT_MAX: usize = 1000;
+
+/// Any text input: at most `max` characters. Checked before the value is stored, counted,
+/// hashed or used as a key, so a huge input is a 422, never a database error.
+pub fn bounded_text(value: &str, max: usize) -> Result<(), String> {
+    if value.chars().count() > max {
+        Err(format!("Use at most {max} characters."))
+    } else {
+        Ok(())
+    }
+}
+
+/// Characters that make text display differently from what it is: bidirectional overrides
+/// and isolates (an email that reads as another), zero-width characters and the BOM.
+pub fn has_deceptive_chars(value: &str) -> bool {
+    value.chars().any(|c| {
+        matches!(c,
+            '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+            | '\u{061C}'
+        ) || c.is_control()
+    })
+}
 
 /// Collects field errors so a form can show all of them at once.
 #[derive(Default)]
@@ -32,7 +61,13 @@ impl Checks {
 
 pub fn email(value: &str) -> Result<(), String> {
     let value = value.trim();
-    let valid = value.len() <= 254
+    if value.chars().count() > EMAIL_MAX {
+        return Err(format!("Use at most {EMAIL_MAX} characters."));
+    }
+    if has_deceptive_chars(value) {
+        return Err("Remove invisible or direction-changing characters from the address.".into());
+    }
+    let valid = value.len() <= EMAIL_MAX
         && value.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty()
                 && domain.contains('.')
@@ -80,6 +115,8 @@ pub fn display_name(value: &str) -> Result<(), String> {
         Err("Enter a name.".into())
     } else if len > 80 {
         Err("Use at most 80 characters.".into())
+    } else if has_deceptive_chars(value) {
+        Err("Remove invisible or direction-changing characters from the name.".into())
     } else {
         Ok(())
     }
@@ -113,6 +150,16 @@ mod tests {
         assert!(email("a@b").is_err());
         assert!(email("ab.co").is_err());
         assert!(email("a b@c.de").is_err());
+    }
+
+    #[test]
+    fn deceptive_characters_are_refused_in_names_and_emails() {
+        assert!(display_name("Ann \u{202E}nimda").is_err());
+        assert!(display_name("Ann\u{200B}").is_err());
+        assert!(email("admin\u{200D}@acme.test").is_err());
+        assert!(email(&format!("{}@acme.test", "a".repeat(100_000))).is_err());
+        assert!(display_name("Zoë Ångström").is_ok());
+        assert!(bounded_text(&"x".repeat(1001), TEXT_MAX).is_err());
     }
 
     #[test]

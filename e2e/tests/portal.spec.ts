@@ -95,7 +95,7 @@ test('the owner turns on two-factor authentication and signs in with it', async 
   await expect(owner.getByRole('heading', { name: 'Account', exact: true, level: 1 })).toBeVisible();
   await expect(owner.getByRole('cell', { name: /This session/ })).toBeVisible();
   await owner.getByRole('link', { name: 'Turn on two-factor authentication' }).click();
-  const [authenticator] = await enrolMfa(owner, 'owner');
+  const [authenticator] = await enrolMfa(owner, ownerPassword, 'owner');
   await owner.getByRole('link', { name: 'I have saved my recovery codes' }).click();
   await expect(owner.getByText('10 of 10 recovery codes left.')).toBeVisible();
   await shot(owner, 'account');

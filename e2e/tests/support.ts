@@ -81,8 +81,9 @@ export async function shot(page: Page, name: string) {
   if (dir) await page.screenshot({ path: `${dir}/${name}.png`, fullPage: true });
 }
 
-/** Sets up the authenticator on /account/mfa; returns it and the recovery codes shown. */
-export async function enrolMfa(page: Page, name = 'enrol', stateFile?: string): Promise<[Authenticator, string[]]> {
+/** Sets up the authenticator on /account/mfa (turning it on asks for the password again);
+ * returns it and the recovery codes shown. */
+export async function enrolMfa(page: Page, password: string, name = 'enrol', stateFile?: string): Promise<[Authenticator, string[]]> {
   await expect(page).toHaveURL(/\/account\/mfa$/);
   await page.waitForLoadState('networkidle'); // hydrated, so the form calls the server function
   await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
@@ -91,6 +92,7 @@ export async function enrolMfa(page: Page, name = 'enrol', stateFile?: string): 
   const key = (await page.locator('#manual-key').textContent()) ?? '';
   const authenticator = new Authenticator(key, 0, stateFile);
   await page.getByLabel('Code from the app').fill(await authenticator.next());
+  await page.getByLabel('Your password').fill(password);
   await page.getByRole('button', { name: 'Turn on two-factor authentication' }).click();
   const codes = page.getByRole('list', { name: 'Recovery codes' }).getByRole('listitem');
   await expect(codes).toHaveCount(10);
@@ -118,7 +120,7 @@ export async function signInAdmin(page: Page) {
   await page.getByLabel('Email').fill(adminEmail);
   await page.getByLabel('Password').fill(adminPassword);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await enrolMfa(page, 'enrol', adminState);
+  await enrolMfa(page, adminPassword, 'enrol', adminState);
   await page.getByRole('link', { name: 'I have saved my recovery codes' }).click();
   await expect(page).toHaveURL(/\/$/);
 }

@@ -9,6 +9,8 @@ use crate::startup;
 use anyhow::Context;
 use app::backend::events::issue_ticket;
 use app::backend::identity::actor::Actor;
+use app::backend::identity::credential::Credential;
+use app::backend::identity::user_sessions::{create as create_session, ClientInfo};
 use app::backend::jobs::{enqueue, NewJob};
 use futures_util::{SinkExt, StreamExt};
 use std::time::{Duration, Instant};
@@ -83,7 +85,21 @@ pub async fn run(settings: Settings, args: BenchEvents) -> anyhow::Result<()> {
         let ws_url = format!("{}/api/v1/events", args.url.replacen("http", "ws", 1));
         let mut tasks = Vec::with_capacity(clients);
         for _ in 0..clients {
-            let ticket = issue_ticket(&db, &actor)
+            // One browser session per client, as people would have: a ticket belongs to one.
+            let user_session_id = create_session(&db, user_id, &ClientInfo::default())
+                .await
+                .map_err(|e| anyhow::anyhow!("session: {e}"))?;
+            let epoch: i32 =
+                sqlx::query_scalar("select session_epoch from app_user where user_id = $1")
+                    .bind(user_id)
+                    .fetch_one(&db)
+                    .await?;
+            let credential = Credential::Session {
+                user_session_id,
+                user_id,
+                epoch,
+            };
+            let ticket = issue_ticket(&db, &actor, &credential)
                 .await
                 .map_err(|e| anyhow::anyhow!("ticket: {e}"))?;
             // A small read chunk, as the server uses: tungstenite zero-fills it on every read.

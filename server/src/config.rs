@@ -43,6 +43,58 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// Pacing of the resource engine: resync, orphan sweeps.
     pub engine: app::backend::resources::EngineSettings,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (`STRATUS_TRUSTED_PROXIES`, a
+    /// comma-separated list of addresses or CIDR ranges; empty: the TCP peer is the client).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The event stream's limits.
+    pub stream: StreamSettings,
+}
+
+/// How much one credential or address may take of the event stream (issue 12).
+#[derive(Debug, Clone)]
+pub struct StreamSettings {
+    /// How often a socket's credential and subscriptions are checked again
+    /// (`STRATUS_EVENTS_RECHECK_SECS`, 60).
+    pub recheck_every: Duration,
+    /// Sockets open at once per credential: one browser session or one API key
+    /// (`STRATUS_EVENTS_MAX_PER_CREDENTIAL`, 8).
+    pub max_per_credential: usize,
+    /// Sockets open at once per client address, IPv6 by /64 (`STRATUS_EVENTS_MAX_PER_ADDRESS`, 32).
+    pub max_per_address: usize,
+    /// Most events one replay (`after` an old id) sends before the client is told to reload
+    /// (`STRATUS_EVENTS_MAX_REPLAY`, 2000).
+    pub max_replay: usize,
+    /// Replays per credential per minute (`STRATUS_EVENTS_REPLAYS_PER_MINUTE`, 30).
+    pub replays_per_minute: u32,
+}
+
+impl Default for StreamSettings {
+    fn default() -> Self {
+        StreamSettings {
+            recheck_every: Duration::from_secs(60),
+            max_per_credential: 8,
+            max_per_address: 32,
+            max_replay: 2000,
+            replays_per_minute: 30,
+        }
+    }
+}
+
+/// `10.0.0.0/8, 192.168.1.7` as address ranges (a bare address is a single-address range).
+pub fn parse_proxies(raw: &str) -> anyhow::Result<Vec<ipnet::IpNet>> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse::<ipnet::IpNet>()
+                .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "STRATUS_TRUSTED_PROXIES: {p:?} is neither an address nor a CIDR range"
+                    )
+                })
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +161,25 @@ impl Settings {
                 resync_interval: Duration::from_millis(parse("STRATUS_RESYNC_MS", 60_000)?),
                 sweep_interval: Duration::from_secs(parse("STRATUS_SWEEP_INTERVAL_SECS", 600)?),
                 sweep_grace: Duration::from_secs(parse("STRATUS_SWEEP_GRACE_SECS", 900)?),
+            },
+            trusted_proxies: parse_proxies(&var("STRATUS_TRUSTED_PROXIES").unwrap_or_default())?,
+            stream: {
+                let d = StreamSettings::default();
+                StreamSettings {
+                    recheck_every: Duration::from_secs(
+                        parse("STRATUS_EVENTS_RECHECK_SECS", d.recheck_every.as_secs())?.max(1),
+                    ),
+                    max_per_credential: parse(
+                        "STRATUS_EVENTS_MAX_PER_CREDENTIAL",
+                        d.max_per_credential,
+                    )?,
+                    max_per_address: parse("STRATUS_EVENTS_MAX_PER_ADDRESS", d.max_per_address)?,
+                    max_replay: parse("STRATUS_EVENTS_MAX_REPLAY", d.max_replay)?,
+                    replays_per_minute: parse(
+                        "STRATUS_EVENTS_REPLAYS_PER_MINUTE",
+                        d.replays_per_minute,
+                    )?,
+                }
             },
         })
         .and_then(|s: Settings| {

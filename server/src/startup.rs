@@ -136,6 +136,13 @@ impl Application {
                 CancellationToken::new(),
             ),
             origin: settings.origin(addr).into(),
+            recheck_every: settings.stream.recheck_every,
+            admission: http::events::Admission::new(http::events::StreamLimits {
+                per_credential: settings.stream.max_per_credential,
+                per_address: settings.stream.max_per_address,
+                max_replay: settings.stream.max_replay,
+                replays_per_minute: settings.stream.replays_per_minute,
+            }),
         };
         let state_keyring = keyring.clone();
         let state = AppState {

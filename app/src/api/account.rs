@@ -45,12 +45,25 @@ pub async fn start_mfa_enrolment() -> Result<MfaEnrolment, AppError> {
 }
 
 /// Confirms enrolment with a current code; returns the ten recovery codes, shown once.
+/// Turning MFA on needs the password again, and gives the session a new id.
 #[server(prefix = "/rpc", endpoint = "confirm_mfa_enrolment")]
-pub async fn confirm_mfa_enrolment(code: String) -> Result<Vec<String>, AppError> {
+pub async fn confirm_mfa_enrolment(
+    code: String,
+    password: String,
+) -> Result<Vec<String>, AppError> {
     respond(
         async {
             no_store();
-            mfa::confirm_enrolment(&db()?, &*keyring()?, &actor().await?, &code).await
+            crate::backend::identity::account::enable_mfa(
+                &db()?,
+                &*keyring()?,
+                &session().await?,
+                &actor().await?,
+                password.into(),
+                &code,
+                &client_info().await,
+            )
+            .await
         }
         .await,
     )
@@ -68,7 +81,7 @@ pub async fn regenerate_recovery_codes() -> Result<Vec<String>, AppError> {
     respond(
         async {
             no_store();
-            mfa::regenerate_recovery_codes(&db()?, &actor().await?).await
+            mfa::regenerate_recovery_codes(&db()?, &*keyring()?, &actor().await?).await
         }
         .await,
     )

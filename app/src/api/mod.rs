@@ -61,13 +61,14 @@ mod ctx {
         result
     }
 
-    /// The peer address (the socket's; no proxy headers are trusted) and the User-Agent.
+    /// The client's address as the HTTP layer resolved it (the peer, or what a trusted proxy
+    /// forwarded) and the User-Agent.
     pub async fn client_info() -> crate::backend::identity::user_sessions::ClientInfo {
-        use axum::extract::ConnectInfo;
-        let ip = leptos_axum::extract::<ConnectInfo<std::net::SocketAddr>>()
+        use crate::backend::identity::user_sessions::ClientAddress;
+        let ip = leptos_axum::extract::<Extension<ClientAddress>>()
             .await
             .ok()
-            .map(|ConnectInfo(addr)| addr.ip().to_canonical());
+            .map(|Extension(ClientAddress(ip))| ip);
         let user_agent = leptos_axum::extract::<http::HeaderMap>()
             .await
             .ok()

@@ -47,7 +47,9 @@ pub async fn verify_second_factor(code: String) -> Result<SignInStep, AppError> 
 pub async fn sign_out() -> Result<(), AppError> {
     respond(
         async {
-            session::end(&session().await?, &db()?).await?;
+            let actor = maybe_actor().await?;
+            crate::backend::identity::account::sign_out(&db()?, &session().await?, actor.as_ref())
+                .await?;
             leptos_axum::redirect("/login");
             Ok(())
         }

@@ -98,9 +98,17 @@ pub async fn revoke_invitation(invitation_id: Uuid) -> Result<(), AppError> {
 
 #[server(prefix = "/rpc", endpoint = "preview_invitation")]
 pub async fn preview_invitation(token: String) -> Result<InvitationPreview, AppError> {
-    respond(async { tenancy::preview_invitation(&db()?, &token).await }.await)
+    respond(
+        async {
+            let viewer = maybe_actor().await?;
+            tenancy::preview_invitation(&db()?, viewer.as_ref(), &token).await
+        }
+        .await,
+    )
 }
 
+/// Accepts an invitation by creating the invited account (name and password). An email that
+/// already has an account is refused: its owner signs in and uses `join_invitation`.
 #[server(prefix = "/rpc", endpoint = "accept_invitation")]
 pub async fn accept_invitation(
     token: String,
@@ -112,7 +120,6 @@ pub async fn accept_invitation(
             let db = db()?;
             let (user, tenant_id) =
                 tenancy::accept_invitation(&db, &token, &display_name, password.into()).await?;
-            // Someone with MFA still owes their second factor.
             let step = crate::backend::identity::account::start_session(
                 &db,
                 &session().await?,
@@ -122,6 +129,21 @@ pub async fn accept_invitation(
             )
             .await?;
             leptos_axum::redirect(step.path());
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Accepts an invitation into the signed-in account (no password: the session is the proof).
+#[server(prefix = "/rpc", endpoint = "join_invitation")]
+pub async fn join_invitation(token: String) -> Result<(), AppError> {
+    respond(
+        async {
+            let (db, actor) = (db()?, actor().await?);
+            let tenant_id = tenancy::join_invitation(&db, &actor, &token).await?;
+            session::choose_tenant(&session().await?, tenant_id).await?;
+            leptos_axum::redirect("/");
             Ok(())
         }
         .await,

@@ -32,6 +32,69 @@ pub async fn with_client_ip<F: Future>(ip: IpAddr, work: F) -> F::Output {
     CLIENT_IP.scope(ip, work).await
 }
 
+tokio::task_local! {
+    // The pool of the application serving this request, for events recorded outside any change
+    // (a refused action, a cross-site post), where the caller has no pool at hand.
+    static REQUEST_POOL: PgPool;
+}
+
+/// Runs `work` (one HTTP request) with the pool that [`record_refusal`] and
+/// [`record_unauthenticated_here`] write with.
+pub async fn with_pool<F: Future>(db: PgPool, work: F) -> F::Output {
+    REQUEST_POOL.scope(db, work).await
+}
+
+/// Records that `actor` was refused `what` (an action's name), without delaying the refusal:
+/// written in the background with the request's pool (nothing is written outside a request).
+pub fn record_refusal(actor: &Actor, tenant_id: Option<Uuid>, what: &str) {
+    let Ok(db) = REQUEST_POOL.try_with(PgPool::clone) else {
+        return;
+    };
+    let ip = CLIENT_IP.try_with(|ip| *ip).ok();
+    let (user_id, email, api_key) = {
+        let by = By::from(actor);
+        (by.user_id, by.email.map(str::to_string), by.api_key)
+    };
+    let what = what.to_string();
+    let work = async move {
+        let by = By {
+            user_id,
+            email: email.as_deref(),
+            api_key,
+        };
+        let mut conn = db.acquire().await?;
+        insert(
+            &mut conn,
+            by,
+            tenant_id,
+            AuditAction::AccessDenied.as_str(),
+            &what,
+            serde_json::json!({ "action": what }),
+        )
+        .await
+    };
+    tokio::spawn(async move {
+        let result = match ip {
+            Some(ip) => CLIENT_IP.scope(ip, work).await,
+            None => work.await,
+        };
+        if let Err(error) = result {
+            tracing::warn!(%error, "audit: recording a refusal failed");
+        }
+    });
+}
+
+/// [`record_unauthenticated`] with the request's pool, for layers that have none (the
+/// cross-site check); errors are logged, never turned into the response.
+pub async fn record_unauthenticated_here(action: AuditAction, target: &str, details: Value) {
+    let Ok(db) = REQUEST_POOL.try_with(PgPool::clone) else {
+        return;
+    };
+    if let Err(error) = record_unauthenticated(&db, action, target, details).await {
+        tracing::warn!(%error, "audit: recording an unauthenticated event failed");
+    }
+}
+
 fn client_ip() -> Option<String> {
     CLIENT_IP.try_with(|ip| ip.to_string()).ok()
 }
@@ -128,7 +191,7 @@ pub async fn record_account_event(
     conn: &mut PgConnection,
     user_id: Uuid,
     email: &str,
-    action: &str,
+    action: AuditAction,
     target: &str,
 ) -> Result<(), sqlx::Error> {
     let by = By {
@@ -136,27 +199,70 @@ pub async fn record_account_event(
         email: Some(email),
         api_key: None,
     };
-    insert(conn, by, None, action, target, Value::Null).await
+    insert(conn, by, None, action.as_str(), target, Value::Null).await
 }
 
 /// A refused sign-in: no actor, only the email as typed (normalised); the client address is
-/// recorded like every event's.
+/// recorded like every event's. Bounded like every event nobody is signed in for.
 pub async fn record_sign_in_failure(
-    conn: &mut PgConnection,
+    db: &PgPool,
     email: &str,
     ip: Option<std::net::IpAddr>,
-) -> Result<(), sqlx::Error> {
-    let email: String = email.chars().take(254).collect();
+) -> Result<(), AppError> {
     let details = serde_json::json!({ "address": ip.map(|ip| ip.to_string()) });
+    record_unauthenticated(db, AuditAction::UserSignInFailed, email, details).await
+}
+
+/// Records an event that an unauthenticated request caused (a failed sign-in, a refused key, a
+/// cross-site post). Anyone can cause these, so they are bounded: past
+/// `Limit::UnauthenticatedAudit` per client address they are only logged, and the target is
+/// cut to 254 characters.
+pub async fn record_unauthenticated(
+    db: &PgPool,
+    action: AuditAction,
+    target: &str,
+    details: Value,
+) -> Result<(), AppError> {
+    use crate::backend::identity::rate_limit::{self, Limit};
+    let address = CLIENT_IP
+        .try_with(|ip| crate::backend::identity::user_sessions::address_bucket(*ip))
+        .unwrap_or_else(|_| "unknown".into());
+    if rate_limit::count(db, Limit::UnauthenticatedAudit, &address)
+        .await?
+        .over()
+    {
+        tracing::warn!(
+            action = action.as_str(),
+            "audit: unauthenticated event not recorded (over the limit)"
+        );
+        return Ok(());
+    }
+    let target: String = target.chars().take(254).collect();
+    let mut conn = db.acquire().await?;
     insert(
-        conn,
+        &mut conn,
         By::SYSTEM,
         None,
-        AuditAction::UserSignInFailed.as_str(),
-        &email,
+        action.as_str(),
+        &target,
         details,
     )
-    .await
+    .await?;
+    Ok(())
+}
+
+/// Records an event about a signed-in actor outside any change (a refusal, a token issued).
+pub async fn record_now(
+    db: &PgPool,
+    by: By<'_>,
+    tenant_id: Option<Uuid>,
+    action: AuditAction,
+    target: &str,
+    details: Value,
+) -> Result<(), AppError> {
+    let mut conn = db.acquire().await?;
+    insert(&mut conn, by, tenant_id, action.as_str(), target, details).await?;
+    Ok(())
 }
 
 // ----- Reading ------------------------------------------------------------------------------------

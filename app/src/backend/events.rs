@@ -8,8 +8,13 @@
 //! transaction (`xmin`) has passed it, every transaction that could have drawn the missing id
 //! has ended, and an id still missing belonged to a rolled-back insert: it is skipped. Every
 //! writer of `job_event` has written (and so holds an xid) before it draws an event id.
+//!
+//! Fan-out holds no lock while sending: the publisher moves the cursor and takes a per-tenant
+//! routing table (rebuilt only after a subscription changes) under the lock, then sends to that
+//! tenant's subscriptions alone. Subscribing never waits for a fan-out, nor it for subscribers.
 
 use crate::backend::identity::actor::Actor;
+use crate::backend::identity::credential::Credential;
 use crate::backend::jobs::queue::EVENTS_CHANNEL;
 use crate::error::AppError;
 use crate::live::{LiveEvent, Topic};
@@ -84,11 +89,40 @@ struct Subscription {
     overflowed: CancellationToken,
 }
 
+/// The subscriptions of each tenant, as the publisher reads them.
+type Routes = HashMap<Uuid, Vec<(u64, Arc<Subscription>)>>;
+
 #[derive(Default)]
 struct HubState {
-    /// Every id up to here is final and has been fanned out.
+    /// Every id up to here is final and has been (or is being) fanned out.
     cursor: i64,
-    subscriptions: HashMap<u64, Subscription>,
+    subscriptions: HashMap<u64, Arc<Subscription>>,
+    /// A copy of `subscriptions` by tenant, rebuilt after a change. The publisher takes it (an
+    /// `Arc` clone) under the lock and fans out without it, so subscribing, unsubscribing and
+    /// other processes' work never wait for a fan-out to every socket, nor it for them.
+    routes: Option<Arc<Routes>>,
+}
+
+impl HubState {
+    fn changed(&mut self) {
+        self.routes = None;
+    }
+
+    fn routes(&mut self) -> Arc<Routes> {
+        if let Some(routes) = &self.routes {
+            return routes.clone();
+        }
+        let mut routes: Routes = HashMap::new();
+        for (id, sub) in &self.subscriptions {
+            routes
+                .entry(sub.filter.tenant_id)
+                .or_default()
+                .push((*id, sub.clone()));
+        }
+        let routes = Arc::new(routes);
+        self.routes = Some(routes.clone());
+        routes
+    }
 }
 
 /// The process-wide fan-out (cheap to clone).
@@ -204,32 +238,33 @@ impl EventHub {
         let mut state = self.inner.state.lock().expect("hub lock");
         state.subscriptions.insert(
             id,
-            Subscription {
+            Arc::new(Subscription {
                 connection: connection.id,
                 filter,
                 sender: connection.sender.clone(),
                 overflowed: connection.overflowed.clone(),
-            },
+            }),
         );
+        state.changed();
         Ok((id, state.cursor))
     }
 
     pub fn unsubscribe(&self, subscription: u64) {
-        self.inner
-            .state
-            .lock()
-            .expect("hub lock")
-            .subscriptions
-            .remove(&subscription);
+        let mut state = self.inner.state.lock().expect("hub lock");
+        if state.subscriptions.remove(&subscription).is_some() {
+            state.changed();
+        }
     }
 
     pub fn disconnect(&self, connection: &Connection) {
-        self.inner
-            .state
-            .lock()
-            .expect("hub lock")
+        let mut state = self.inner.state.lock().expect("hub lock");
+        let before = state.subscriptions.len();
+        state
             .subscriptions
             .retain(|_, s| s.connection != connection.id);
+        if state.subscriptions.len() != before {
+            state.changed();
+        }
     }
 
     /// Subscriptions currently open in this process.
@@ -242,12 +277,23 @@ impl EventHub {
             .len()
     }
 
+    /// Fans a batch out. The cursor moves first, in the same lock as taking the routes: a
+    /// subscription made after that sees the new cursor and replays the batch from the table;
+    /// one made before is in the routes and gets it live. No gap either way, and the lock is
+    /// not held while sending.
     fn publish(&self, events: Vec<HubEvent>, cursor: i64) {
-        let mut state = self.inner.state.lock().expect("hub lock");
+        let routes = {
+            let mut state = self.inner.state.lock().expect("hub lock");
+            state.cursor = cursor;
+            state.routes()
+        };
         let mut behind = Vec::new();
         for event in events {
+            let Some(subs) = event.tenant_id.and_then(|t| routes.get(&t)) else {
+                continue;
+            };
             let event = Arc::new(event);
-            for (id, sub) in &state.subscriptions {
+            for (id, sub) in subs {
                 if !sub.filter.matches(&event) || sub.overflowed.is_cancelled() {
                     continue;
                 }
@@ -263,11 +309,12 @@ impl EventHub {
             }
         }
         if !behind.is_empty() {
+            let mut state = self.inner.state.lock().expect("hub lock");
             state
                 .subscriptions
                 .retain(|_, s| !behind.contains(&s.connection));
+            state.changed();
         }
-        state.cursor = cursor;
     }
 
     async fn run(self, db: PgPool, ready: watch::Sender<bool>, stop: CancellationToken) {
@@ -521,13 +568,29 @@ fn ticket_hash(ticket: &str) -> Vec<u8> {
     Sha256::digest(ticket.as_bytes()).to_vec()
 }
 
-/// A single-use credential for one handshake, for clients that cannot set headers.
-pub async fn issue_ticket(db: &PgPool, actor: &Actor) -> Result<String, AppError> {
+/// A single-use credential for one handshake, for clients that cannot set headers. It is
+/// bound to the browser session that asked for it: the stream it opens ends with that session.
+pub async fn issue_ticket(
+    db: &PgPool,
+    actor: &Actor,
+    credential: &Credential,
+) -> Result<String, AppError> {
     if actor.key_scope().is_some() {
         // A ticket acts as its person; an API key's narrower scope would be lost.
         return Err(AppError::Forbidden(
             "API keys open the event stream with their Authorization header.".into(),
         ));
+    }
+    let Credential::Session {
+        user_session_id,
+        user_id,
+        epoch,
+    } = *credential
+    else {
+        return Err(AppError::Unauthenticated);
+    };
+    if user_id != actor.user_id {
+        return Err(AppError::Unauthenticated);
     }
     use base64::Engine;
     use rand::RngCore;
@@ -538,38 +601,53 @@ pub async fn issue_ticket(db: &PgPool, actor: &Actor) -> Result<String, AppError
         .execute(db)
         .await?;
     sqlx::query(
-        "insert into event_ticket (ticket_hash, user_id, expires_at) values ($1, $2, now() + $3 * interval '1 second')",
+        "insert into event_ticket (ticket_hash, user_id, expires_at, user_session_id, session_epoch)
+         values ($1, $2, now() + $3 * interval '1 second', $4, $5)",
     )
     .bind(ticket_hash(&ticket))
     .bind(actor.user_id)
     .bind(TICKET_TTL_SECS as f64)
+    .bind(user_session_id)
+    .bind(epoch)
     .execute(db)
     .await?;
     Ok(ticket)
 }
 
-/// Spends a ticket: the actor it was issued to, or `Unauthenticated` (unknown, used, expired,
-/// or its user has been disabled since).
-pub async fn redeem_ticket(db: &PgPool, ticket: &str) -> Result<Actor, AppError> {
-    let row: Option<(Uuid, String, String, bool)> = sqlx::query_as(
+/// Spends a ticket: the actor it was issued to and the session behind it, or
+/// `Unauthenticated` (unknown, used, expired, or its session or user has ended since).
+pub async fn redeem_ticket(db: &PgPool, ticket: &str) -> Result<(Actor, Credential), AppError> {
+    let row: Option<(Uuid, String, String, bool, Uuid, i32)> = sqlx::query_as(
         "with spent as (
-             delete from event_ticket where ticket_hash = $1 returning user_id, expires_at
+             delete from event_ticket where ticket_hash = $1
+             returning user_id, expires_at, user_session_id, session_epoch
          )
-         select u.user_id, u.email, u.display_name, u.platform_admin
+         select u.user_id, u.email, u.display_name, u.platform_admin, spent.user_session_id, spent.session_epoch
          from spent join app_user u using (user_id)
-         where spent.expires_at > now() and u.disabled_at is null",
+         where spent.expires_at > now() and u.disabled_at is null
+           and spent.user_session_id is not null and spent.session_epoch = u.session_epoch",
     )
     .bind(ticket_hash(ticket))
     .fetch_optional(db)
     .await?;
-    let (user_id, email, display_name, platform_admin) = row.ok_or(AppError::Unauthenticated)?;
-    Ok(Actor {
+    let (user_id, email, display_name, platform_admin, user_session_id, epoch) =
+        row.ok_or(AppError::Unauthenticated)?;
+    let credential = Credential::Session {
+        user_session_id,
         user_id,
-        email,
-        display_name,
-        platform_admin,
-        current_tenant: None,
-        reauthenticated_at: None,
-        via: crate::backend::identity::actor::Via::Session,
-    })
+        epoch,
+    };
+    crate::backend::identity::credential::check(db, &credential).await?;
+    Ok((
+        Actor {
+            user_id,
+            email,
+            display_name,
+            platform_admin,
+            current_tenant: None,
+            reauthenticated_at: None,
+            via: crate::backend::identity::actor::Via::Session,
+        },
+        credential,
+    ))
 }

@@ -64,6 +64,9 @@ fn EnrolmentStep(
         <ActionForm action=confirm attr:class="form" attr:aria-label="Confirm the authenticator app">
             <FormError error=form_error(value)/>
             <Field label="Code from the app" name="code" form="enrol" autocomplete="one-time-code" error=field_error(value, "code")/>
+            <Field label="Your password" name="password" kind="password" form="enrol" autocomplete="current-password"
+                hint="Turning on two-factor authentication needs your password again."
+                error=field_error(value, "password")/>
             <button type="submit" class="button full" disabled=move || confirm.pending().get()>"Turn on two-factor authentication"</button>
         </ActionForm>
     }

@@ -6,6 +6,7 @@
 
 use super::pages::problem;
 use app::error::AppError;
+use app::model::AuditAction;
 use axum::extract::Request;
 use axum::http::{header, Method};
 use axum::middleware::Next;
@@ -16,6 +17,17 @@ pub async fn refuse_cross_site(req: Request, next: Next) -> Response {
         return next.run(req).await;
     }
     tracing::warn!(path = %req.uri().path(), "cross-site request refused");
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .map(|o| o.chars().take(200).collect::<String>());
+    app::backend::audit::record_unauthenticated_here(
+        AuditAction::CrossSiteRefused,
+        req.uri().path(),
+        serde_json::json!({ "origin": origin }),
+    )
+    .await;
     problem(&AppError::Forbidden("Cross-site request refused.".into()))
 }
 

@@ -8,6 +8,9 @@ use super::pages::problem;
 use crate::startup::AppState;
 use app::backend::events::{self, Connection, Delivery, EventHub, Filter};
 use app::backend::identity::actor::{Actor, RequestActor};
+use app::backend::identity::credential::{self, Credential};
+use app::backend::identity::user_sessions::{address_bucket, ClientAddress};
+use app::backend::identity::{api_keys, session as identity_session};
 use app::error::AppError;
 use app::live::{ClientMessage, ServerMessage, Topic};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -18,8 +21,10 @@ use axum::{Extension, Json};
 use serde::Deserialize;
 use sqlx::PgPool;
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
+use tower_sessions::Session;
 
 /// Each connection's buffer of events not yet written; a client this far behind resyncs.
 pub const CONNECTION_BUFFER: usize = 256;
@@ -33,15 +38,11 @@ const READ_CHUNK: usize = 4 * 1024;
 const RATE_BURST: f64 = 40.0;
 const RATE_PER_SEC: f64 = 20.0;
 const MAX_SUBSCRIPTIONS: usize = 64;
-/// Longer gaps are not replayed: the client reloads instead (`resync`).
-const MAX_REPLAY: usize = 10_000;
 const PING_EVERY: Duration = Duration::from_secs(20);
 /// No frame at all from the client (not even a pong) for this long closes the socket.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// A write that cannot complete in this time means the client stopped reading.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
-/// Subscriptions are authorized again this often, so a removed member stops receiving.
-const REAUTHORIZE_EVERY: Duration = Duration::from_secs(60);
 
 /// What the stream needs from the application state.
 #[derive(Clone)]
@@ -49,6 +50,113 @@ pub struct EventStream {
     pub hub: EventHub,
     /// The portal's origin (`scheme://host[:port]`), for cookie-authenticated handshakes.
     pub origin: std::sync::Arc<str>,
+    /// How often a socket's credential and subscriptions are checked again, so a revoked key,
+    /// an ended session or a removed member stops receiving.
+    pub recheck_every: Duration,
+    /// What one credential or address may take (sockets, replays).
+    pub admission: Admission,
+}
+
+/// Caps on open sockets per credential and per client address, and the replay budget per
+/// credential, for this process. A socket holds its place (an [`Admitted`]) until it ends.
+#[derive(Clone)]
+pub struct Admission {
+    inner: Arc<Mutex<AdmissionState>>,
+    pub limits: StreamLimits,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct StreamLimits {
+    pub per_credential: usize,
+    pub per_address: usize,
+    /// Most events one replay sends before the client is told to reload.
+    pub max_replay: usize,
+    pub replays_per_minute: u32,
+}
+
+#[derive(Default)]
+struct AdmissionState {
+    open: HashMap<String, usize>,
+    /// Replays allowed now per credential (a token bucket: tokens, last refill).
+    replays: HashMap<String, (f64, Instant)>,
+}
+
+/// A socket's place in the caps; given back when dropped.
+pub struct Admitted {
+    admission: Admission,
+    keys: [String; 2],
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        let mut state = self.admission.inner.lock().expect("admission lock");
+        for key in &self.keys {
+            if let Some(n) = state.open.get_mut(key) {
+                *n -= 1;
+                if *n == 0 {
+                    state.open.remove(key);
+                }
+            }
+        }
+    }
+}
+
+impl Admission {
+    pub fn new(limits: StreamLimits) -> Admission {
+        Admission {
+            inner: Default::default(),
+            limits,
+        }
+    }
+
+    /// Takes a place for one more socket of `holder` from `address`, or says which cap is full.
+    fn admit(&self, holder: &str, address: &str) -> Result<Admitted, AppError> {
+        let keys = [format!("credential {holder}"), format!("address {address}")];
+        let caps = [self.limits.per_credential, self.limits.per_address];
+        let mut state = self.inner.lock().expect("admission lock");
+        for (key, cap) in keys.iter().zip(caps) {
+            if state.open.get(key).copied().unwrap_or(0) >= cap {
+                tracing::warn!(%key, cap, "event stream: socket refused, cap reached");
+                return Err(AppError::RateLimited {
+                    retry_after_secs: 10,
+                });
+            }
+        }
+        for key in &keys {
+            *state.open.entry(key.clone()).or_default() += 1;
+        }
+        Ok(Admitted {
+            admission: self.clone(),
+            keys,
+        })
+    }
+
+    /// Whether `holder` may replay from an old event id now (a bucket of `replays_per_minute`,
+    /// refilled continuously).
+    fn allow_replay(&self, holder: &str) -> bool {
+        let per_minute = f64::from(self.limits.replays_per_minute);
+        let now = Instant::now();
+        let mut state = self.inner.lock().expect("admission lock");
+        if state.replays.len() > 10_000 {
+            // Forget buckets that are full again, so the map stays small.
+            state.replays.retain(|_, (tokens, at)| {
+                *tokens + now.duration_since(*at).as_secs_f64() * per_minute / 60.0 < per_minute
+            });
+        }
+        let (tokens, at) = state
+            .replays
+            .entry(holder.to_string())
+            .or_insert((per_minute, now));
+        *tokens =
+            (*tokens + now.duration_since(*at).as_secs_f64() * per_minute / 60.0).min(per_minute);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -60,33 +168,71 @@ pub async fn stream(
     State(state): State<AppState>,
     Query(query): Query<HandshakeQuery>,
     Extension(RequestActor(session_actor)): Extension<RequestActor>,
+    client: Option<Extension<ClientAddress>>,
+    session: Session,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let actor = match authenticate(&state, query.ticket.as_deref(), session_actor, &headers).await {
-        Ok(actor) => actor,
+    let (actor, credential) = match authenticate(
+        &state,
+        query.ticket.as_deref(),
+        session_actor,
+        &session,
+        &headers,
+    )
+    .await
+    {
+        Ok(found) => found,
         Err(error) => return problem(&error),
     };
-    let db = state.db.clone();
-    let hub = state.events.hub.clone();
+    let address = client.map_or_else(
+        || "unknown".to_string(),
+        |Extension(ClientAddress(ip))| address_bucket(ip),
+    );
+    let admitted = match state.events.admission.admit(&credential.holder(), &address) {
+        Ok(admitted) => admitted,
+        Err(error) => return problem(&error),
+    };
+    let socket_state = SocketState {
+        db: state.db.clone(),
+        hub: state.events.hub.clone(),
+        actor,
+        credential,
+        recheck_every: state.events.recheck_every,
+        admission: state.events.admission.clone(),
+        _admitted: admitted,
+    };
     upgrade
         .max_message_size(MAX_MESSAGE)
         .max_frame_size(MAX_MESSAGE)
         .read_buffer_size(READ_CHUNK)
-        .on_upgrade(move |socket| serve(socket, db, hub, actor))
+        .on_upgrade(move |socket| serve(socket, socket_state))
+}
+
+/// What one socket works with: who it acts for and the credential that must stay good.
+struct SocketState {
+    db: PgPool,
+    hub: EventHub,
+    actor: Actor,
+    credential: Credential,
+    recheck_every: Duration,
+    admission: Admission,
+    /// Held for the socket's life: its place in the caps.
+    _admitted: Admitted,
 }
 
 async fn authenticate(
     state: &AppState,
     ticket: Option<&str>,
     session_actor: Option<Actor>,
+    session: &Session,
     headers: &HeaderMap,
-) -> Result<Actor, AppError> {
+) -> Result<(Actor, Credential), AppError> {
     if let Some(ticket) = ticket {
         return events::redeem_ticket(&state.db, ticket).await;
     }
     if let Some(token) = bearer(headers) {
-        return authenticate_bearer(state, token).await;
+        return api_keys::authenticate_bearer_credential(&state.db, &state.jwt, token).await;
     }
     let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
     if origin != Some(&*state.events.origin) {
@@ -95,7 +241,11 @@ async fn authenticate(
             "This origin may not open the event stream.".into(),
         ));
     }
-    session_actor.ok_or(AppError::Unauthenticated)
+    let actor = session_actor.ok_or(AppError::Unauthenticated)?;
+    let credential = identity_session::credential(session)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    Ok((actor, credential))
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -110,7 +260,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// API keys and the access tokens exchanged for them; the actor keeps the key's tenant and
 /// role limits, which `rbac::authorize` applies to every subscription.
 async fn authenticate_bearer(state: &AppState, token: &str) -> Result<Actor, AppError> {
-    app::backend::identity::api_keys::authenticate_bearer(&state.db, &state.jwt, token).await
+    api_keys::authenticate_bearer(&state.db, &state.jwt, token).await
 }
 
 /// `POST /api/v1/events/ticket`: a single-use ticket for `GET /api/v1/events?ticket=…`, valid
@@ -118,6 +268,7 @@ async fn authenticate_bearer(state: &AppState, token: &str) -> Result<Actor, App
 pub async fn ticket(
     State(state): State<AppState>,
     Extension(RequestActor(session_actor)): Extension<RequestActor>,
+    session: Session,
     headers: HeaderMap,
 ) -> Response {
     let actor = match bearer(&headers) {
@@ -133,7 +284,11 @@ pub async fn ticket(
         None => session_actor.ok_or(AppError::Unauthenticated),
     };
     let result = match actor {
-        Ok(actor) => events::issue_ticket(&state.db, &actor).await,
+        Ok(actor) => match identity_session::credential(&session).await {
+            Ok(Some(credential)) => events::issue_ticket(&state.db, &actor, &credential).await,
+            Ok(None) => Err(AppError::Unauthenticated),
+            Err(error) => Err(error),
+        },
         Err(error) => Err(error),
     };
     match result {
@@ -181,7 +336,16 @@ enum Flow {
     Close(u16, &'static str),
 }
 
-async fn serve(mut socket: WebSocket, db: PgPool, hub: EventHub, actor: Actor) {
+async fn serve(mut socket: WebSocket, state: SocketState) {
+    let SocketState {
+        db,
+        hub,
+        actor,
+        credential,
+        recheck_every,
+        admission,
+        _admitted,
+    } = state;
     let mut connection = hub.connect();
     metrics::gauge!("stratus_event_connections").increment(1.0);
     let mut subs: HashMap<u64, Subscribed> = HashMap::new();
@@ -192,9 +356,21 @@ async fn serve(mut socket: WebSocket, db: PgPool, hub: EventHub, actor: Actor) {
     let mut heard = Instant::now();
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.reset();
-    let mut reauthorize = tokio::time::interval(REAUTHORIZE_EVERY);
+    let mut reauthorize = tokio::time::interval(recheck_every);
     reauthorize.reset();
     let overflowed = connection.overflowed.clone();
+    // An access token ends the stream at its `exp`, between two checks or not.
+    let expiry = credential.expires_at().map(|at| {
+        let left = (at - time::OffsetDateTime::now_utc()).max(time::Duration::ZERO);
+        Instant::now() + Duration::try_from(left).unwrap_or_default()
+    });
+    let expired = async {
+        match expiry {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(expired);
 
     let close = loop {
         let flow = tokio::select! {
@@ -215,7 +391,8 @@ async fn serve(mut socket: WebSocket, db: PgPool, hub: EventHub, actor: Actor) {
                                 let _ = send(&mut socket, &error(None, "rate_limited", "Too many messages: slow down.")).await;
                                 Flow::Close(1008, "rate limited")
                             } else {
-                                handle(&mut socket, &db, &hub, &actor, &mut connection, &mut subs, &text).await
+                                let who = Who { actor: &actor, credential: &credential, admission: &admission };
+                                handle(&mut socket, &db, &hub, &who, &mut connection, &mut subs, &text).await
                             }
                         }
                         Message::Binary(_) => {
@@ -237,7 +414,11 @@ async fn serve(mut socket: WebSocket, db: PgPool, hub: EventHub, actor: Actor) {
                     }
                 }
             }
-            _ = reauthorize.tick() => revalidate(&mut socket, &db, &hub, &actor, &mut subs).await,
+            _ = &mut expired => {
+                let _ = send(&mut socket, &credential_gone(&AppError::InvalidToken("The access token has expired.".into()))).await;
+                Flow::Close(1008, "credential expired")
+            }
+            _ = reauthorize.tick() => revalidate(&mut socket, &db, &hub, &actor, &credential, &mut subs).await,
         };
         if let Flow::Close(code, reason) = flow {
             break Some((code, reason));
@@ -302,11 +483,18 @@ async fn deliver(socket: &mut WebSocket, subs: &mut HashMap<u64, Subscribed>, d:
     send_text(socket, text).await
 }
 
+/// Who a socket acts for, and what bounds it.
+struct Who<'a> {
+    actor: &'a Actor,
+    credential: &'a Credential,
+    admission: &'a Admission,
+}
+
 async fn handle(
     socket: &mut WebSocket,
     db: &PgPool,
     hub: &EventHub,
-    actor: &Actor,
+    who: &Who<'_>,
     connection: &mut Connection,
     subs: &mut HashMap<u64, Subscribed>,
     text: &str,
@@ -385,7 +573,31 @@ async fn handle(
                 )
                 .await;
             }
-            let filter = match events::authorize_topic(db, actor, parsed).await {
+            // The credential itself first: a revoked key or an ended session subscribes to
+            // nothing, and the socket closes.
+            match credential::check(db, who.credential).await {
+                Ok(()) => {}
+                Err(AppError::Unavailable) => {
+                    return send(socket, &error_for(&topic, &AppError::Unavailable)).await
+                }
+                Err(e) => {
+                    let _ = send(socket, &credential_gone(&e)).await;
+                    return Flow::Close(1008, "credential no longer valid");
+                }
+            }
+            let replaying = after.is_some_and(|a| a >= 0);
+            if replaying && !who.admission.allow_replay(&who.credential.holder()) {
+                return send(
+                    socket,
+                    &error(
+                        Some(topic),
+                        "rate_limited",
+                        "Too many replays from an old event id: wait a little, or subscribe without after.",
+                    ),
+                )
+                .await;
+            }
+            let filter = match events::authorize_topic(db, who.actor, parsed).await {
                 Ok(f) => f,
                 Err(e) => return send(socket, &error_for(&topic, &e)).await,
             };
@@ -415,7 +627,8 @@ async fn handle(
             }
             match after {
                 Some(after) if after < head => {
-                    replay(socket, db, &filter, &topic, after, head).await
+                    let max = who.admission.limits.max_replay;
+                    replay(socket, db, &filter, &topic, after, head, max).await
                 }
                 _ => Flow::Continue,
             }
@@ -423,8 +636,9 @@ async fn handle(
     }
 }
 
-/// Sends what the client missed, (after, head], from the table; live events after `head`
-/// wait in the connection's buffer meanwhile.
+/// Sends what the client missed, (after, head], from the table, at most `max` events (past
+/// that the client is told to reload); live events after `head` wait in the connection's
+/// buffer meanwhile.
 async fn replay(
     socket: &mut WebSocket,
     db: &PgPool,
@@ -432,46 +646,69 @@ async fn replay(
     topic: &str,
     mut after: i64,
     head: i64,
+    max: usize,
 ) -> Flow {
     let mut sent = 0;
     loop {
-        let page = match events::replay(db, filter, after, head, 500).await {
+        // One more than may be sent, to tell "exactly max" from "more than max".
+        let want = (max + 1 - sent).min(500);
+        let page = match events::replay(db, filter, after, head, want as i64).await {
             Ok(p) => p,
             Err(e) => {
                 let _ = send(socket, &error_for(topic, &e)).await;
                 return Flow::Close(1011, "replay failed");
             }
         };
-        let done = page.len() < 500;
+        let full = page.len() == want;
         for event in page {
+            if sent == max {
+                let _ = send(socket, &ServerMessage::Resync {
+                    reason: format!("More than {max} events were missed: reload, then subscribe without after."),
+                })
+                .await;
+                return Flow::Close(1013, "replay too long: resync");
+            }
             after = event.id;
             sent += 1;
             if let Flow::Close(c, r) = send_text(socket, event_text(topic, &event.json)).await {
                 return Flow::Close(c, r);
             }
         }
-        if done {
+        if !full {
             return Flow::Continue;
-        }
-        if sent >= MAX_REPLAY {
-            let _ = send(socket, &ServerMessage::Resync {
-                reason: format!("More than {MAX_REPLAY} events were missed: reload, then subscribe without after."),
-            })
-            .await;
-            return Flow::Close(1013, "replay too long: resync");
         }
     }
 }
 
-/// Authorizes every subscription again: a member removed from the tenant (or a job that was
-/// pruned) stops receiving, with an error message naming the topic.
+/// The message before a socket closes because its credential stopped working.
+fn credential_gone(e: &AppError) -> ServerMessage {
+    error(
+        None,
+        "unauthenticated",
+        &format!("{e} The event stream is closed; connect again with a valid credential."),
+    )
+}
+
+/// Checks the credential again (a revoked key, expired token or ended session closes the
+/// socket), then authorizes every subscription again: a member removed from the tenant (or a
+/// job that was pruned) stops receiving, with an error message naming the topic.
 async fn revalidate(
     socket: &mut WebSocket,
     db: &PgPool,
     hub: &EventHub,
     actor: &Actor,
+    credential: &Credential,
     subs: &mut HashMap<u64, Subscribed>,
 ) -> Flow {
+    match credential::check(db, credential).await {
+        // The database is away: keep the socket, check again next time.
+        Ok(()) | Err(AppError::Unavailable) => {}
+        Err(e) => {
+            tracing::info!(user_id = %actor.user_id, "event stream: credential no longer valid; closing");
+            let _ = send(socket, &credential_gone(&e)).await;
+            return Flow::Close(1008, "credential no longer valid");
+        }
+    }
     let mut refused = Vec::new();
     for sub in subs.values() {
         match events::authorize_topic(db, actor, sub.parsed).await {

@@ -128,7 +128,13 @@ pub async fn router(state: AppState, settings: &Settings) -> anyhow::Result<Rout
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(TimeoutLayer::with_status_code(http::StatusCode::REQUEST_TIMEOUT, settings.request_timeout))
                 .layer(CompressionLayer::new().quality(CompressionLevel::Precise(4)))
-                .layer(axum::middleware::from_fn(client_ip::remember_client_ip)),
+                .layer(axum::middleware::from_fn_with_state(
+                    client_ip::RequestContext {
+                        trusted: client_ip::TrustedProxies(settings.trusted_proxies.clone().into()),
+                        db: state.db.clone(),
+                    },
+                    client_ip::remember_client_ip,
+                )),
         )
         .with_state(state))
 }

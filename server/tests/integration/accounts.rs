@@ -40,7 +40,7 @@ fn stale_code(authenticator: &Authenticator) -> String {
 async fn totp_enrolment_then_sign_in_needs_the_code() {
     let app = TestApp::spawn().await;
     let client = owner(&app).await;
-    let (authenticator, codes) = client.enrol_mfa().await;
+    let (authenticator, codes) = client.enrol_mfa(PASSWORD).await;
     assert_eq!(codes.len(), 10);
     let mut unique = codes.clone();
     unique.sort();
@@ -116,7 +116,7 @@ async fn totp_enrolment_then_sign_in_needs_the_code() {
 async fn a_totp_code_is_refused_the_second_time() {
     let app = TestApp::spawn().await;
     let enrolled = owner(&app).await;
-    let (authenticator, _) = enrolled.enrol_mfa().await;
+    let (authenticator, _) = enrolled.enrol_mfa(PASSWORD).await;
 
     let code = authenticator.next_code().await;
     let a = app.client();
@@ -147,7 +147,7 @@ async fn a_totp_code_is_refused_the_second_time() {
 async fn a_recovery_code_works_once() {
     let app = TestApp::spawn().await;
     let enrolled = owner(&app).await;
-    let (_, codes) = enrolled.enrol_mfa().await;
+    let (_, codes) = enrolled.enrol_mfa(PASSWORD).await;
 
     let a = app.client();
     a.sign_in(OWNER, PASSWORD).await;
@@ -190,7 +190,7 @@ async fn a_platform_admin_must_enrol_before_anything_else() {
         assert_eq!(problem_type(&refused), "/problems/mfa-enrolment-required");
     }
 
-    let (authenticator, _) = client.enrol_mfa().await;
+    let (authenticator, _) = client.enrol_mfa(&app.admin_password).await;
     assert_eq!(client.get("/").await.status, 200);
     assert_eq!(client.rpc("admin_list_tenants", &[]).await.status, 200);
 
@@ -206,7 +206,7 @@ async fn a_platform_admin_must_enrol_before_anything_else() {
 async fn reauthentication_needs_a_code_when_mfa_is_on() {
     let app = TestApp::spawn().await;
     let client = owner(&app).await;
-    let (authenticator, _) = client.enrol_mfa().await;
+    let (authenticator, _) = client.enrol_mfa(PASSWORD).await;
 
     // Turning MFA off needs a fresh re-authentication...
     let refused = client.rpc("disable_mfa", &[]).await;
@@ -470,7 +470,7 @@ async fn sign_in_is_limited_per_address() {
 async fn second_factor_attempts_are_limited() {
     let app = TestApp::spawn().await;
     let enrolled = owner(&app).await;
-    let (authenticator, _) = enrolled.enrol_mfa().await;
+    let (authenticator, _) = enrolled.enrol_mfa(PASSWORD).await;
     let client = app.client();
     client.sign_in(OWNER, PASSWORD).await;
     for _ in 0..10 {
@@ -525,7 +525,7 @@ async fn cross_site_posts_to_account_functions_are_refused() {
 async fn key_rotation_rewraps_totp_seeds() {
     let app = TestApp::spawn().await;
     let enrolled = owner(&app).await;
-    let (authenticator, _) = enrolled.enrol_mfa().await;
+    let (authenticator, _) = enrolled.enrol_mfa(PASSWORD).await;
     let new_key = app::backend::secrets::Keyring::generate_line("k2");
     let both =
         app::backend::secrets::Keyring::parse(&format!("{new_key},{TEST_KEYS}"), "t").unwrap();
@@ -554,7 +554,7 @@ async fn key_rotation_rewraps_totp_seeds() {
 async fn reset_mfa_turns_it_off_and_ends_sessions() {
     let app = TestApp::spawn().await;
     let client = owner(&app).await;
-    client.enrol_mfa().await;
+    client.enrol_mfa(PASSWORD).await;
     app::backend::identity::mfa::reset(&app.db, "Owner@acme.test")
         .await
         .unwrap();

@@ -15,9 +15,9 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use uuid::Uuid;
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-async fn open(
+pub(crate) async fn open(
     base: &str,
     query: &str,
     cookie: Option<&str>,
@@ -51,20 +51,20 @@ async fn member_socket(app: &TestApp, base: &str, email: &str) -> Ws {
         .expect("the handshake succeeds")
 }
 
-async fn send(ws: &mut Ws, value: serde_json::Value) {
+pub(crate) async fn send(ws: &mut Ws, value: serde_json::Value) {
     ws.send(Message::Text(value.to_string().into()))
         .await
         .unwrap();
 }
 
 /// The next protocol message (control frames skipped); panics after 10 s.
-async fn next(ws: &mut Ws) -> ServerMessage {
+pub(crate) async fn next(ws: &mut Ws) -> ServerMessage {
     next_within(ws, Duration::from_secs(10))
         .await
         .expect("a message within 10 s")
 }
 
-async fn next_within(ws: &mut Ws, wait: Duration) -> Option<ServerMessage> {
+pub(crate) async fn next_within(ws: &mut Ws, wait: Duration) -> Option<ServerMessage> {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         let frame = tokio::time::timeout_at(deadline, ws.next()).await.ok()??;
@@ -76,7 +76,7 @@ async fn next_within(ws: &mut Ws, wait: Duration) -> Option<ServerMessage> {
     }
 }
 
-async fn subscribe(ws: &mut Ws, topic: &str, after: Option<i64>) -> i64 {
+pub(crate) async fn subscribe(ws: &mut Ws, topic: &str, after: Option<i64>) -> i64 {
     send(
         ws,
         json!({"type": "subscribe", "topic": topic, "after": after}),
@@ -106,7 +106,7 @@ async fn until_finished(ws: &mut Ws, job_id: i64, into: &mut Vec<LiveEvent>) {
     }
 }
 
-async fn sleep_job(db: &PgPool, tenant_id: Uuid, millis: u64, steps: u64) -> i64 {
+pub(crate) async fn sleep_job(db: &PgPool, tenant_id: Uuid, millis: u64, steps: u64) -> i64 {
     enqueue(
         &mut db.acquire().await.unwrap(),
         NewJob::new("system.sleep")

@@ -1,5 +1,6 @@
 //! Integration tests: the real server on port 0, a fresh database per test.
 
+mod account_security;
 mod accounts;
 mod audit;
 mod authz_matrix;
@@ -9,6 +10,7 @@ mod queue;
 mod rest_api;
 mod secrets;
 mod sessions;
+mod stream_security;
 mod support;
 mod tenancy;
 mod zones;

@@ -7,13 +7,13 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-struct Answer {
-    status: u16,
-    content_type: String,
-    body: Value,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) content_type: String,
+    pub(crate) body: Value,
 }
 
-async fn call(
+pub(crate) async fn call(
     app: &TestApp,
     method: Method,
     path: &str,
@@ -205,7 +205,12 @@ async fn expired_foreign_and_orphaned_keys_are_refused() {
 }
 
 /// A token signed with the test signing key, with `edit` applied to its parts first.
-fn forge(claims: Value, alg: jsonwebtoken::Algorithm, typ: Option<&str>, kid: &str) -> String {
+pub(crate) fn forge(
+    claims: Value,
+    alg: jsonwebtoken::Algorithm,
+    typ: Option<&str>,
+    kid: &str,
+) -> String {
     let (_, secret) = TEST_JWT_KEYS.split_once(':').unwrap();
     let secret = base64::engine::general_purpose::STANDARD
         .decode(secret)

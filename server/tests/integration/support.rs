@@ -147,14 +147,22 @@ pub fn settings(database_url: &str) -> Settings {
         sandbox_endpoint: None,
         public_url: None,
         engine: Default::default(),
+        trusted_proxies: Vec::new(),
+        stream: server::config::StreamSettings::default(),
     }
 }
 
 impl TestApp {
     pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// A test app with some settings changed (shorter intervals, lower limits).
+    pub async fn spawn_with(change: impl FnOnce(&mut Settings)) -> TestApp {
         let name = format!("stratus_t_{}", Uuid::new_v4().simple());
         let database_url = database_url(&name);
-        let settings = settings(&database_url);
+        let mut settings = settings(&database_url);
+        change(&mut settings);
         if std::env::var("TEST_LOG").is_ok() {
             server::telemetry::init(&settings);
         }
@@ -194,7 +202,7 @@ impl TestApp {
             .sign_in(&self.admin_email, &self.admin_password)
             .await;
         assert_eq!(reply.json(), "enrol_mfa", "an admin without MFA must enrol");
-        let (authenticator, recovery_codes) = client.enrol_mfa().await;
+        let (authenticator, recovery_codes) = client.enrol_mfa(&self.admin_password).await;
         let session = AdminSession {
             cookie: client.cookie().expect("signed in"),
             authenticator: std::sync::Arc::new(authenticator),
@@ -400,9 +408,9 @@ impl Client {
         self.send(req).await
     }
 
-    /// Enrols the signed-in user in MFA the way the enrolment page does; returns their
-    /// authenticator and recovery codes.
-    pub async fn enrol_mfa(&self) -> (Authenticator, Vec<String>) {
+    /// Enrols the signed-in user in MFA the way the enrolment page does (the code and the
+    /// password again); returns their authenticator and recovery codes.
+    pub async fn enrol_mfa(&self, password: &str) -> (Authenticator, Vec<String>) {
         let started = self.rpc("start_mfa_enrolment", &[]).await;
         assert_eq!(started.status, 200, "{}", started.body);
         let enrolment = started.json();
@@ -411,7 +419,10 @@ impl Client {
             Authenticator::from_manual_key(enrolment["manual_key"].as_str().unwrap());
         let code = authenticator.next_code().await;
         let confirmed = self
-            .rpc("confirm_mfa_enrolment", &[("code", code.as_str())])
+            .rpc(
+                "confirm_mfa_enrolment",
+                &[("code", code.as_str()), ("password", password)],
+            )
             .await;
         assert_eq!(confirmed.status, 200, "{}", confirmed.body);
         let codes = confirmed

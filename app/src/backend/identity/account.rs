@@ -10,15 +10,22 @@ use crate::backend::{
     audit, identity::mfa, identity::passwords, identity::session, identity::user_sessions,
 };
 use crate::error::AppError;
+use crate::model::AuditAction;
 use crate::model::{AccountView, SignInStep};
-use crate::validate::Checks;
+use crate::validate::{self, Checks};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
 use tower_sessions::Session;
 use uuid::Uuid;
 
-/// Checks the password under the per-address and per-account limits; a failure is audited.
-/// Successful attempts are forgiven, so the limits count failures.
+/// An attempt past the account-wide ceiling waits this long first: a spread-out attack is
+/// slowed, and the owner (from their own address) is never refused.
+const ACCOUNT_SLOWDOWN: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Checks the password under the sign-in limits (docs/security-accounts.md): refused per client
+/// address and per account-and-address pair, slowed per account. A failure is audited (within
+/// the bound on unauthenticated events), a lockout once per window. Successful attempts are
+/// forgiven, so the limits count failures.
 async fn check_password(
     db: &PgPool,
     email: &str,
@@ -26,19 +33,47 @@ async fn check_password(
     client: &ClientInfo,
 ) -> Result<Authenticated, AppError> {
     let email = identity::normalize_email(email);
+    // Bounded before anything is counted, stored or hashed.
+    Checks::default()
+        .check("email", validate::bounded_text(&email, validate::EMAIL_MAX))
+        .check(
+            "password",
+            validate::bounded_text(password.expose_secret(), validate::PASSWORD_MAX),
+        )
+        .finish()?;
     let address = client.address_key();
+    let pair = format!("{email} from {address}");
     rate_limit::check(db, Limit::SignInAddress, &address).await?;
-    rate_limit::check(db, Limit::SignInAccount, &email).await?;
+    let attempt = rate_limit::count(db, Limit::SignInPair, &pair).await?;
+    if attempt.over() {
+        if attempt.just_over() {
+            audit::record_unauthenticated(
+                db,
+                AuditAction::UserSignInLocked,
+                &email,
+                serde_json::json!({ "address": address, "retry_after_secs": attempt.retry_after_secs }),
+            )
+            .await?;
+        }
+        tracing::warn!(%address, "sign-in refused: too many failures for this account from this address");
+        return Err(attempt.refusal());
+    }
+    if rate_limit::count(db, Limit::SignInAccount, &email)
+        .await?
+        .over()
+    {
+        tokio::time::sleep(ACCOUNT_SLOWDOWN).await;
+    }
     match identity::authenticate(db, &email, password).await {
         Ok(user) => {
             rate_limit::forgive(db, Limit::SignInAddress, &address).await?;
+            rate_limit::forgive(db, Limit::SignInPair, &pair).await?;
             rate_limit::forgive(db, Limit::SignInAccount, &email).await?;
             Ok(user)
         }
         Err(error) => {
             if matches!(error, AppError::BadCredentials) {
-                let mut conn = db.acquire().await?;
-                audit::record_sign_in_failure(&mut conn, &email, client.ip).await?;
+                audit::record_sign_in_failure(db, &email, client.ip).await?;
             }
             Err(error)
         }
@@ -99,7 +134,14 @@ async fn open_session(
     .fetch_one(db)
     .await?;
     let mut conn = db.acquire().await?;
-    audit::record_account_event(&mut conn, user_id, &email, "user.signed_in", &email).await?;
+    audit::record_account_event(
+        &mut conn,
+        user_id,
+        &email,
+        AuditAction::UserSignedIn,
+        &email,
+    )
+    .await?;
     Ok(if must_enrol {
         SignInStep::EnrolMfa
     } else {
@@ -174,7 +216,62 @@ pub async fn reauthenticate(
     if let (true, Some(code)) = (mfa_on, code) {
         mfa::verify(db, keyring, actor.user_id, &actor.email, code).await?;
     }
+    // A session that just gained a privilege gets a new id, so an id seen before (fixed or
+    // leaked) does not carry it.
+    session::cycle(session).await?;
     session::mark_reauthenticated(session).await
+}
+
+/// Turns on two-factor authentication: a current code from the new authenticator and the
+/// password again (a borrowed session alone must not bind someone else's authenticator to the
+/// account). The session id changes, since the session now counts as fully signed in.
+#[allow(clippy::too_many_arguments)]
+pub async fn enable_mfa(
+    db: &PgPool,
+    keyring: &Keyring,
+    session: &Session,
+    actor: &Actor,
+    password: SecretString,
+    code: &str,
+    client: &ClientInfo,
+) -> Result<Vec<String>, AppError> {
+    if password.expose_secret().is_empty() {
+        return Err(AppError::invalid(
+            "password",
+            "Enter your password to turn on two-factor authentication.",
+        ));
+    }
+    match check_password(db, &actor.email, password, client).await {
+        Ok(_) => {}
+        Err(AppError::BadCredentials) => {
+            return Err(AppError::invalid("password", "That is not your password."))
+        }
+        Err(other) => return Err(other),
+    }
+    let codes = mfa::confirm_enrolment(db, keyring, actor, code).await?;
+    session::cycle(session).await?;
+    Ok(codes)
+}
+
+/// Signs this browser out: the session ends on the server, and the log says so.
+pub async fn sign_out(
+    db: &PgPool,
+    session: &Session,
+    actor: Option<&Actor>,
+) -> Result<(), AppError> {
+    session::end(session, db).await?;
+    if let Some(actor) = actor {
+        let mut conn = db.acquire().await?;
+        audit::record_account_event(
+            &mut conn,
+            actor.user_id,
+            &actor.email,
+            AuditAction::UserSignedOut,
+            &actor.email,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Changes the password (the current one is asked for) and ends every other session.
@@ -221,7 +318,7 @@ pub async fn change_password(
         &mut tx,
         actor.user_id,
         &actor.email,
-        "user.password_changed",
+        AuditAction::UserPasswordChanged,
         &actor.email,
     )
     .await?;

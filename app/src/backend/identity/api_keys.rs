@@ -6,6 +6,7 @@
 //! member or disabling the user stops it at once, because every use re-reads both.
 
 use crate::backend::identity::actor::{Actor, Via};
+use crate::backend::identity::credential::Credential;
 use crate::backend::identity::jwt::{self, Claims, JwtKeys};
 use crate::backend::{audit, token_digest};
 use crate::error::AppError;
@@ -219,6 +220,24 @@ pub async fn revoke(
     Ok(view)
 }
 
+/// Revokes every live key of `user_id` (in one tenant, or everywhere) inside the caller's
+/// transaction, when the person is removed or disabled; returns how many.
+pub async fn revoke_all(
+    conn: &mut sqlx::PgConnection,
+    user_id: Uuid,
+    tenant_id: Option<Uuid>,
+) -> Result<u64, AppError> {
+    Ok(sqlx::query(
+        "update api_key set revoked_at = now()
+         where user_id = $1 and ($2::uuid is null or tenant_id = $2) and revoked_at is null",
+    )
+    .bind(user_id)
+    .bind(tenant_id)
+    .execute(conn)
+    .await?
+    .rows_affected())
+}
+
 /// What a usable key resolves to.
 #[derive(sqlx::FromRow)]
 struct KeyOwner {
@@ -244,17 +263,38 @@ fn unusable_key() -> AppError {
     AppError::InvalidToken("This API key is unknown, revoked or expired.".into())
 }
 
+/// Records a refused bearer credential (bounded like every unauthenticated event): the shown
+/// part of a key, never the rest.
+async fn record_rejected(db: &PgPool, what: &str, reason: &str) -> Result<(), AppError> {
+    audit::record_unauthenticated(
+        db,
+        AuditAction::CredentialRejected,
+        what,
+        serde_json::json!({ "reason": reason }),
+    )
+    .await
+}
+
+fn shown_part(secret: &str) -> String {
+    secret.chars().take(SHOWN_LEN).collect()
+}
+
 async fn usable_key(db: &PgPool, secret: &str) -> Result<KeyOwner, AppError> {
     if !is_well_formed(secret) {
+        record_rejected(db, &shown_part(secret), "malformed").await?;
         return Err(AppError::InvalidToken(
             "This is not a Stratus API key (wrong prefix, length or checksum).".into(),
         ));
     }
-    let owner: KeyOwner = sqlx::query_as(&format!("{USABLE_KEY} and k.secret_sha256 = $1"))
-        .bind(token_digest(secret))
-        .fetch_optional(db)
-        .await?
-        .ok_or_else(unusable_key)?;
+    let Some(owner) =
+        sqlx::query_as::<_, KeyOwner>(&format!("{USABLE_KEY} and k.secret_sha256 = $1"))
+            .bind(token_digest(secret))
+            .fetch_optional(db)
+            .await?
+    else {
+        record_rejected(db, &shown_part(secret), "unknown, revoked or expired").await?;
+        return Err(unusable_key());
+    };
     // At most one write a minute per key, however busy it is.
     sqlx::query(
         "update api_key set last_used_at = now()
@@ -288,11 +328,31 @@ pub async fn authenticate_bearer(
     keys: &JwtKeys,
     bearer: &str,
 ) -> Result<Actor, AppError> {
+    Ok(authenticate_bearer_credential(db, keys, bearer).await?.0)
+}
+
+/// [`authenticate_bearer`], with the credential itself, for connections that outlive the
+/// request and must check it again (the event stream).
+pub async fn authenticate_bearer_credential(
+    db: &PgPool,
+    keys: &JwtKeys,
+    bearer: &str,
+) -> Result<(Actor, Credential), AppError> {
     if bearer.starts_with(KEY_PREFIX) {
-        return Ok(actor_for(usable_key(db, bearer).await?));
+        let owner = usable_key(db, bearer).await?;
+        let credential = Credential::ApiKey {
+            key_id: owner.key_id,
+        };
+        return Ok((actor_for(owner), credential));
     }
-    let claims = keys.verify(bearer)?;
-    let owner: KeyOwner = sqlx::query_as(&format!(
+    let claims = match keys.verify(bearer) {
+        Ok(claims) => claims,
+        Err(error) => {
+            record_rejected(db, "access token", "invalid or expired").await?;
+            return Err(error);
+        }
+    };
+    let Some(owner) = sqlx::query_as::<_, KeyOwner>(&format!(
         "{USABLE_KEY} and k.key_id = $1 and k.user_id = $2 and k.tenant_id = $3"
     ))
     .bind(claims.key)
@@ -300,8 +360,34 @@ pub async fn authenticate_bearer(
     .bind(claims.tid)
     .fetch_optional(db)
     .await?
-    .ok_or_else(unusable_key)?;
-    Ok(actor_for(owner))
+    else {
+        record_rejected(db, "access token", "its key is revoked or expired").await?;
+        return Err(unusable_key());
+    };
+    let credential = Credential::AccessToken {
+        key_id: owner.key_id,
+        expires_at: claims.exp,
+    };
+    Ok((actor_for(owner), credential))
+}
+
+/// `Ok(())` while the key can still be used (unrevoked, unexpired, its user enabled and still
+/// a member of its tenant).
+pub async fn check_usable(db: &PgPool, key_id: Uuid) -> Result<(), AppError> {
+    sqlx::query_scalar::<_, Uuid>(&format!(
+        "select key_id from ({USABLE_KEY} and k.key_id = $1) usable"
+    ))
+    .bind(key_id)
+    .fetch_optional(db)
+    .await?
+    .map(|_| ())
+    .ok_or_else(unusable_key)
+}
+
+/// What per-key rate limits count: the digest of the whole key as sent (a string of any length
+/// becomes 64 hex characters), never its public prefix, which anyone who saw a key list knows.
+pub fn limit_key(secret: &str) -> String {
+    hex::encode(token_digest(secret))
 }
 
 /// An issued access token.
@@ -330,8 +416,19 @@ pub async fn exchange(db: &PgPool, keys: &JwtKeys, secret: &str) -> Result<Acces
         exp,
         jti: Uuid::new_v4(),
     };
+    let access_token = keys.issue(&claims)?;
+    let actor = actor_for(owner);
+    audit::record_now(
+        db,
+        (&actor).into(),
+        Some(claims.tid),
+        AuditAction::TokenIssued,
+        &shown_part(secret),
+        serde_json::json!({ "jti": claims.jti, "expires_in": exp - now }),
+    )
+    .await?;
     Ok(AccessToken {
-        access_token: keys.issue(&claims)?,
+        access_token,
         token_type: "Bearer".into(),
         expires_in: exp - now,
     })

@@ -3,8 +3,8 @@
 //!
 //! Seeds are envelope-encrypted with the secrets keyring, bound to the user and the purpose
 //! `totp-seed`. Every TOTP code is single-use: the last accepted step is kept per user, and a
-//! code for that step or an earlier one is refused. Recovery codes are stored as salted
-//! SHA-256 digests and each works once.
+//! code for that step or an earlier one is refused. Recovery codes are stored as HMAC-SHA256
+//! digests under a key derived from the master keys, and each works once.
 
 use crate::backend::audit;
 use crate::backend::identity::actor::Actor;
@@ -12,6 +12,7 @@ use crate::backend::identity::rate_limit::{self, Limit};
 use crate::backend::identity::reauth::require_recent_reauth;
 use crate::backend::secrets::envelope::{self, Binding, Keyring, Sealed};
 use crate::error::AppError;
+use crate::model::AuditAction;
 use crate::model::MfaEnrolment;
 use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
@@ -103,12 +104,40 @@ fn bad_code(message: &str) -> AppError {
     AppError::invalid("code", message)
 }
 
-fn recovery_digest(user_id: Uuid, code: &str) -> Vec<u8> {
+/// The label of the key recovery codes are digested with (see `Keyring::derived_keys`).
+const RECOVERY_KEY_LABEL: &str = "recovery-code";
+
+/// A recovery code as stored: HMAC-SHA256 under a key derived from the master keys, over the
+/// user and the code. 50 bits of code would fall to a plain hash offline; without the key they
+/// cannot even be tried.
+fn recovery_digest(key: &[u8; 32], user_id: Uuid, code: &str) -> Vec<u8> {
+    use hmac::{Hmac, Mac};
+    let mut mac =
+        <Hmac<sha2::Sha256> as Mac>::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(user_id.as_bytes());
+    mac.update(code.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// The plain SHA-256 digest of codes issued before keyed digests: such rows keep working until
+/// the person regenerates their codes.
+fn legacy_recovery_digest(user_id: Uuid, code: &str) -> Vec<u8> {
     use sha2::Digest;
     let mut hasher = sha2::Sha256::new();
     hasher.update(user_id.as_bytes());
     hasher.update(code.as_bytes());
     hasher.finalize().to_vec()
+}
+
+/// Every digest a stored code may have: under each key of the ring (codes survive a key
+/// rotation), and the legacy one.
+fn recovery_digests(keyring: &Keyring, user_id: Uuid, code: &str) -> Vec<Vec<u8>> {
+    keyring
+        .derived_keys(RECOVERY_KEY_LABEL)
+        .iter()
+        .map(|key| recovery_digest(key, user_id, code))
+        .chain(std::iter::once(legacy_recovery_digest(user_id, code)))
+        .collect()
 }
 
 fn new_recovery_code() -> String {
@@ -123,8 +152,10 @@ fn new_recovery_code() -> String {
 /// Replaces the user's recovery codes with fresh ones; returns them (shown once).
 async fn replace_recovery_codes(
     conn: &mut PgConnection,
+    keyring: &Keyring,
     user_id: Uuid,
 ) -> Result<Vec<String>, AppError> {
+    let key = keyring.derived_keys(RECOVERY_KEY_LABEL)[0];
     sqlx::query("delete from recovery_code where user_id = $1")
         .bind(user_id)
         .execute(&mut *conn)
@@ -132,7 +163,7 @@ async fn replace_recovery_codes(
     let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| new_recovery_code()).collect();
     let digests: Vec<Vec<u8>> = codes
         .iter()
-        .map(|c| recovery_digest(user_id, &normalize(c)))
+        .map(|c| recovery_digest(&key, user_id, &normalize(c)))
         .collect();
     sqlx::query(
         "insert into recovery_code (user_id, code_sha256) select $1, d from unnest($2::bytea[]) d",
@@ -275,8 +306,18 @@ pub async fn confirm_enrolment(
             "Enter the 6-digit code your authenticator app shows.",
         ));
     }
-    let key = actor.user_id.to_string();
-    rate_limit::check(db, Limit::SecondFactor, &key).await?;
+    limit_attempt(db, actor.user_id, &actor.email).await?;
+    let result = confirm_code(db, keyring, actor, &code).await;
+    settle_attempt(db, actor.user_id, &actor.email, "enrolment", &result).await?;
+    result
+}
+
+async fn confirm_code(
+    db: &PgPool,
+    keyring: &Keyring,
+    actor: &Actor,
+    code: &str,
+) -> Result<Vec<String>, AppError> {
     let mut tx = db.begin().await?;
     let Some((seed, _)) = load_seed(&mut tx, keyring, actor.user_id, false).await? else {
         return Err(AppError::Conflict {
@@ -284,7 +325,7 @@ pub async fn confirm_enrolment(
             message: "There is no enrolment waiting for a code. Start again.".into(),
         });
     };
-    let Some(step) = matching_step(&totp(seed, &actor.email)?, &code) else {
+    let Some(step) = matching_step(&totp(seed, &actor.email)?, code) else {
         return Err(bad_code(
             "That code does not match. Check the time on your device and enter the current code.",
         ));
@@ -294,13 +335,73 @@ pub async fn confirm_enrolment(
         .bind(step)
         .execute(&mut *tx)
         .await?;
-    let codes = replace_recovery_codes(&mut tx, actor.user_id).await?;
-    audit::record_account_event(&mut tx, actor.user_id, &actor.email, "mfa.enabled", "totp")
-        .await?;
+    let codes = replace_recovery_codes(&mut tx, keyring, actor.user_id).await?;
+    audit::record_account_event(
+        &mut tx,
+        actor.user_id,
+        &actor.email,
+        AuditAction::MfaEnabled,
+        "totp",
+    )
+    .await?;
     tx.commit().await?;
-    rate_limit::forgive(db, Limit::SecondFactor, &key).await?;
     tracing::info!(user_id = %actor.user_id, "two-factor authentication turned on");
     Ok(codes)
+}
+
+/// Counts a second-factor attempt against both limits (15 minutes, one day); the first
+/// refusal of a window is audited as a lockout.
+async fn limit_attempt(db: &PgPool, user_id: Uuid, email: &str) -> Result<(), AppError> {
+    let key = user_id.to_string();
+    for limit in [Limit::SecondFactor, Limit::SecondFactorDaily] {
+        let hit = rate_limit::count(db, limit, &key).await?;
+        if hit.over() {
+            if hit.just_over() {
+                let mut conn = db.acquire().await?;
+                audit::record_account_event(
+                    &mut conn,
+                    user_id,
+                    email,
+                    AuditAction::UserSignInLocked,
+                    "second factor",
+                )
+                .await?;
+            }
+            return Err(hit.refusal());
+        }
+    }
+    Ok(())
+}
+
+/// After an attempt: a success is forgiven; a wrong code is audited (the limits above bound
+/// how many such events one account can cause).
+async fn settle_attempt<T>(
+    db: &PgPool,
+    user_id: Uuid,
+    email: &str,
+    during: &str,
+    result: &Result<T, AppError>,
+) -> Result<(), AppError> {
+    let key = user_id.to_string();
+    match result {
+        Ok(_) => {
+            rate_limit::forgive(db, Limit::SecondFactor, &key).await?;
+            rate_limit::forgive(db, Limit::SecondFactorDaily, &key).await?;
+        }
+        Err(AppError::Invalid(_)) => {
+            let mut conn = db.acquire().await?;
+            audit::record_account_event(
+                &mut conn,
+                user_id,
+                email,
+                AuditAction::MfaCodeRejected,
+                during,
+            )
+            .await?;
+        }
+        Err(_) => {}
+    }
+    Ok(())
 }
 
 /// Which kind of second factor was accepted.
@@ -323,16 +424,27 @@ pub async fn verify(
     if code.is_empty() {
         return Err(bad_code("Enter the code from your authenticator app."));
     }
-    let key = user_id.to_string();
-    rate_limit::check(db, Limit::SecondFactor, &key).await?;
+    limit_attempt(db, user_id, email).await?;
+    let result = verify_code(db, keyring, user_id, email, &code).await;
+    settle_attempt(db, user_id, email, "second factor", &result).await?;
+    result
+}
+
+async fn verify_code(
+    db: &PgPool,
+    keyring: &Keyring,
+    user_id: Uuid,
+    email: &str,
+    code: &str,
+) -> Result<Verified, AppError> {
     let mut tx = db.begin().await?;
-    let verified = if is_totp_shape(&code) {
+    let verified = if is_totp_shape(code) {
         let Some((seed, last_used)) = load_seed(&mut tx, keyring, user_id, true).await? else {
             return Err(bad_code(
                 "Two-factor authentication is not on for this account.",
             ));
         };
-        match matching_step(&totp(seed, email)?, &code) {
+        match matching_step(&totp(seed, email)?, code) {
             Some(step) if step > last_used => {
                 sqlx::query("update user_totp set last_used_step = $2 where user_id = $1")
                     .bind(user_id)
@@ -351,10 +463,10 @@ pub async fn verify(
     } else if code.len() == 10 {
         let used = sqlx::query(
             "update recovery_code set used_at = now()
-             where user_id = $1 and code_sha256 = $2 and used_at is null",
+             where user_id = $1 and code_sha256 = any($2) and used_at is null",
         )
         .bind(user_id)
-        .bind(recovery_digest(user_id, &code))
+        .bind(recovery_digests(keyring, user_id, code))
         .execute(&mut *tx)
         .await?;
         if used.rows_affected() != 1 {
@@ -362,7 +474,14 @@ pub async fn verify(
                 "That recovery code is not valid or was already used.",
             ));
         }
-        audit::record_account_event(&mut tx, user_id, email, "mfa.recovery_code_used", "").await?;
+        audit::record_account_event(
+            &mut tx,
+            user_id,
+            email,
+            AuditAction::MfaRecoveryCodeUsed,
+            "",
+        )
+        .await?;
         Verified::RecoveryCode
     } else {
         return Err(bad_code(
@@ -370,7 +489,6 @@ pub async fn verify(
         ));
     };
     tx.commit().await?;
-    rate_limit::forgive(db, Limit::SecondFactor, &key).await?;
     Ok(verified)
 }
 
@@ -393,8 +511,14 @@ pub async fn disable(db: &PgPool, actor: &Actor) -> Result<(), AppError> {
         .bind(actor.user_id)
         .execute(&mut *tx)
         .await?;
-    audit::record_account_event(&mut tx, actor.user_id, &actor.email, "mfa.disabled", "totp")
-        .await?;
+    audit::record_account_event(
+        &mut tx,
+        actor.user_id,
+        &actor.email,
+        AuditAction::MfaDisabled,
+        "totp",
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(user_id = %actor.user_id, "two-factor authentication turned off");
     Ok(())
@@ -418,7 +542,14 @@ pub async fn reset(db: &PgPool, email: &str) -> Result<(), AppError> {
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
-    audit::record_account_event(&mut tx, user_id, email, "mfa.reset", "stratus reset-mfa").await?;
+    audit::record_account_event(
+        &mut tx,
+        user_id,
+        email,
+        AuditAction::MfaReset,
+        "stratus reset-mfa",
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -426,6 +557,7 @@ pub async fn reset(db: &PgPool, email: &str) -> Result<(), AppError> {
 /// New recovery codes (the old ones stop working); needs a recent re-authentication.
 pub async fn regenerate_recovery_codes(
     db: &PgPool,
+    keyring: &Keyring,
     actor: &Actor,
 ) -> Result<Vec<String>, AppError> {
     require_recent_reauth(actor)?;
@@ -436,12 +568,12 @@ pub async fn regenerate_recovery_codes(
         });
     }
     let mut tx = db.begin().await?;
-    let codes = replace_recovery_codes(&mut tx, actor.user_id).await?;
+    let codes = replace_recovery_codes(&mut tx, keyring, actor.user_id).await?;
     audit::record_account_event(
         &mut tx,
         actor.user_id,
         &actor.email,
-        "mfa.recovery_codes_regenerated",
+        AuditAction::MfaRecoveryCodesRegenerated,
         "",
     )
     .await?;

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod actor;
 pub mod api_keys;
+pub mod credential;
 pub mod jwt;
 pub mod mfa;
 pub mod passwords;
@@ -159,6 +160,12 @@ pub async fn set_user_disabled(
     .bind(disabled)
     .fetch_one(&mut *tx)
     .await?;
+    // Disabling ends every key of the user for good: enabling them again does not revive any.
+    let keys_revoked = if disabled {
+        api_keys::revoke_all(&mut tx, user_id, None).await?
+    } else {
+        0
+    };
     let action = if disabled {
         AuditAction::UserDisabled
     } else {
@@ -170,7 +177,7 @@ pub async fn set_user_disabled(
         None,
         action,
         &email,
-        serde_json::json!({ "user_id": user_id }),
+        serde_json::json!({ "user_id": user_id, "api_keys_revoked": keys_revoked }),
     )
     .await?;
     tracing::info!(%user_id, disabled, by = %actor.user_id, "user status changed");

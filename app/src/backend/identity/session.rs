@@ -1,6 +1,7 @@
 //! The signed-in state kept in the server-side session (tower-sessions, stored in PostgreSQL).
 
 use crate::backend::identity::actor::{Actor, Via};
+use crate::backend::identity::credential::Credential;
 use crate::backend::identity::user_sessions::{self, ClientInfo};
 use crate::error::AppError;
 use sqlx::PgPool;
@@ -125,6 +126,22 @@ pub async fn current_id(session: &Session) -> Result<Option<Uuid>, AppError> {
     session.get::<Uuid>(SID).await.map_err(store_error)
 }
 
+/// The credential of this signed-in session, for connections that must check it again later
+/// (call after `resolve` accepted the session).
+pub async fn credential(session: &Session) -> Result<Option<Credential>, AppError> {
+    let user = session.get::<Uuid>(USER).await.map_err(store_error)?;
+    let epoch = session.get::<i32>(EPOCH).await.map_err(store_error)?;
+    let sid = current_id(session).await?;
+    Ok(match (user, epoch, sid) {
+        (Some(user_id), Some(epoch), Some(user_session_id)) => Some(Credential::Session {
+            user_session_id,
+            user_id,
+            epoch,
+        }),
+        _ => None,
+    })
+}
+
 /// Deletes the session on the server (its tower record and its `user_session` row), not only
 /// the cookie.
 pub async fn end(session: &Session, db: &PgPool) -> Result<(), AppError> {
@@ -132,6 +149,12 @@ pub async fn end(session: &Session, db: &PgPool) -> Result<(), AppError> {
         user_sessions::forget(db, sid).await?;
     }
     session.flush().await.map_err(store_error)
+}
+
+/// Gives the session a new id, keeping its contents (after it gains a privilege: a password
+/// confirmation, MFA turned on). The `user_session` row follows on the next request.
+pub async fn cycle(session: &Session) -> Result<(), AppError> {
+    session.cycle_id().await.map_err(store_error)
 }
 
 /// Records a successful password confirmation (for reveal and other sensitive actions).

@@ -5,6 +5,7 @@
 use crate::backend::audit;
 use crate::backend::identity::actor::Actor;
 use crate::error::AppError;
+use crate::model::AuditAction;
 use crate::model::SessionView;
 use sqlx::{PgConnection, PgPool};
 use std::net::IpAddr;
@@ -17,11 +18,27 @@ pub struct ClientInfo {
     pub user_agent: String,
 }
 
+/// The client's address as the HTTP layer resolved it (the TCP peer, or the address a trusted
+/// proxy forwarded): a request extension, so every handler sees the same one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddress(pub IpAddr);
+
 impl ClientInfo {
-    /// The key for per-address limits.
+    /// The key for per-address limits (see [`address_bucket`]).
     pub fn address_key(&self) -> String {
-        self.ip
-            .map_or_else(|| "unknown".into(), |ip| ip.to_string())
+        self.ip.map_or_else(|| "unknown".into(), address_bucket)
+    }
+}
+
+/// The key for per-address limits and caps: an IPv4 address, or an IPv6 address's /64 (one
+/// subscriber usually holds a whole /64, so single IPv6 addresses are free to them).
+pub fn address_bucket(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
     }
 }
 
@@ -138,7 +155,7 @@ pub async fn revoke(db: &PgPool, actor: &Actor, session_id: Uuid) -> Result<(), 
         &mut tx,
         actor.user_id,
         &actor.email,
-        "session.revoked",
+        AuditAction::SessionRevoked,
         &describe_user_agent(user_agent),
     )
     .await?;
@@ -219,7 +236,20 @@ pub fn describe_user_agent(ua: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::describe_user_agent;
+    use super::{address_bucket, describe_user_agent};
+
+    #[test]
+    fn ipv6_clients_share_their_64() {
+        let a = address_bucket("2001:db8:1:2:aaaa::1".parse().unwrap());
+        let b = address_bucket("2001:db8:1:2:ffff:1:2:3".parse().unwrap());
+        assert_eq!(a, b);
+        assert_eq!(a, "2001:db8:1:2::/64");
+        assert_ne!(a, address_bucket("2001:db8:1:3::1".parse().unwrap()));
+        assert_eq!(
+            address_bucket("::ffff:10.0.0.7".parse().unwrap()),
+            "10.0.0.7"
+        );
+    }
 
     #[test]
     fn user_agents_are_named_simply() {

@@ -51,6 +51,23 @@ impl Keyring {
         &self.keys[0]
     }
 
+    /// Keys for keyed digests (not encryption), one per key in the ring, the active one first:
+    /// HMAC-SHA256 of `label` under each key-encryption key, so each use gets its own key and
+    /// nothing stored in the database can recompute them.
+    pub fn derived_keys(&self, label: &str) -> Vec<[u8; 32]> {
+        use hmac::{Hmac, Mac};
+        self.keys
+            .iter()
+            .map(|k| {
+                let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(k.key.as_slice())
+                    .expect("HMAC takes a key of any length");
+                mac.update(b"stratus/derived/v1/");
+                mac.update(label.as_bytes());
+                mac.finalize().into_bytes().into()
+            })
+            .collect()
+    }
+
     fn find(&self, id: &str) -> Result<&Kek, SealError> {
         self.keys
             .iter()

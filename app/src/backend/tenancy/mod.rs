@@ -532,13 +532,16 @@ pub async fn remove_member(
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
+    // Their keys in this tenant end for good: a later invitation must not bring them back.
+    let keys_revoked =
+        crate::backend::identity::api_keys::revoke_all(&mut tx, user_id, Some(tenant_id)).await?;
     audit::commit_with(
         tx,
         actor.into(),
         Some(tenant_id),
         AuditAction::MemberRemoved,
         &email,
-        json!({ "user_id": user_id, "role": current }),
+        json!({ "user_id": user_id, "role": current, "api_keys_revoked": keys_revoked }),
     )
     .await?;
     tracing::info!(%tenant_id, %user_id, by = %actor.user_id, "member removed");
@@ -585,18 +588,32 @@ async fn find_invitation(
     }
 }
 
-pub async fn preview_invitation(db: &PgPool, token: &str) -> Result<InvitationPreview, AppError> {
+/// What the invitation page shows. Whether the invited email already has an account is not
+/// said (anyone holding the link, the inviter included, would learn it): only whether the
+/// person viewing the link is signed in, and as whom.
+pub async fn preview_invitation(
+    db: &PgPool,
+    viewer: Option<&Actor>,
+    token: &str,
+) -> Result<InvitationPreview, AppError> {
     let r = find_invitation(db, token, false).await?;
     Ok(InvitationPreview {
         tenant_name: r.tenant_name,
         email: r.email,
         role: r.role,
-        existing_user: r.user_id.is_some(),
+        signed_in_as: viewer.map(|a| a.email.clone()),
     })
 }
 
-/// Accepts an invitation. A new invitee chooses a name and password; an existing user confirms
-/// with theirs. Returns the user and their session epoch, so the caller can sign them in.
+/// Refused when the invited email already has an account: the link is no way to prove a
+/// password (that made it an unlimited guessing channel). The message is the same whatever
+/// the reason, and no password is checked.
+const SIGN_IN_FIRST: &str = "This invitation cannot be accepted with a new password. If you already have a Stratus account with this email, sign in to it and open the link again.";
+
+/// Accepts an invitation for a new account: the invitee chooses a name and password. An email
+/// that already has an account is refused before any password work; its owner accepts with
+/// [`join_invitation`] while signed in. Returns the new user and their session epoch, so the
+/// caller can sign them in.
 pub async fn accept_invitation(
     db: &PgPool,
     token: &str,
@@ -605,42 +622,89 @@ pub async fn accept_invitation(
 ) -> Result<(crate::backend::identity::Authenticated, Uuid), AppError> {
     use secrecy::ExposeSecret;
     let preview = find_invitation(db, token, false).await?;
-    let new_hash = match preview.user_id {
-        None => {
-            Checks::default()
-                .check("display_name", validate::display_name(display_name))
-                .check(
-                    "password",
-                    passwords::check_new(password.expose_secret(), &preview.email),
-                )
-                .finish()?;
-            Some(passwords::hash(password.clone()).await?)
-        }
-        Some(_) => None,
-    };
     if preview.user_id.is_some() {
-        let auth = crate::backend::identity::authenticate(db, &preview.email, password).await;
-        if let Err(AppError::BadCredentials) = auth {
-            return Err(AppError::invalid(
-                "password",
-                "That is not the password of this account.",
-            ));
-        }
-        auth?;
+        return Err(AppError::Conflict {
+            field: None,
+            message: SIGN_IN_FIRST.into(),
+        });
     }
-
+    Checks::default()
+        .check("display_name", validate::display_name(display_name))
+        .check(
+            "password",
+            passwords::check_new(password.expose_secret(), &preview.email),
+        )
+        .finish()?;
+    let hash = passwords::hash(password).await?;
     let mut tx = db.begin().await?;
     // Re-check under a lock so two clicks cannot both accept.
     let inv = find_invitation(&mut *tx, token, true).await?;
     if inv.tenant_status == TenantStatus::Suspended {
         return Err(AppError::Suspended);
     }
-    let new_account = inv.user_id.is_none();
-    let user_id = match (inv.user_id, new_hash) {
-        (Some(id), _) => id,
-        (None, Some(hash)) => insert_user(&mut tx, &inv.email, display_name, &hash, false).await?,
-        (None, None) => return Err(AppError::Gone(EXPIRED.into())),
-    };
+    if inv.user_id.is_some() {
+        return Err(AppError::Conflict {
+            field: None,
+            message: SIGN_IN_FIRST.into(),
+        });
+    }
+    let user_id = insert_user(&mut tx, &inv.email, display_name, &hash, false)
+        .await
+        .map_err(|e| match e {
+            // An account was made for this email meanwhile: same answer as above.
+            AppError::Conflict { .. } => AppError::Conflict {
+                field: None,
+                message: SIGN_IN_FIRST.into(),
+            },
+            other => other,
+        })?;
+    let epoch = finish_acceptance(&mut tx, &inv, user_id, true).await?;
+    tx.commit().await?;
+    tracing::info!(tenant_id = %inv.tenant_id, %user_id, "invitation accepted (new account)");
+    Ok((
+        crate::backend::identity::Authenticated {
+            user_id,
+            session_epoch: epoch,
+        },
+        inv.tenant_id,
+    ))
+}
+
+/// Accepts an invitation into the signed-in person's own account. Only a browser session
+/// counts (which exists only once the second factor is done); the invitation's email must be
+/// the person's. Returns the tenant joined.
+pub async fn join_invitation(db: &PgPool, actor: &Actor, token: &str) -> Result<Uuid, AppError> {
+    if actor.via != crate::backend::identity::actor::Via::Session {
+        return Err(AppError::Forbidden(
+            "Invitations are accepted in the portal, signed in as the invited account.".into(),
+        ));
+    }
+    let mut tx = db.begin().await?;
+    let inv = find_invitation(&mut *tx, token, true).await?;
+    if inv.user_id != Some(actor.user_id) {
+        tracing::warn!(user_id = %actor.user_id, invitation_id = %inv.invitation_id, "invitation for another account refused");
+        return Err(AppError::Forbidden(
+            "This invitation is for another email address. Sign out, then open the link again."
+                .into(),
+        ));
+    }
+    if inv.tenant_status == TenantStatus::Suspended {
+        return Err(AppError::Suspended);
+    }
+    finish_acceptance(&mut tx, &inv, actor.user_id, false).await?;
+    tx.commit().await?;
+    tracing::info!(tenant_id = %inv.tenant_id, user_id = %actor.user_id, "invitation accepted (signed in)");
+    Ok(inv.tenant_id)
+}
+
+/// The membership, the spent invitation and its audit event; returns the user's session epoch
+/// (refusing a disabled account).
+async fn finish_acceptance(
+    tx: &mut PgConnection,
+    inv: &InvitationRow,
+    user_id: Uuid,
+    new_account: bool,
+) -> Result<i32, AppError> {
     sqlx::query(
         "insert into membership (tenant_id, user_id, role) values ($1, $2, $3)
          on conflict (tenant_id, user_id) do nothing",
@@ -659,7 +723,7 @@ pub async fn accept_invitation(
     .await?;
     // The invitee acts here; the link they used is not recorded.
     audit::record_with(
-        &mut tx,
+        tx,
         By {
             user_id: Some(user_id),
             email: Some(&inv.email),
@@ -678,13 +742,5 @@ pub async fn accept_invitation(
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| AppError::Forbidden("This account has been disabled.".into()))?;
-    tx.commit().await?;
-    tracing::info!(tenant_id = %inv.tenant_id, %user_id, "invitation accepted");
-    Ok((
-        crate::backend::identity::Authenticated {
-            user_id,
-            session_epoch: epoch,
-        },
-        inv.tenant_id,
-    ))
+    Ok(epoch)
 }

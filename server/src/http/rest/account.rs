@@ -6,12 +6,12 @@ use crate::startup::AppState;
 use app::backend::identity::actor::Via;
 use app::backend::identity::api_keys;
 use app::backend::identity::rate_limit::{self, Limit};
+use app::backend::identity::user_sessions::{address_bucket, ClientAddress};
 use app::model::Role;
 use app::rbac::{allows, Action};
-use axum::extract::ConnectInfo;
 use axum::extract::State;
+use axum::Extension;
 use serde::{Deserialize, Serialize};
-use std::net::SocketAddr;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -36,15 +36,20 @@ pub struct TokenResponse {
     responses((status = 200, description = "An access token", body = TokenResponse), Problems))]
 pub async fn token(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Extension(ClientAddress(client)): Extension<ClientAddress>,
     Json(request): Json<TokenRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
     let key = request.api_key.trim();
-    // Per client, and per key prefix (what an attacker guessing one key's secret would share).
-    let address = client.ip().to_canonical().to_string();
+    // Per client, and per key. Keyed on the whole key's digest, not its public prefix: anyone
+    // who saw the prefix in a list could otherwise spend the key's allowance and block it.
+    let address = address_bucket(client);
     rate_limit::check(&state.db, Limit::TokenExchangeAddress, &address).await?;
-    let prefix: String = key.chars().take(12).collect();
-    rate_limit::check(&state.db, Limit::TokenExchangeKey, &prefix).await?;
+    rate_limit::check(
+        &state.db,
+        Limit::TokenExchangeKey,
+        &api_keys::limit_key(key),
+    )
+    .await?;
     let token = api_keys::exchange(&state.db, &state.jwt, key).await?;
     Ok(Json(TokenResponse {
         access_token: token.access_token,
