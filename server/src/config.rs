@@ -43,6 +43,15 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// Pacing of the resource engine: resync, orphan sweeps.
     pub engine: app::backend::resources::EngineSettings,
+    /// The bearer token `/metrics` asks for (`STRATUS_METRICS_TOKEN`); without it `/metrics`
+    /// answers 404.
+    pub metrics_token: Option<SecretString>,
+    /// Endpoint URLs (prefixes) or `host:port` pairs cloud accounts may use although they are
+    /// private addresses (`STRATUS_ALLOWED_ENDPOINTS`, comma-separated).
+    pub allowed_endpoints: Vec<String>,
+    /// The role that owns the schema and applies migrations (`STRATUS_MIGRATE_DATABASE_URL`);
+    /// the server then serves as the role of `STRATUS_DATABASE_URL`.
+    pub migrate_database_url: Option<SecretString>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +119,17 @@ impl Settings {
                 sweep_interval: Duration::from_secs(parse("STRATUS_SWEEP_INTERVAL_SECS", 600)?),
                 sweep_grace: Duration::from_secs(parse("STRATUS_SWEEP_GRACE_SECS", 900)?),
             },
+            metrics_token: var("STRATUS_METRICS_TOKEN").map(SecretString::from),
+            allowed_endpoints: var("STRATUS_ALLOWED_ENDPOINTS")
+                .map(|list| {
+                    list.split(',')
+                        .map(str::trim)
+                        .filter(|e| !e.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            migrate_database_url: var("STRATUS_MIGRATE_DATABASE_URL").map(SecretString::from),
         })
         .and_then(|s: Settings| {
             if s.db_max_connections == 0 {
@@ -123,6 +143,12 @@ impl Settings {
             }
             if let Some(url) = &s.public_url {
                 origin_of(url)?;
+            }
+            if let Some(token) = &s.metrics_token {
+                use secrecy::ExposeSecret;
+                if token.expose_secret().trim().len() < 16 {
+                    bail!("STRATUS_METRICS_TOKEN must be at least 16 characters");
+                }
             }
             Ok(s)
         })

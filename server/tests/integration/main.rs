@@ -8,6 +8,7 @@ mod health;
 mod queue;
 mod rest_api;
 mod secrets;
+mod security;
 mod sessions;
 mod support;
 mod tenancy;
