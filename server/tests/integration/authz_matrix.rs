@@ -155,7 +155,8 @@ async fn perform(
                 endpoint_url: None,
                 emulated: false,
             };
-            cloud_accounts::create(db, &keyring(), actor, tenant_id, account)
+            let endpoints = app::backend::cloud::endpoints::EndpointPolicy::default();
+            cloud_accounts::create(db, &keyring(), &endpoints, actor, tenant_id, account)
                 .await
                 .map(drop)
         }
