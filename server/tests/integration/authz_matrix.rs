@@ -245,7 +245,8 @@ async fn seed_secret(app: &TestApp, fixture: &crate::support::Fixture) {
         endpoint_url: None,
         emulated: false,
     };
-    cloud_accounts::create(&app.db, &keyring(), &owner, fixture.tenant_id, account)
+    let endpoints = app::backend::cloud::endpoints::EndpointPolicy::default();
+    cloud_accounts::create(&app.db, &keyring(), &endpoints, &owner, fixture.tenant_id, account)
         .await
         .unwrap();
     secrets::create_secret(

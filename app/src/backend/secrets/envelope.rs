@@ -51,6 +51,19 @@ impl Keyring {
         &self.keys[0]
     }
 
+    /// A 256-bit secret for another purpose, derived from the active key and `label`
+    /// (SHA-256 over both): the database role's password, say. It changes when the active
+    /// key does.
+    pub fn derive(&self, label: &str) -> [u8; 32] {
+        use sha2::Digest;
+        let mut hash = sha2::Sha256::new();
+        hash.update(b"stratus-derive\0");
+        hash.update(label.as_bytes());
+        hash.update(b"\0");
+        hash.update(self.active().key.as_slice());
+        hash.finalize().into()
+    }
+
     fn find(&self, id: &str) -> Result<&Kek, SealError> {
         self.keys
             .iter()
