@@ -344,6 +344,14 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_sdk_resolver_refuses_names_of_private_addresses() {
+        use aws_smithy_runtime_api::client::dns::ResolveDns;
+        let resolver = PublicOnly::default();
+        assert!(resolver.resolve_dns("localhost").await.is_err());
+        assert!(resolver.refused.load(std::sync::atomic::Ordering::SeqCst));
+    }
+
+    #[tokio::test]
     async fn the_allowlist_and_the_sandbox_are_the_only_exceptions() {
         let policy = EndpointPolicy::new(
             &["127.0.0.1:5055".into(), "https://cloud.internal/ec2/".into()],
