@@ -52,7 +52,11 @@ impl Scrapes {
         match (&self.token_digest, presented) {
             (Some(expected), Some(presented)) => {
                 let got = digest(presented.as_bytes());
-                expected.iter().zip(got.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+                expected
+                    .iter()
+                    .zip(got.iter())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0
             }
             _ => false,
         }

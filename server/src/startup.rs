@@ -3,9 +3,9 @@
 use crate::config::Settings;
 use crate::http;
 use anyhow::Context;
+use app::backend::cloud::endpoints::EndpointPolicy;
 use app::backend::events::EventHub;
 use app::backend::identity::jwt::JwtKeys;
-use app::backend::cloud::endpoints::EndpointPolicy;
 use app::backend::jobs::worker::{Registry, Worker};
 use app::backend::secrets::Keyring;
 use app::backend::{cloud::accounts as cloud_accounts, identity::passwords, MIGRATOR};
@@ -62,9 +62,12 @@ pub fn registry(
 
 /// The cloud-endpoint policy from `STRATUS_ALLOWED_ENDPOINTS` and `STRATUS_SANDBOX_ENDPOINT`.
 pub fn endpoint_policy(settings: &Settings) -> anyhow::Result<Arc<EndpointPolicy>> {
-    EndpointPolicy::new(&settings.allowed_endpoints, settings.sandbox_endpoint.as_deref())
-        .map(Arc::new)
-        .map_err(|e| anyhow::anyhow!("STRATUS_ALLOWED_ENDPOINTS is invalid: {e}"))
+    EndpointPolicy::new(
+        &settings.allowed_endpoints,
+        settings.sandbox_endpoint.as_deref(),
+    )
+    .map(Arc::new)
+    .map_err(|e| anyhow::anyhow!("STRATUS_ALLOWED_ENDPOINTS is invalid: {e}"))
 }
 
 /// A process that runs jobs also runs the resource resync (coalesced across processes).
@@ -130,8 +133,8 @@ pub async fn prepare_database(settings: &Settings) -> anyhow::Result<PgPool> {
             .context("creating the database")?;
         tracing::info!("created the database");
     }
-    let options =
-        PgConnectOptions::from_str(url).context("the database URL is not a valid PostgreSQL URL")?;
+    let options = PgConnectOptions::from_str(url)
+        .context("the database URL is not a valid PostgreSQL URL")?;
     let db = pool(settings, options, "stratus-migrate");
     migrate(&db).await?;
     Ok(db)
@@ -189,7 +192,9 @@ impl Application {
             keyring,
             events,
             jwt,
-            metrics: Arc::new(crate::metrics::Scrapes::new(settings.metrics_token.as_ref())),
+            metrics: Arc::new(crate::metrics::Scrapes::new(
+                settings.metrics_token.as_ref(),
+            )),
             endpoints: endpoints.clone(),
         };
         let router = http::router(state, &settings).await?;

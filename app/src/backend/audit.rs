@@ -189,7 +189,8 @@ pub enum ChainCheck {
 /// The canonical text an event's hash covers. The same expression as the migration's
 /// `audit_event_canonical`, kept here on purpose: a redefined database function cannot make
 /// a rewritten row verify.
-const CANONICAL: &str = "jsonb_build_array(audit_id, chain_seq, floor(extract(epoch from at) * 1000000)::bigint, \
+const CANONICAL: &str =
+    "jsonb_build_array(audit_id, chain_seq, floor(extract(epoch from at) * 1000000)::bigint, \
      actor_user_id, actor_email, tenant_id, action, target, details, host(client_ip))::text";
 
 /// Walks the chain from its genesis in `chain_seq` order, recomputing every hash, and

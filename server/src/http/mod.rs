@@ -73,7 +73,9 @@ pub async fn router(state: AppState, settings: &Settings) -> anyhow::Result<Rout
             leptos::nonce::use_nonce(),
             leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
         ) {
-            if let Ok(policy) = http::HeaderValue::from_str(&security::page_policy(&nonce.to_string())) {
+            if let Ok(policy) =
+                http::HeaderValue::from_str(&security::page_policy(&nonce.to_string()))
+            {
                 response.insert_header(http::header::CONTENT_SECURITY_POLICY, policy);
             }
         }

@@ -48,7 +48,8 @@ impl HostPolicy {
         let https = origin.starts_with("https://");
         let authority = origin.split_once("://").map(|(_, a)| a).unwrap_or_default();
         let default_port = if https { 443 } else { 80 };
-        let public = split_authority(authority).map(|(host, port)| (host, port.unwrap_or(default_port)));
+        let public =
+            split_authority(authority).map(|(host, port)| (host, port.unwrap_or(default_port)));
         HostPolicy { public, https }
     }
 

@@ -246,9 +246,16 @@ async fn seed_secret(app: &TestApp, fixture: &crate::support::Fixture) {
         emulated: false,
     };
     let endpoints = app::backend::cloud::endpoints::EndpointPolicy::default();
-    cloud_accounts::create(&app.db, &keyring(), &endpoints, &owner, fixture.tenant_id, account)
-        .await
-        .unwrap();
+    cloud_accounts::create(
+        &app.db,
+        &keyring(),
+        &endpoints,
+        &owner,
+        fixture.tenant_id,
+        account,
+    )
+    .await
+    .unwrap();
     secrets::create_secret(
         &app.db,
         &keyring(),

@@ -597,7 +597,11 @@ async fn job_events_are_append_only_and_metrics_are_exposed() {
         "{}",
         metrics.body
     );
-    assert!(!metrics.body.contains("state=\"succeeded\""), "{}", metrics.body);
+    assert!(
+        !metrics.body.contains("state=\"succeeded\""),
+        "{}",
+        metrics.body
+    );
     assert!(
         metrics.body.contains("stratus_job_pickup_seconds"),
         "{}",

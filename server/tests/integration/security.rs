@@ -28,7 +28,10 @@ fn assert_hardened(what: &str, reply: &Reply) {
         "{what}: {csp}"
     );
     // Served over plain http: no HSTS (it would be ignored, and is wrong to promise).
-    assert!(reply.headers.get("strict-transport-security").is_none(), "{what}");
+    assert!(
+        reply.headers.get("strict-transport-security").is_none(),
+        "{what}"
+    );
 }
 
 /// A page's policy names a fresh nonce, and its hydration script carries exactly that nonce.
@@ -141,10 +144,11 @@ async fn requests_for_another_host_are_refused() {
     .unwrap();
     assert_eq!(sign_in.status().as_u16(), 421);
     assert!(sign_in.headers().get("set-cookie").is_none());
-    let attempts: i64 = sqlx::query_scalar("select count(*) from audit_event where action like 'user.sign_in%'")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let attempts: i64 =
+        sqlx::query_scalar("select count(*) from audit_event where action like 'user.sign_in%'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
     assert_eq!(attempts, 0, "the refused sign-in reached the backend");
 
     // The address itself (tests, probes, local use) and localhost are answered.
@@ -227,15 +231,16 @@ async fn metrics_need_the_token_and_count_only_live_jobs() {
     .await
     .unwrap();
     sqlx::query("analyze job").execute(&app.db).await.unwrap();
-    let plan: Vec<String> = sqlx::query_scalar(&format!(
-        "explain {}",
-        server::metrics::LIVE_JOB_COUNTS
-    ))
-    .fetch_all(&app.db)
-    .await
-    .unwrap();
+    let plan: Vec<String> =
+        sqlx::query_scalar(&format!("explain {}", server::metrics::LIVE_JOB_COUNTS))
+            .fetch_all(&app.db)
+            .await
+            .unwrap();
     let plan = plan.join("\n");
-    assert!(!plan.contains("Seq Scan"), "the gauges scan the history:\n{plan}");
+    assert!(
+        !plan.contains("Seq Scan"),
+        "the gauges scan the history:\n{plan}"
+    );
 
     let (status, body) = scrape(&app, Some(crate::support::METRICS_TOKEN)).await;
     assert_eq!(status, 200, "{body}");
@@ -372,7 +377,11 @@ async fn private_cloud_endpoints_are_refused_at_creation_and_at_connection() {
         );
         answers.insert(tested.body.clone());
     }
-    assert_eq!(answers.len(), 1, "the answers differ by address: {answers:?}");
+    assert_eq!(
+        answers.len(),
+        1,
+        "the answers differ by address: {answers:?}"
+    );
     let answer = answers.into_iter().next().unwrap();
     for leak in ["refused", "dispatch", "timed out", "127.0.0.1", "io error"] {
         assert!(!answer.contains(leak), "{leak}: {answer}");
@@ -409,12 +418,11 @@ async fn the_sandbox_account_is_the_exception_not_its_address() {
     .await;
     let admin = app.admin().await;
     // The sandbox (registered at startup for the demo tenant) tests fine.
-    let (tenant_id, account_id): (uuid::Uuid, uuid::Uuid) = sqlx::query_as(
-        "select tenant_id, cloud_account_id from cloud_account where emulated",
-    )
-    .fetch_one(&app.db)
-    .await
-    .unwrap();
+    let (tenant_id, account_id): (uuid::Uuid, uuid::Uuid) =
+        sqlx::query_as("select tenant_id, cloud_account_id from cloud_account where emulated")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
     sqlx::query("insert into membership (tenant_id, user_id, role) select $1, user_id, 'owner' from app_user where platform_admin on conflict do nothing")
         .bind(tenant_id)
         .execute(&app.db)

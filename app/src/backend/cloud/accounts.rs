@@ -250,24 +250,31 @@ pub async fn test_connection(
     cloud_account_id: Uuid,
 ) -> Result<ConnectionTest, AppError> {
     authorize(db, actor, tenant_id, Action::ManageCloudAccounts).await?;
-    let (name, region, outcome) =
-        match super::providers::open(db, keyring, endpoints, tenant_id, cloud_account_id).await {
-            Ok(account) => {
-                let outcome = aws::availability_zones(&account.target).await;
-                (account.name, account.region, outcome)
-            }
-            Err(AppError::EndpointNotAllowed) => {
-                let (name, region): (String, String) = sqlx::query_as(
+    let (name, region, outcome) = match super::providers::open(
+        db,
+        keyring,
+        endpoints,
+        tenant_id,
+        cloud_account_id,
+    )
+    .await
+    {
+        Ok(account) => {
+            let outcome = aws::availability_zones(&account.target).await;
+            (account.name, account.region, outcome)
+        }
+        Err(AppError::EndpointNotAllowed) => {
+            let (name, region): (String, String) = sqlx::query_as(
                     "select name, region from cloud_account where cloud_account_id = $1 and tenant_id = $2",
                 )
                 .bind(cloud_account_id)
                 .bind(tenant_id)
                 .fetch_one(db)
                 .await?;
-                (name, region, Err(aws::CallError::NotAllowed))
-            }
-            Err(other) => return Err(other),
-        };
+            (name, region, Err(aws::CallError::NotAllowed))
+        }
+        Err(other) => return Err(other),
+    };
     // Recorded whatever the outcome; the provider's message is not, as it may echo the endpoint
     // (which could carry userinfo).
     let mut conn = db.acquire().await?;

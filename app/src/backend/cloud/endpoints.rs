@@ -81,7 +81,11 @@ impl Endpoint {
             https,
             host,
             port,
-            path: if path.is_empty() { "/".into() } else { path.into() },
+            path: if path.is_empty() {
+                "/".into()
+            } else {
+                path.into()
+            },
         })
     }
 
@@ -282,11 +286,13 @@ impl aws_smithy_runtime_api::client::dns::ResolveDns for PublicOnly {
     ) -> aws_smithy_runtime_api::client::dns::DnsFuture<'a> {
         use aws_smithy_runtime_api::client::dns::{DnsFuture, ResolveDnsError};
         DnsFuture::new(async move {
-            resolve_public(name.trim_end_matches('.')).await.map_err(|refusal| {
-                self.refused
-                    .store(true, std::sync::atomic::Ordering::SeqCst);
-                ResolveDnsError::new(refusal.to_string())
-            })
+            resolve_public(name.trim_end_matches('.'))
+                .await
+                .map_err(|refusal| {
+                    self.refused
+                        .store(true, std::sync::atomic::Ordering::SeqCst);
+                    ResolveDnsError::new(refusal.to_string())
+                })
         })
     }
 }
@@ -327,7 +333,12 @@ mod tests {
         ] {
             assert!(!public(ip), "{ip} counted as public");
         }
-        for ip in ["52.94.76.10", "8.8.8.8", "2600:1f18::1", "::ffff:52.94.76.10"] {
+        for ip in [
+            "52.94.76.10",
+            "8.8.8.8",
+            "2600:1f18::1",
+            "::ffff:52.94.76.10",
+        ] {
             assert!(public(ip), "{ip} counted as private");
         }
     }
@@ -335,10 +346,19 @@ mod tests {
     #[test]
     fn endpoints_are_parsed_strictly() {
         let e = Endpoint::parse("https://EC2.Example.com./v1").unwrap();
-        assert_eq!((e.host.as_str(), e.port, e.path.as_str()), ("ec2.example.com", 443, "/v1"));
+        assert_eq!(
+            (e.host.as_str(), e.port, e.path.as_str()),
+            ("ec2.example.com", 443, "/v1")
+        );
         let e = Endpoint::parse("http://[::1]:5000").unwrap();
         assert_eq!((e.host.as_str(), e.port), ("::1", 5000));
-        for bad in ["ftp://x", "http://", "http://user:pw@host", "http://h:99999", "http://a b"] {
+        for bad in [
+            "ftp://x",
+            "http://",
+            "http://user:pw@host",
+            "http://h:99999",
+            "http://a b",
+        ] {
             assert!(Endpoint::parse(bad).is_err(), "{bad}");
         }
     }
@@ -354,20 +374,50 @@ mod tests {
     #[tokio::test]
     async fn the_allowlist_and_the_sandbox_are_the_only_exceptions() {
         let policy = EndpointPolicy::new(
-            &["127.0.0.1:5055".into(), "https://cloud.internal/ec2/".into()],
+            &[
+                "127.0.0.1:5055".into(),
+                "https://cloud.internal/ec2/".into(),
+            ],
             Some("http://127.0.0.1:6000/"),
         )
         .unwrap();
-        assert_eq!(policy.vet("http://127.0.0.1:5055", false).await, Ok(Route::Trusted));
-        assert_eq!(policy.vet("http://127.0.0.1:5055/x", false).await, Ok(Route::Trusted));
-        assert_eq!(policy.vet("http://127.0.0.1:5056", false).await, Err(NotAllowed));
-        assert_eq!(policy.vet("https://cloud.internal/ec2/a", false).await, Ok(Route::Trusted));
-        assert_eq!(policy.vet("https://cloud.internal/ec22", false).await, Err(NotAllowed));
-        assert_eq!(policy.vet("http://127.0.0.1:6000", true).await, Ok(Route::Trusted));
-        assert_eq!(policy.vet("http://127.0.0.1:6000", false).await, Err(NotAllowed));
+        assert_eq!(
+            policy.vet("http://127.0.0.1:5055", false).await,
+            Ok(Route::Trusted)
+        );
+        assert_eq!(
+            policy.vet("http://127.0.0.1:5055/x", false).await,
+            Ok(Route::Trusted)
+        );
+        assert_eq!(
+            policy.vet("http://127.0.0.1:5056", false).await,
+            Err(NotAllowed)
+        );
+        assert_eq!(
+            policy.vet("https://cloud.internal/ec2/a", false).await,
+            Ok(Route::Trusted)
+        );
+        assert_eq!(
+            policy.vet("https://cloud.internal/ec22", false).await,
+            Err(NotAllowed)
+        );
+        assert_eq!(
+            policy.vet("http://127.0.0.1:6000", true).await,
+            Ok(Route::Trusted)
+        );
+        assert_eq!(
+            policy.vet("http://127.0.0.1:6000", false).await,
+            Err(NotAllowed)
+        );
         assert_eq!(policy.vet("http://10.0.0.1", false).await, Err(NotAllowed));
-        assert_eq!(policy.vet("http://localhost:5055", false).await, Err(NotAllowed));
-        assert_eq!(policy.vet("http://52.94.76.10", false).await, Ok(Route::PublicOnly));
+        assert_eq!(
+            policy.vet("http://localhost:5055", false).await,
+            Err(NotAllowed)
+        );
+        assert_eq!(
+            policy.vet("http://52.94.76.10", false).await,
+            Ok(Route::PublicOnly)
+        );
         assert!(EndpointPolicy::new(&["nohostport".into()], None).is_err());
     }
 }

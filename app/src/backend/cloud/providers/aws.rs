@@ -1,9 +1,9 @@
 //! AWS through aws-sdk-ec2, with an endpoint override for emulators (moto) and compatible clouds.
 
+use crate::backend::cloud::endpoints::{PublicOnly, Route, NOT_ALLOWED};
 use aws_sdk_ec2::config::timeout::TimeoutConfig;
 use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata};
-use crate::backend::cloud::endpoints::{PublicOnly, Route, NOT_ALLOWED};
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -108,6 +108,12 @@ pub async fn open(
         name,
         region: region.clone(),
         emulated,
-        target: aws::Target::new(region, endpoint_url, access_key_id, secret_access_key, route),
+        target: aws::Target::new(
+            region,
+            endpoint_url,
+            access_key_id,
+            secret_access_key,
+            route,
+        ),
     })
 }
