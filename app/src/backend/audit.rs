@@ -193,6 +193,9 @@ const CANONICAL: &str =
     "jsonb_build_array(audit_id, chain_seq, floor(extract(epoch from at) * 1000000)::bigint, \
      actor_user_id, actor_email, tenant_id, action, target, details, host(client_ip))::text";
 
+/// One event as the verifier reads it: id, position, previous hash, hash, canonical text.
+type ChainRow = (i64, i64, Vec<u8>, Vec<u8>, String);
+
 /// Walks the chain from its genesis in `chain_seq` order, recomputing every hash, and
 /// compares its end with the chain head (which catches removed newest events).
 pub async fn verify_chain(db: &PgPool) -> Result<ChainCheck, sqlx::Error> {
@@ -201,7 +204,7 @@ pub async fn verify_chain(db: &PgPool) -> Result<ChainCheck, sqlx::Error> {
     let mut link = vec![0u8; 32];
     let mut expected: i64 = 1;
     loop {
-        let rows: Vec<(i64, i64, Vec<u8>, Vec<u8>, String)> = sqlx::query_as(&format!(
+        let rows: Vec<ChainRow> = sqlx::query_as(&format!(
             "select audit_id, chain_seq, prev_hash, hash, {CANONICAL} from audit_event
              where chain_seq >= $1 order by chain_seq limit $2"
         ))
