@@ -72,6 +72,10 @@ pub enum AppError {
     /// The request never reached a backend function (malformed, or the network failed).
     #[error("{0}")]
     Request(String),
+    /// A cloud account's endpoint is not a public address (nor an operator's exception); the
+    /// same words whatever the cause, so the answer maps nothing of the network out.
+    #[error("This endpoint is not allowed: a cloud account's endpoint must be a public address (a host name that resolves only to public addresses). Ask the operator to add it to STRATUS_ALLOWED_ENDPOINTS if it is a private cloud.")]
+    EndpointNotAllowed,
 }
 
 impl AppError {
@@ -130,6 +134,7 @@ impl AppError {
             AppError::Undecryptable(_) => 500,
             AppError::Internal => 500,
             AppError::Request(_) => 400,
+            AppError::EndpointNotAllowed => 422,
         }
     }
 
@@ -155,6 +160,7 @@ impl AppError {
             AppError::Undecryptable(_) => "/problems/secret-undecryptable",
             AppError::Internal => "/problems/internal",
             AppError::Request(_) => "/problems/bad-request",
+            AppError::EndpointNotAllowed => "/problems/endpoint-not-allowed",
         }
     }
 }

@@ -116,15 +116,15 @@ pub async fn reset_mfa(settings: &Settings, email: &str) -> anyhow::Result<()> {
 /// `stratus worker`: runs jobs only (scale-out), until SIGTERM/SIGINT, or until the queue is
 /// drained with `--once`.
 pub async fn worker(settings: Settings, concurrency: usize, once: bool) -> anyhow::Result<()> {
-    startup::prepare_database(&settings).await?.close().await;
-    let db = startup::connect_as(&settings, "stratus-worker")?;
+    let keyring = std::sync::Arc::new(crate::keys::load(&settings)?);
+    let db = startup::serving_pool(&settings, &keyring, "stratus-worker").await?;
     crate::metrics::install();
     let mut config = settings.worker(concurrency);
     config.once = once;
-    let keyring = std::sync::Arc::new(crate::keys::load(&settings)?);
+    let endpoints = startup::endpoint_policy(&settings)?;
     let worker = app::backend::jobs::worker::Worker::start(
         db.clone(),
-        startup::registry(&keyring, &settings),
+        startup::registry(&keyring, &settings, &endpoints),
         config,
     );
     if !once {
@@ -170,4 +170,28 @@ pub async fn rotate_keys(settings: &Settings) -> anyhow::Result<()> {
         keyring.active().id
     );
     Ok(())
+}
+
+/// `stratus audit verify`: walks the audit log's hash chain; fails naming the first broken link.
+pub async fn verify_audit(settings: &Settings) -> anyhow::Result<()> {
+    // As the owner: the chain head is not readable by the runtime role.
+    let db = startup::connect_owner(settings)?;
+    match app::backend::audit::verify_chain(&db).await? {
+        app::backend::audit::ChainCheck::Intact { events } => {
+            println!("audit log intact: {events} events, every link verified");
+            Ok(())
+        }
+        app::backend::audit::ChainCheck::Broken {
+            chain_seq,
+            audit_id,
+            reason,
+        } => {
+            let which = match audit_id {
+                Some(id) => format!("audit event {id} (chain position {chain_seq})"),
+                None => format!("chain position {chain_seq}"),
+            };
+            println!("audit log BROKEN at {which}: {reason}");
+            anyhow::bail!("the audit log's hash chain is broken at {which}")
+        }
+    }
 }

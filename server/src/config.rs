@@ -48,6 +48,15 @@ pub struct Settings {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The event stream's limits.
     pub stream: StreamSettings,
+    /// The bearer token `/metrics` asks for (`STRATUS_METRICS_TOKEN`); without it `/metrics`
+    /// answers 404.
+    pub metrics_token: Option<SecretString>,
+    /// Endpoint URLs (prefixes) or `host:port` pairs cloud accounts may use although they are
+    /// private addresses (`STRATUS_ALLOWED_ENDPOINTS`, comma-separated).
+    pub allowed_endpoints: Vec<String>,
+    /// The role that owns the schema and applies migrations (`STRATUS_MIGRATE_DATABASE_URL`);
+    /// the server then serves as the role of `STRATUS_DATABASE_URL`.
+    pub migrate_database_url: Option<SecretString>,
 }
 
 /// How much one credential or address may take of the event stream (issue 12).
@@ -181,6 +190,17 @@ impl Settings {
                     )?,
                 }
             },
+            metrics_token: var("STRATUS_METRICS_TOKEN").map(SecretString::from),
+            allowed_endpoints: var("STRATUS_ALLOWED_ENDPOINTS")
+                .map(|list| {
+                    list.split(',')
+                        .map(str::trim)
+                        .filter(|e| !e.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            migrate_database_url: var("STRATUS_MIGRATE_DATABASE_URL").map(SecretString::from),
         })
         .and_then(|s: Settings| {
             if s.db_max_connections == 0 {
@@ -194,6 +214,12 @@ impl Settings {
             }
             if let Some(url) = &s.public_url {
                 origin_of(url)?;
+            }
+            if let Some(token) = &s.metrics_token {
+                use secrecy::ExposeSecret;
+                if token.expose_secret().trim().len() < 16 {
+                    bail!("STRATUS_METRICS_TOKEN must be at least 16 characters");
+                }
             }
             Ok(s)
         })

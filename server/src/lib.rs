@@ -7,5 +7,6 @@ pub mod config;
 pub mod http;
 pub mod keys;
 pub mod metrics;
+pub mod roles;
 pub mod startup;
 pub mod telemetry;

@@ -62,11 +62,20 @@ enum Command {
     /// Key-encryption keys.
     #[command(subcommand)]
     Keys(Keys),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(Audit),
     /// Benchmarks (see the README).
     #[command(subcommand)]
     Bench(server::bench::Bench),
     /// Event-stream latency against a running server (`scripts/bench-events` drives it).
     BenchEvents(server::bench_events::BenchEvents),
+}
+
+#[derive(Subcommand)]
+enum Audit {
+    /// Walk the audit log's hash chain and name the first broken link (exit code 1).
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -101,6 +110,7 @@ async fn main() -> anyhow::Result<()> {
             name,
         } => cli::create_api_key(&settings, &email, &tenant, &role, days, &name).await,
         Command::Keys(Keys::Rotate) => cli::rotate_keys(&settings).await,
+        Command::Audit(Audit::Verify) => cli::verify_audit(&settings).await,
         Command::Keys(Keys::Generate { id }) => {
             println!("{}", app::backend::secrets::Keyring::generate_line(&id));
             Ok(())

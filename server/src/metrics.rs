@@ -22,12 +22,81 @@ pub fn install() -> &'static PrometheusHandle {
     })
 }
 
+/// `/metrics` as served: behind a bearer token, rendered at most once a second whatever the
+/// number of scrapers, so scrapes never hold more than one database connection.
+pub struct Scrapes {
+    /// SHA-256 of `STRATUS_METRICS_TOKEN`; `None` keeps `/metrics` off (404).
+    token_digest: Option<[u8; 32]>,
+    last: tokio::sync::Mutex<Option<(std::time::Instant, String)>>,
+}
+
+/// How long one rendering answers further scrapes.
+const REUSE_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl Scrapes {
+    pub fn new(token: Option<&secrecy::SecretString>) -> Scrapes {
+        use secrecy::ExposeSecret;
+        Scrapes {
+            token_digest: token.map(|t| digest(t.expose_secret().as_bytes())),
+            last: Default::default(),
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.token_digest.is_some()
+    }
+
+    /// Whether `presented` (the bearer token sent) is the configured one. Digests are compared
+    /// in constant time, so the comparison reveals nothing about the token.
+    pub fn admits(&self, presented: Option<&str>) -> bool {
+        match (&self.token_digest, presented) {
+            (Some(expected), Some(presented)) => {
+                let got = digest(presented.as_bytes());
+                expected
+                    .iter()
+                    .zip(got.iter())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0
+            }
+            _ => false,
+        }
+    }
+
+    /// The exposition: the last one if it is fresh, else a new one. Scrapers queue on the lock
+    /// instead of each taking a connection.
+    pub async fn render(&self, db: &PgPool) -> String {
+        let mut last = self.last.lock().await;
+        if let Some((at, text)) = last.as_ref() {
+            if at.elapsed() < REUSE_FOR {
+                return text.clone();
+            }
+        }
+        let text = render(db).await;
+        *last = Some((std::time::Instant::now(), text.clone()));
+        text
+    }
+}
+
+fn digest(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).into()
+}
+
+/// Jobs waiting or running by kind: each half reads one partial index's rows.
+pub const LIVE_JOB_COUNTS: &str =
+    "select kind, 'queued', count(*) from job where state = 'queued' group by kind
+     union all
+     select kind, 'running', count(*) from job where state = 'running' group by kind";
+
 /// The text exposition, with fresh queue gauges.
+///
+/// Only jobs still waiting or running are counted, through the partial indexes that hold
+/// exactly them (`job_claim_idx`, `job_running_idx`): the cost follows the live queue, not the
+/// history. Finished jobs are the counter `stratus_jobs_finished_total{kind,outcome}`, which
+/// the workers increment as jobs finish.
 pub async fn render(db: &PgPool) -> String {
     let counts: Result<Vec<(String, String, i64)>, _> =
-        sqlx::query_as("select kind, state::text, count(*) from job group by kind, state")
-            .fetch_all(db)
-            .await;
+        sqlx::query_as(LIVE_JOB_COUNTS).fetch_all(db).await;
     let oldest: Result<Option<f64>, _> = sqlx::query_scalar(
         "select extract(epoch from now() - min(run_at))::float8 from job where state = 'queued' and run_at <= now()",
     )
@@ -35,11 +104,11 @@ pub async fn render(db: &PgPool) -> String {
     .await;
     let mut out = install().render();
     if let Ok(counts) = counts {
-        out.push_str("# HELP stratus_jobs Jobs in the queue table by kind and state.\n# TYPE stratus_jobs gauge\n");
+        out.push_str("# HELP stratus_jobs Jobs waiting or running, by kind and state.\n# TYPE stratus_jobs gauge\n");
         for (kind, state, n) in counts {
             out.push_str(&format!(
                 "stratus_jobs{{kind=\"{}\",state=\"{state}\"}} {n}\n",
-                kind.replace('"', "")
+                kind.replace(['"', '\\', '\n'], "")
             ));
         }
     }

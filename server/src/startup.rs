@@ -3,6 +3,7 @@
 use crate::config::Settings;
 use crate::http;
 use anyhow::Context;
+use app::backend::cloud::endpoints::EndpointPolicy;
 use app::backend::events::EventHub;
 use app::backend::identity::jwt::JwtKeys;
 use app::backend::jobs::worker::{Registry, Worker};
@@ -27,6 +28,9 @@ pub struct AppState {
     pub keyring: Arc<Keyring>,
     pub events: http::events::EventStream,
     pub jwt: Arc<JwtKeys>,
+    pub metrics: Arc<crate::metrics::Scrapes>,
+    /// Where cloud accounts may connect.
+    pub endpoints: Arc<EndpointPolicy>,
 }
 
 pub struct Application {
@@ -38,17 +42,32 @@ pub struct Application {
 }
 
 /// Every job kind this build of Stratus can run.
-pub fn registry(keyring: &Arc<Keyring>, settings: &Settings) -> Registry {
+pub fn registry(
+    keyring: &Arc<Keyring>,
+    settings: &Settings,
+    endpoints: &Arc<EndpointPolicy>,
+) -> Registry {
     let mut registry = Registry::default().with_builtins();
-    app::backend::cloud::zone_survey::register(&mut registry, keyring.clone());
+    app::backend::cloud::zone_survey::register(&mut registry, keyring.clone(), endpoints.clone());
     app::backend::resources::register(
         &mut registry,
         app::backend::resources::Engine {
             keyring: keyring.clone(),
+            endpoints: endpoints.clone(),
             settings: settings.engine.clone(),
         },
     );
     registry
+}
+
+/// The cloud-endpoint policy from `STRATUS_ALLOWED_ENDPOINTS` and `STRATUS_SANDBOX_ENDPOINT`.
+pub fn endpoint_policy(settings: &Settings) -> anyhow::Result<Arc<EndpointPolicy>> {
+    EndpointPolicy::new(
+        &settings.allowed_endpoints,
+        settings.sandbox_endpoint.as_deref(),
+    )
+    .map(Arc::new)
+    .map_err(|e| anyhow::anyhow!("STRATUS_ALLOWED_ENDPOINTS is invalid: {e}"))
 }
 
 /// A process that runs jobs also runs the resource resync (coalesced across processes).
@@ -60,7 +79,8 @@ pub fn start_resync(db: &PgPool, settings: &Settings, stop: CancellationToken) {
     ));
 }
 
-/// Connects lazily, with short timeouts, so an outage is answered quickly (503) instead of hanging.
+/// Connects lazily, with short timeouts, so an outage is answered quickly (503) instead of
+/// hanging. As the configured role (`STRATUS_DATABASE_URL`): the CLI's operator commands.
 pub fn connect(settings: &Settings) -> anyhow::Result<PgPool> {
     connect_as(settings, "stratus")
 }
@@ -68,12 +88,23 @@ pub fn connect(settings: &Settings) -> anyhow::Result<PgPool> {
 /// `application_name` tells the processes apart in `pg_stat_activity`.
 pub fn connect_as(settings: &Settings, application_name: &str) -> anyhow::Result<PgPool> {
     let options = PgConnectOptions::from_str(settings.database_url.expose_secret())
-        .context("DATABASE_URL is not a valid PostgreSQL URL")?
-        .application_name(application_name);
-    Ok(PgPoolOptions::new()
+        .context("DATABASE_URL is not a valid PostgreSQL URL")?;
+    Ok(pool(settings, options, application_name))
+}
+
+/// As the schema owner (`STRATUS_MIGRATE_DATABASE_URL`, else `STRATUS_DATABASE_URL`), without
+/// migrating.
+pub fn connect_owner(settings: &Settings) -> anyhow::Result<PgPool> {
+    let options = PgConnectOptions::from_str(crate::roles::owner_url(settings))
+        .context("the database URL is not a valid PostgreSQL URL")?;
+    Ok(pool(settings, options, "stratus-admin"))
+}
+
+fn pool(settings: &Settings, options: PgConnectOptions, application_name: &str) -> PgPool {
+    PgPoolOptions::new()
         .max_connections(settings.db_max_connections)
         .acquire_timeout(Duration::from_secs(3))
-        .connect_lazy_with(options))
+        .connect_lazy_with(options.application_name(application_name))
 }
 
 pub async fn migrate(db: &PgPool) -> anyhow::Result<()> {
@@ -88,10 +119,11 @@ pub async fn migrate(db: &PgPool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Creates the database if it does not exist yet (the embedded default), then connects.
+/// Creates the database if it does not exist yet (the embedded default), then connects as the
+/// schema owner (`STRATUS_MIGRATE_DATABASE_URL`, else `STRATUS_DATABASE_URL`) and migrates.
 pub async fn prepare_database(settings: &Settings) -> anyhow::Result<PgPool> {
     use sqlx::migrate::MigrateDatabase;
-    let url = settings.database_url.expose_secret();
+    let url = crate::roles::owner_url(settings);
     let exists = sqlx::Postgres::database_exists(url).await.context(
         "cannot reach PostgreSQL: set DATABASE_URL, or start the local server (scripts/run does both)",
     )?;
@@ -101,16 +133,32 @@ pub async fn prepare_database(settings: &Settings) -> anyhow::Result<PgPool> {
             .context("creating the database")?;
         tracing::info!("created the database");
     }
-    let db = connect(settings)?;
+    let options = PgConnectOptions::from_str(url)
+        .context("the database URL is not a valid PostgreSQL URL")?;
+    let db = pool(settings, options, "stratus-migrate");
     migrate(&db).await?;
     Ok(db)
+}
+
+/// Migrates as the owner, then connects as the runtime role (see `crate::roles`): what
+/// `serve` and `worker` use.
+pub async fn serving_pool(
+    settings: &Settings,
+    keyring: &Keyring,
+    application_name: &str,
+) -> anyhow::Result<PgPool> {
+    let owner = prepare_database(settings).await?;
+    let options = crate::roles::runtime_options(settings, &owner, keyring).await;
+    owner.close().await;
+    Ok(pool(settings, options?, application_name))
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let keyring = Arc::new(crate::keys::load(&settings)?);
         let jwt = Arc::new(crate::keys::load_jwt(&settings)?);
-        let db = prepare_database(&settings).await?;
+        let endpoints = endpoint_policy(&settings)?;
+        let db = serving_pool(&settings, &keyring, "stratus").await?;
         tokio::task::spawn_blocking(passwords::warm_up);
 
         let listener = TcpListener::bind(settings.addr)
@@ -151,12 +199,16 @@ impl Application {
             keyring,
             events,
             jwt,
+            metrics: Arc::new(crate::metrics::Scrapes::new(
+                settings.metrics_token.as_ref(),
+            )),
+            endpoints: endpoints.clone(),
         };
         let router = http::router(state, &settings).await?;
         let worker = (settings.worker_concurrency > 0).then(|| {
             let worker = Worker::start(
                 db.clone(),
-                registry(&state_keyring, &settings),
+                registry(&state_keyring, &settings, &endpoints),
                 settings.worker(settings.worker_concurrency),
             );
             start_resync(&db, &settings, worker.stop_token());

@@ -85,6 +85,13 @@ mod ctx {
         use_context::<std::sync::Arc<crate::backend::secrets::Keyring>>().ok_or(AppError::Internal)
     }
 
+    /// Where cloud accounts may connect (the operator's exceptions to public addresses only).
+    pub fn endpoint_policy(
+    ) -> Result<std::sync::Arc<crate::backend::cloud::endpoints::EndpointPolicy>, AppError> {
+        use_context::<std::sync::Arc<crate::backend::cloud::endpoints::EndpointPolicy>>()
+            .ok_or(AppError::Internal)
+    }
+
     /// For responses that carry something shown once (a TOTP seed, recovery codes).
     pub fn no_store() {
         if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {

@@ -135,7 +135,15 @@ pub async fn create_cloud_account(
                 endpoint_url: Some(endpoint_url),
                 emulated: false,
             };
-            cloud_accounts::create(&db, &*keyring()?, &actor, tenant_id, new).await
+            cloud_accounts::create(
+                &db,
+                &*keyring()?,
+                &*endpoint_policy()?,
+                &actor,
+                tenant_id,
+                new,
+            )
+            .await
         }
         .await,
     )
@@ -157,8 +165,15 @@ pub async fn test_cloud_account(cloud_account_id: Uuid) -> Result<ConnectionTest
     respond(
         async {
             let (db, actor, tenant_id) = in_tenant().await?;
-            cloud_accounts::test_connection(&db, &*keyring()?, &actor, tenant_id, cloud_account_id)
-                .await
+            cloud_accounts::test_connection(
+                &db,
+                &*keyring()?,
+                &*endpoint_policy()?,
+                &actor,
+                tenant_id,
+                cloud_account_id,
+            )
+            .await
         }
         .await,
     )

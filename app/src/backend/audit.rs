@@ -265,6 +265,101 @@ pub async fn record_now(
     Ok(())
 }
 
+// ----- The hash chain -----------------------------------------------------------------------------
+
+/// What `stratus audit verify` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainCheck {
+    /// Every link holds; `events` were checked.
+    Intact { events: i64 },
+    /// The first broken link: the event at chain position `chain_seq` (`audit_id`, when the
+    /// row is there), and why.
+    Broken {
+        chain_seq: i64,
+        audit_id: Option<i64>,
+        reason: String,
+    },
+}
+
+/// The canonical text an event's hash covers. The same expression as the migration's
+/// `audit_event_canonical`, kept here on purpose: a redefined database function cannot make
+/// a rewritten row verify.
+const CANONICAL: &str =
+    "jsonb_build_array(audit_id, chain_seq, floor(extract(epoch from at) * 1000000)::bigint, \
+     actor_user_id, actor_email, tenant_id, action, target, details, host(client_ip))::text";
+
+/// One event as the verifier reads it: id, position, previous hash, hash, canonical text.
+type ChainRow = (i64, i64, Vec<u8>, Vec<u8>, String);
+
+/// Walks the chain from its genesis in `chain_seq` order, recomputing every hash, and
+/// compares its end with the chain head (which catches removed newest events).
+pub async fn verify_chain(db: &PgPool) -> Result<ChainCheck, sqlx::Error> {
+    use sha2::{Digest, Sha256};
+    const BATCH: i64 = 5000;
+    let mut link = vec![0u8; 32];
+    let mut expected: i64 = 1;
+    loop {
+        let rows: Vec<ChainRow> = sqlx::query_as(&format!(
+            "select audit_id, chain_seq, prev_hash, hash, {CANONICAL} from audit_event
+             where chain_seq >= $1 order by chain_seq limit $2"
+        ))
+        .bind(expected)
+        .bind(BATCH)
+        .fetch_all(db)
+        .await?;
+        let done = (rows.len() as i64) < BATCH;
+        for (audit_id, chain_seq, prev_hash, hash, canonical) in rows {
+            let broken = |reason: &str| ChainCheck::Broken {
+                chain_seq,
+                audit_id: Some(audit_id),
+                reason: reason.to_string(),
+            };
+            if chain_seq != expected {
+                return Ok(ChainCheck::Broken {
+                    chain_seq: expected,
+                    audit_id: None,
+                    reason: format!(
+                        "the event at chain position {expected} is missing (deleted); the next is audit event {audit_id}"
+                    ),
+                });
+            }
+            if prev_hash != link {
+                return Ok(broken(
+                    "it does not follow the event before it (an event was inserted, removed or re-hashed)",
+                ));
+            }
+            let computed = Sha256::new()
+                .chain_update(&link)
+                .chain_update(canonical.as_bytes())
+                .finalize();
+            if computed.as_slice() != hash.as_slice() {
+                return Ok(broken("its content was changed after it was recorded"));
+            }
+            link = hash;
+            expected += 1;
+        }
+        if done {
+            break;
+        }
+    }
+    let (seq, head): (i64, Vec<u8>) = sqlx::query_as("select seq, hash from audit_chain_head")
+        .fetch_one(db)
+        .await?;
+    if seq != expected - 1 || head != link {
+        return Ok(ChainCheck::Broken {
+            chain_seq: expected,
+            audit_id: None,
+            reason: format!(
+                "the chain ends at position {} but its head records {seq}: the newest events were removed",
+                expected - 1
+            ),
+        });
+    }
+    Ok(ChainCheck::Intact {
+        events: expected - 1,
+    })
+}
+
 // ----- Reading ------------------------------------------------------------------------------------
 
 /// A filter after validation.

@@ -50,13 +50,32 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     }
 }
 
-/// Prometheus text exposition (see `crate::metrics`).
-pub async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
+/// Prometheus text exposition (see `crate::metrics`), for holders of `STRATUS_METRICS_TOKEN`
+/// only: it shows every tenant's job volumes. Without a token configured it does not exist.
+pub async fn metrics(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if !state.metrics.enabled() {
+        return crate::http::problem(&app::error::AppError::NotFound);
+    }
+    let presented = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    if !state.metrics.admits(presented) {
+        return crate::http::problem(&app::error::AppError::InvalidToken(
+            "Metrics need the bearer token configured in STRATUS_METRICS_TOKEN.".into(),
+        ));
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4",
         )],
-        crate::metrics::render(&state.db).await,
+        state.metrics.render(&state.db).await,
     )
+        .into_response()
 }

@@ -8,6 +8,7 @@ pub mod events;
 mod health;
 mod pages;
 pub mod rest;
+pub mod security;
 
 pub(crate) use pages::problem;
 
@@ -60,9 +61,24 @@ pub async fn router(state: AppState, settings: &Settings) -> anyhow::Result<Rout
     let leptos = state.leptos.clone();
     let db = state.db.clone();
     let keyring = state.keyring.clone();
+    let endpoints = state.endpoints.clone();
     let context = move || {
         provide_context(db.clone());
         provide_context(keyring.clone());
+        provide_context(endpoints.clone());
+        // Pages: Leptos made this response's nonce (its hydration scripts carry it); the
+        // policy naming it goes out with the page. Server functions have none and keep the
+        // script-free default.
+        if let (Some(nonce), Some(response)) = (
+            leptos::nonce::use_nonce(),
+            leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
+        ) {
+            if let Ok(policy) =
+                http::HeaderValue::from_str(&security::page_policy(&nonce.to_string()))
+            {
+                response.insert_header(http::header::CONTENT_SECURITY_POLICY, policy);
+            }
+        }
     };
     let routes = generate_route_list(App);
 
@@ -111,6 +127,7 @@ pub async fn router(state: AppState, settings: &Settings) -> anyhow::Result<Rout
                 .precompressed_br(),
         );
 
+    let hosts = std::sync::Arc::new(security::HostPolicy::new(settings.public_url.as_deref()));
     Ok(Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -121,11 +138,14 @@ pub async fn router(state: AppState, settings: &Settings) -> anyhow::Result<Rout
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(axum::middleware::from_fn_with_state(hosts.clone(), security::add_headers))
                 .layer(TraceLayer::new_for_http().make_span_with(|req: &http::Request<_>| {
                     let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
                     tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
                 }))
                 .layer(PropagateRequestIdLayer::x_request_id())
+                // Before sessions, sign-in or metrics see the request.
+                .layer(axum::middleware::from_fn_with_state(hosts, security::check_host))
                 .layer(TimeoutLayer::with_status_code(http::StatusCode::REQUEST_TIMEOUT, settings.request_timeout))
                 .layer(CompressionLayer::new().quality(CompressionLevel::Precise(4)))
                 .layer(axum::middleware::from_fn_with_state(

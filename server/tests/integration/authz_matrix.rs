@@ -155,7 +155,8 @@ async fn perform(
                 endpoint_url: None,
                 emulated: false,
             };
-            cloud_accounts::create(db, &keyring(), actor, tenant_id, account)
+            let endpoints = app::backend::cloud::endpoints::EndpointPolicy::default();
+            cloud_accounts::create(db, &keyring(), &endpoints, actor, tenant_id, account)
                 .await
                 .map(drop)
         }
@@ -244,9 +245,17 @@ async fn seed_secret(app: &TestApp, fixture: &crate::support::Fixture) {
         endpoint_url: None,
         emulated: false,
     };
-    cloud_accounts::create(&app.db, &keyring(), &owner, fixture.tenant_id, account)
-        .await
-        .unwrap();
+    let endpoints = app::backend::cloud::endpoints::EndpointPolicy::default();
+    cloud_accounts::create(
+        &app.db,
+        &keyring(),
+        &endpoints,
+        &owner,
+        fixture.tenant_id,
+        account,
+    )
+    .await
+    .unwrap();
     secrets::create_secret(
         &app.db,
         &keyring(),

@@ -9,6 +9,7 @@ mod health;
 mod queue;
 mod rest_api;
 mod secrets;
+mod security;
 mod sessions;
 mod stream_security;
 mod support;

@@ -422,6 +422,7 @@ async fn resource_targets(app: &TestApp, tenant_id: Uuid, member: Uuid) -> (Uuid
     let account = cloud_accounts::create(
         &app.db,
         &crate::support::keyring(),
+        &Default::default(),
         &app.actor(owner).await,
         tenant_id,
         account,

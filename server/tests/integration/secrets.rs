@@ -339,7 +339,15 @@ async fn malformed_keys_stop_startup_naming_the_variable() {
 
 #[tokio::test]
 async fn cloud_accounts_test_their_connection_against_moto_and_report_failures_verbatim() {
-    let app = TestApp::spawn().await;
+    // A port nobody listens on, allowed by the operator (loopback is refused otherwise).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let app = TestApp::spawn_with(|settings| {
+        settings.allowed_endpoints.push(closed.to_string());
+    })
+    .await;
     let (owner, tenant_id) = owner(&app, "acme").await;
     let secret_key = "moto-secret-access-key-XYZ123";
     let created = owner
@@ -440,11 +448,7 @@ async fn cloud_accounts_test_their_connection_against_moto_and_report_failures_v
         );
     }
 
-    // An endpoint nobody listens on: a clear provider error, quickly.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    // An allowed endpoint nobody listens on: a clear provider error, quickly.
     let unreachable = owner
         .rpc(
             "create_cloud_account",

@@ -12,6 +12,9 @@ use uuid::Uuid;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
+/// The bearer token `/metrics` asks for in every test app.
+pub const METRICS_TOKEN: &str = "test-metrics-token-0123456789";
+
 /// The key-encryption key of every test app (fixed, so tests can open what the app sealed).
 pub const TEST_KEYS: &str = "test1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
@@ -31,7 +34,11 @@ pub fn moto_url() -> String {
 
 pub struct TestApp {
     pub url: String,
+    /// The test's own connection, as the database's owner (a superuser): tests play the
+    /// operator. The server itself serves as a runtime role (`app_db`).
     pub db: PgPool,
+    /// The pool the server serves with (the runtime role, see `server::roles`).
+    pub app_db: PgPool,
     pub database_url: String,
     pub admin_email: String,
     pub admin_password: String,
@@ -149,6 +156,14 @@ pub fn settings(database_url: &str) -> Settings {
         engine: Default::default(),
         trusted_proxies: Vec::new(),
         stream: server::config::StreamSettings::default(),
+        metrics_token: Some(SecretString::from(METRICS_TOKEN.to_string())),
+        // The moto server is a private address: tests register it like an operator would, and
+        // a closed port (discard, 9) for tests of an endpoint that does not answer.
+        allowed_endpoints: std::env::var("STRATUS_TEST_MOTO_URL")
+            .into_iter()
+            .chain(["127.0.0.1:9".to_string()])
+            .collect(),
+        migrate_database_url: None,
     }
 }
 
@@ -168,7 +183,11 @@ impl TestApp {
         }
         let app = Application::build(settings).await.expect("the app starts");
         let url = format!("http://{}", app.addr());
-        let db = app.db.clone();
+        let app_db = app.db.clone();
+        let db = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(5)
+            .connect_lazy(&database_url)
+            .expect("a valid database URL");
         tokio::spawn(app.run_until_stopped());
         let admin_password = identity::ensure_first_admin(&db, "admin@stratus.test")
             .await
@@ -177,6 +196,7 @@ impl TestApp {
         TestApp {
             url,
             db,
+            app_db,
             database_url,
             admin_email: "admin@stratus.test".into(),
             admin_password,

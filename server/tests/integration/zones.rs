@@ -39,9 +39,16 @@ async fn env(slug: &str) -> Env {
         endpoint_url: Some(moto_url()),
         emulated: true,
     };
-    let account = cloud_accounts::create(&app.db, &keyring(), &owner, fixture.tenant_id, account)
-        .await
-        .expect("the sandbox account is accepted");
+    let account = cloud_accounts::create(
+        &app.db,
+        &keyring(),
+        &endpoints(),
+        &owner,
+        fixture.tenant_id,
+        account,
+    )
+    .await
+    .expect("the sandbox account is accepted");
     let member_id = fixture.user(Role::Member);
     Env {
         member: app.actor(member_id).await,
@@ -58,7 +65,8 @@ impl Env {
         let mut settings = crate::support::settings(&self.app.database_url);
         settings.engine.resync_interval = Duration::from_millis(500);
         settings.engine.sweep_grace = Duration::from_secs(60);
-        let registry = server::startup::registry(&Arc::new(keyring()), &settings);
+        let registry =
+            server::startup::registry(&Arc::new(keyring()), &settings, &Arc::new(endpoints()));
         let mut config = WorkerConfig::new(4);
         config.poll_interval = Duration::from_millis(100);
         config.backoff_base = Duration::from_millis(100);
@@ -159,13 +167,21 @@ impl Env {
     }
 }
 
+/// The test harness's endpoint policy: moto is a private address, allowed like an operator would.
+fn endpoints() -> app::backend::cloud::endpoints::EndpointPolicy {
+    server::startup::endpoint_policy(&crate::support::settings("postgres://unused/x"))
+        .map(|p| (*p).clone())
+        .unwrap()
+}
+
 fn ec2() -> aws_sdk_ec2::Client {
-    aws::ec2(&aws::Target {
-        region: "us-east-1".into(),
-        endpoint_url: Some(moto_url()),
-        access_key_id: "AKIASANDBOXEXAMPLE00".into(),
-        secret_access_key: SecretString::from("sandbox-secret"),
-    })
+    aws::ec2(&aws::Target::new(
+        "us-east-1".into(),
+        Some(moto_url()),
+        "AKIASANDBOXEXAMPLE00".into(),
+        SecretString::from("sandbox-secret"),
+        app::backend::cloud::endpoints::Route::Trusted,
+    ))
 }
 
 async fn tags_of_subnet(subnet_id: &str) -> Vec<(String, String)> {

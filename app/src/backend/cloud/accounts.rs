@@ -1,6 +1,7 @@
 //! Cloud accounts: where a tenant's resources are created, with credentials kept as a secret.
 
 use crate::backend::audit::{self, By};
+use crate::backend::cloud::endpoints::{Endpoint, EndpointPolicy, NOT_ALLOWED};
 use crate::backend::cloud::providers::aws;
 use crate::backend::identity::actor::Actor;
 use crate::backend::secrets::{self, Keyring};
@@ -57,16 +58,6 @@ fn check_access_key_id(id: &str) -> Result<(), String> {
     }
 }
 
-fn check_endpoint(url: &str) -> Result<(), String> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"));
-    match rest {
-        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(()),
-        _ => Err("Enter a URL starting with https:// (or http:// for a local emulator), or leave it empty.".into()),
-    }
-}
-
 const COLUMNS: &str =
     "cloud_account_id, name, provider, region, endpoint_url, access_key_id, emulated, created_at";
 
@@ -84,20 +75,25 @@ pub async fn list(
     .await?)
 }
 
+/// Registers a tenant's cloud account; its endpoint must pass `endpoints` (public addresses,
+/// or an operator's exception).
 pub async fn create(
     db: &PgPool,
     keyring: &Keyring,
+    endpoints: &EndpointPolicy,
     actor: &Actor,
     tenant_id: Uuid,
     new: NewCloudAccount,
 ) -> Result<CloudAccountView, AppError> {
     authorize(db, actor, tenant_id, Action::ManageCloudAccounts).await?;
-    insert(db, keyring, Some(actor), tenant_id, new).await
+    insert(db, keyring, Some(endpoints), Some(actor), tenant_id, new).await
 }
 
+/// `endpoints` is `None` only for the sandbox, which the operator configured.
 async fn insert(
     db: &PgPool,
     keyring: &Keyring,
+    endpoints: Option<&EndpointPolicy>,
     actor: Option<&Actor>,
     tenant_id: Uuid,
     new: NewCloudAccount,
@@ -122,7 +118,16 @@ async fn insert(
             secrets::check_value(new.secret_access_key.expose_secret()),
         );
     if let Some(url) = &endpoint {
-        checks.check("endpoint_url", check_endpoint(url));
+        let vetted = match (Endpoint::parse(url), endpoints) {
+            (Err(invalid), _) => Err(invalid),
+            (Ok(_), None) => Ok(()),
+            (Ok(_), Some(policy)) => policy
+                .vet(url, false)
+                .await
+                .map(drop)
+                .map_err(|_| NOT_ALLOWED.to_string()),
+        };
+        checks.check("endpoint_url", vetted);
     }
     checks.finish()?;
 
@@ -232,17 +237,44 @@ pub async fn delete(
 
 /// Calls the provider (DescribeAvailabilityZones) with the account's credentials. Admins only:
 /// the call goes to an endpoint a tenant chose, so it is not open to every member.
+///
+/// An endpoint that is not (or no longer) allowed is refused before any connection, with
+/// [`AppError::EndpointNotAllowed`], never the transport's words: those would tell which
+/// private addresses and ports answer.
 pub async fn test_connection(
     db: &PgPool,
     keyring: &Keyring,
+    endpoints: &EndpointPolicy,
     actor: &Actor,
     tenant_id: Uuid,
     cloud_account_id: Uuid,
 ) -> Result<ConnectionTest, AppError> {
     authorize(db, actor, tenant_id, Action::ManageCloudAccounts).await?;
-    let account = super::providers::open(db, keyring, tenant_id, cloud_account_id).await?;
-    let (name, region) = (account.name.clone(), account.region.clone());
-    let outcome = aws::availability_zones(&account.target).await;
+    let (name, region, outcome) = match super::providers::open(
+        db,
+        keyring,
+        endpoints,
+        tenant_id,
+        cloud_account_id,
+    )
+    .await
+    {
+        Ok(account) => {
+            let outcome = aws::availability_zones(&account.target).await;
+            (account.name, account.region, outcome)
+        }
+        Err(AppError::EndpointNotAllowed) => {
+            let (name, region): (String, String) = sqlx::query_as(
+                    "select name, region from cloud_account where cloud_account_id = $1 and tenant_id = $2",
+                )
+                .bind(cloud_account_id)
+                .bind(tenant_id)
+                .fetch_one(db)
+                .await?;
+            (name, region, Err(aws::CallError::NotAllowed))
+        }
+        Err(other) => return Err(other),
+    };
     // Recorded whatever the outcome; the provider's message is not, as it may echo the endpoint
     // (which could carry userinfo).
     let mut conn = db.acquire().await?;
@@ -255,11 +287,15 @@ pub async fn test_connection(
         serde_json::json!({
             "cloud_account_id": cloud_account_id,
             "succeeded": outcome.is_ok(),
+            "endpoint_refused": outcome.as_ref().err() == Some(&aws::CallError::NotAllowed),
             "zones": outcome.as_ref().map(Vec::len).ok(),
         }),
     )
     .await?;
-    let zones = outcome.map_err(AppError::Provider)?;
+    let zones = outcome.map_err(|error| match error {
+        aws::CallError::NotAllowed => AppError::EndpointNotAllowed,
+        aws::CallError::Provider(message) => AppError::Provider(message),
+    })?;
     Ok(ConnectionTest { region, zones })
 }
 
@@ -329,7 +365,7 @@ pub async fn ensure_sandbox(
                 endpoint_url: Some(endpoint.to_string()),
                 emulated: true,
             };
-            insert(db, keyring, None, tenant_id, sandbox).await?;
+            insert(db, keyring, None, None, tenant_id, sandbox).await?;
         }
     }
     Ok(())

@@ -2,5 +2,6 @@
 //! seam that opens an account into a handle on its cloud, and the zone survey.
 
 pub mod accounts;
+pub mod endpoints;
 pub mod providers;
 pub mod zone_survey;

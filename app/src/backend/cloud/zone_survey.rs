@@ -2,6 +2,7 @@
 //! region and records how many instance types each offers (what a zone can later run), one
 //! progress step per zone.
 
+use crate::backend::cloud::endpoints::EndpointPolicy;
 use crate::backend::cloud::providers;
 use crate::backend::cloud::providers::aws;
 use crate::backend::identity::actor::Actor;
@@ -50,10 +51,20 @@ pub async fn start(
     Ok(job.job_id)
 }
 
-/// Registers the survey's handler; it needs the keyring to open the account's credentials.
-pub fn register(registry: &mut Registry, keyring: Arc<Keyring>) {
+/// A refused endpoint will not change by retrying; a provider's error might.
+fn survey_error(error: aws::CallError) -> JobError {
+    match error {
+        aws::CallError::NotAllowed => JobError::Fatal(error.to_string()),
+        aws::CallError::Provider(message) => JobError::Failed(message),
+    }
+}
+
+/// Registers the survey's handler; it needs the keyring to open the account's credentials and
+/// the endpoint policy to vet where it sends them.
+pub fn register(registry: &mut Registry, keyring: Arc<Keyring>, endpoints: Arc<EndpointPolicy>) {
     registry.register(JobKind::SurveyZones.as_str(), move |ctx| {
         let keyring = keyring.clone();
+        let endpoints = endpoints.clone();
         async move {
             let tenant_id = ctx
                 .job
@@ -61,27 +72,37 @@ pub fn register(registry: &mut Registry, keyring: Arc<Keyring>) {
                 .ok_or_else(|| JobError::Fatal("a survey belongs to a tenant".into()))?;
             let payload: CloudAccountPayload =
                 kinds::payload(&ctx.job.payload).map_err(JobError::Fatal)?;
-            let account = match providers::open(&ctx.db, &keyring, tenant_id, payload.cloud_account_id).await {
+            let account = match providers::open(&ctx.db, &keyring, &endpoints, tenant_id, payload.cloud_account_id).await {
                 Ok(account) => account,
                 Err(AppError::NotFound) => return Err(JobError::Fatal("the cloud account was deleted".into())),
                 Err(e) => return Err(JobError::Fatal(e.to_string())),
             };
             let (target, region) = (&account.target, &account.region);
-            let zones = aws::availability_zones(target).await.map_err(JobError::Failed)?;
+            let zones = aws::availability_zones(target).await.map_err(survey_error)?;
             ctx.log(format!("{} availability zones in {region}", zones.len()))
                 .await?;
             let ec2 = aws::ec2(target);
             for (done, zone) in zones.iter().enumerate() {
-                let offered = ec2
+                // Page by page, up to a bound: the answers come from a tenant-chosen endpoint.
+                let mut pages = ec2
                     .describe_instance_type_offerings()
                     .location_type(LocationType::AvailabilityZone)
                     .filters(Filter::builder().name("location").values(zone).build())
                     .into_paginator()
-                    .items()
-                    .send()
-                    .collect::<Result<Vec<_>, _>>()
-                    .await
-                    .map_err(|e| JobError::Failed(aws::describe_error(&e)))?;
+                    .send();
+                let mut offered = 0usize;
+                let mut taken = 0usize;
+                while let Some(page) = pages.next().await {
+                    let page = page.map_err(|e| survey_error(target.error(&e)))?;
+                    offered += page.instance_type_offerings().len();
+                    taken += 1;
+                    if taken > aws::MAX_PAGES {
+                        return Err(JobError::Fatal(format!(
+                            "{zone}: the endpoint answered more than {} pages of instance types",
+                            aws::MAX_PAGES
+                        )));
+                    }
+                }
                 // What "Create zone" offers; a zone that disappeared from the region goes.
                 sqlx::query(
                     "insert into cloud_account_zone (cloud_account_id, availability_zone, instance_types)
@@ -91,13 +112,13 @@ pub fn register(registry: &mut Registry, keyring: Arc<Keyring>) {
                 )
                 .bind(payload.cloud_account_id)
                 .bind(zone)
-                .bind(offered.len() as i32)
+                .bind(offered as i32)
                 .execute(&ctx.db)
                 .await
                 .map_err(JobError::failed)?;
                 ctx.progress(
                     ((done + 1) * 100 / zones.len()) as u8,
-                    format!("{zone}: {} instance types offered", offered.len()),
+                    format!("{zone}: {offered} instance types offered"),
                 )
                 .await?;
             }

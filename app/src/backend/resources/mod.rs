@@ -54,6 +54,8 @@ impl Default for EngineSettings {
 #[derive(Clone)]
 pub struct Engine {
     pub keyring: Arc<Keyring>,
+    /// Where cloud accounts may connect (`cloud::endpoints`).
+    pub endpoints: Arc<crate::backend::cloud::endpoints::EndpointPolicy>,
     pub settings: EngineSettings,
 }
 

@@ -62,6 +62,7 @@ pub(super) async fn run(ctx: JobContext, engine: Engine) -> Result<(), JobError>
     let account = match providers::open(
         &ctx.db,
         &engine.keyring,
+        &engine.endpoints,
         tenant_id,
         payload.cloud_account_id,
     )

@@ -59,6 +59,7 @@ pub(super) async fn run(ctx: &JobContext, engine: &Engine, zone_id: Uuid) -> Res
     let account = providers::open(
         &ctx.db,
         &engine.keyring,
+        &engine.endpoints,
         zone.tenant_id,
         zone.cloud_account_id,
     )

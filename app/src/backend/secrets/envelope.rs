@@ -68,6 +68,12 @@ impl Keyring {
             .collect()
     }
 
+    /// A 256-bit secret for another purpose (the database role's password, say): the active
+    /// key's [`Keyring::derived_keys`]. It changes when the active key does.
+    pub fn derive(&self, label: &str) -> [u8; 32] {
+        self.derived_keys(label)[0]
+    }
+
     fn find(&self, id: &str) -> Result<&Kek, SealError> {
         self.keys
             .iter()

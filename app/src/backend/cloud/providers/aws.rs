@@ -1,20 +1,91 @@
 //! AWS through aws-sdk-ec2, with an endpoint override for emulators (moto) and compatible clouds.
 
+use crate::backend::cloud::endpoints::{PublicOnly, Route, NOT_ALLOWED};
 use aws_sdk_ec2::config::timeout::TimeoutConfig;
 use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata};
 use secrecy::{ExposeSecret, SecretString};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-/// Where and as whom to call AWS.
+/// The most availability zones taken from one answer: a region has a handful, so more is an
+/// endpoint misbehaving (and each zone costs the survey a call).
+pub const MAX_ZONES: usize = 64;
+/// The most pages of a paginated answer taken for one question.
+pub const MAX_PAGES: usize = 20;
+
+/// Where and as whom to call AWS; `route` says whether the endpoint was vetted as public
+/// (see `cloud::endpoints`; `providers::open` vets it).
 pub struct Target {
     pub region: String,
     pub endpoint_url: Option<String>,
     pub access_key_id: String,
     pub secret_access_key: SecretString,
+    pub route: Route,
+    /// Set by the client's resolver when it refused a name: a failure is then a refusal, not
+    /// a transport error to pass on.
+    pub refused: Arc<AtomicBool>,
 }
 
-/// An EC2 client with bounded timeouts, so an unreachable endpoint fails quickly.
+impl Target {
+    pub fn new(
+        region: String,
+        endpoint_url: Option<String>,
+        access_key_id: String,
+        secret_access_key: SecretString,
+        route: Route,
+    ) -> Target {
+        Target {
+            region,
+            endpoint_url,
+            access_key_id,
+            secret_access_key,
+            route,
+            refused: Default::default(),
+        }
+    }
+
+    /// Whether a call failed because the endpoint's name resolved to a non-public address.
+    pub fn was_refused(&self) -> bool {
+        self.refused.load(Ordering::SeqCst)
+    }
+
+    /// What a failed call tells the caller: a refusal as such, anything else verbatim.
+    pub fn error<E>(&self, error: &aws_sdk_ec2::error::SdkError<E>) -> CallError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        if self.was_refused() {
+            CallError::NotAllowed
+        } else {
+            CallError::Provider(describe_error(error))
+        }
+    }
+}
+
+/// Why a call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallError {
+    /// The endpoint's name resolved to a non-public address at connection time; no connection
+    /// was made, and the transport's words are not passed on.
+    NotAllowed,
+    /// The provider's own words (or the transport's, for a public endpoint).
+    Provider(String),
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallError::NotAllowed => f.write_str(NOT_ALLOWED),
+            CallError::Provider(message) => f.write_str(message),
+        }
+    }
+}
+
+/// An EC2 client with bounded timeouts, so an unreachable endpoint fails quickly. A public
+/// endpoint's names are resolved by [`PublicOnly`], which pins the checked addresses (IP
+/// literals are never resolved; `providers::open` vetted those).
 pub fn ec2(target: &Target) -> aws_sdk_ec2::Client {
     let credentials = Credentials::new(
         &target.access_key_id,
@@ -37,6 +108,16 @@ pub fn ec2(target: &Target) -> aws_sdk_ec2::Client {
     if let Some(endpoint) = &target.endpoint_url {
         config = config.endpoint_url(endpoint);
     }
+    if target.route == Route::PublicOnly {
+        use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+        let resolver = PublicOnly {
+            refused: target.refused.clone(),
+        };
+        let client = aws_smithy_http_client::Builder::new()
+            .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+            .build_with_resolver(resolver);
+        config = config.http_client(client);
+    }
     aws_sdk_ec2::Client::from_conf(config.build())
 }
 
@@ -53,13 +134,20 @@ where
     }
 }
 
-/// DescribeAvailabilityZones: the zone names this account sees in its region.
-pub async fn availability_zones(target: &Target) -> Result<Vec<String>, String> {
+/// DescribeAvailabilityZones: the zone names this account sees in its region (at most
+/// [`MAX_ZONES`]).
+pub async fn availability_zones(target: &Target) -> Result<Vec<String>, CallError> {
     let answer = ec2(target)
         .describe_availability_zones()
         .send()
         .await
-        .map_err(|e| describe_error(&e))?;
+        .map_err(|e| target.error(&e))?;
+    if answer.availability_zones().len() > MAX_ZONES {
+        return Err(CallError::Provider(format!(
+            "The endpoint listed {} availability zones; Stratus takes at most {MAX_ZONES}.",
+            answer.availability_zones().len()
+        )));
+    }
     let mut zones: Vec<String> = answer
         .availability_zones()
         .iter()

@@ -8,6 +8,7 @@
 pub mod aws;
 pub mod network;
 
+use crate::backend::cloud::endpoints::{EndpointPolicy, Route};
 use crate::backend::secrets::{self, Keyring};
 use crate::error::AppError;
 use sqlx::PgPool;
@@ -67,10 +68,13 @@ impl OpenAccount {
 }
 
 /// Loads a tenant's cloud account and decrypts its credentials. Another tenant's account is
-/// `NotFound`, like a missing one.
+/// `NotFound`, like a missing one. Its endpoint is vetted first (`cloud::endpoints`): one that
+/// is not a public address, nor an operator's exception, is [`AppError::EndpointNotAllowed`]
+/// before anything is decrypted or sent.
 pub async fn open(
     db: &PgPool,
     keyring: &Keyring,
+    endpoints: &EndpointPolicy,
     tenant_id: Uuid,
     cloud_account_id: Uuid,
 ) -> Result<OpenAccount, AppError> {
@@ -89,6 +93,14 @@ pub async fn open(
     .bind(tenant_id)
     .fetch_one(db)
     .await?;
+    let route = match endpoint_url.as_deref() {
+        // AWS's own endpoints: still resolved through the public-only resolver.
+        None => Route::PublicOnly,
+        Some(url) => endpoints
+            .vet(url, emulated)
+            .await
+            .map_err(|_| AppError::EndpointNotAllowed)?,
+    };
     let secret_access_key = secrets::read(db, keyring, tenant_id, secret_id).await?;
     Ok(OpenAccount {
         cloud_account_id,
@@ -96,11 +108,12 @@ pub async fn open(
         name,
         region: region.clone(),
         emulated,
-        target: aws::Target {
+        target: aws::Target::new(
             region,
             endpoint_url,
             access_key_id,
             secret_access_key,
-        },
+            route,
+        ),
     })
 }
