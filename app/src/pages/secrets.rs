@@ -4,7 +4,8 @@ use crate::api::{
 };
 use crate::components::form::{field_error, form_error, Field, FormError};
 use crate::components::reauth::ReauthPanel;
-use crate::components::status::{date, date_time, ErrorPanel};
+use crate::components::page::{page_body, ConfirmButton, EmptyState};
+use crate::components::status::{date, date_time};
 use crate::error::AppError;
 use crate::model::SecretView;
 use leptos::prelude::*;
@@ -36,17 +37,11 @@ pub fn SecretsPage() -> impl IntoView {
         <FormError error=form_error(update.value())/>
         <FormError error=form_error(delete.value())/>
         <RevealPanel reveal reauth/>
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match list.await {
-                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
-                    Ok(secrets) if secrets.is_empty() => view! {
-                        <section class="panel empty"><p>"No secrets yet."</p></section>
-                    }.into_any(),
-                    Ok(secrets) => view! { <SecretTable secrets update delete reveal/> }.into_any(),
-                }
-            })}
-        </Transition>
+        {page_body(list, move |secrets| if secrets.is_empty() {
+            view! { <EmptyState title="No secrets yet" message="Add one below: values are encrypted and never shown again unless revealed."/> }.into_any()
+        } else {
+            view! { <SecretTable secrets update delete reveal/> }.into_any()
+        })}
         <section class="panel">
             <h2>"Add a secret"</h2>
             <ActionForm action=create attr:class="form inline" attr:aria-label="Add a secret">
@@ -90,10 +85,10 @@ fn SecretTable(
                                     {user.then(|| view! {
                                         <ActionForm action=reveal attr:class="inline-form">
                                             <input type="hidden" name="secret_id" value=id.to_string()/>
-                                            <button type="submit" class="button small secondary">"Reveal"</button>
+                                            <button type="submit" class="button small secondary" aria-label=format!("Reveal {}", s.name)>"Reveal"</button>
                                         </ActionForm>
                                         <details class="row-details">
-                                            <summary class="button small secondary">"Replace…"</summary>
+                                            <summary class="button small secondary" aria-label=format!("Replace {}", s.name)>"Replace…"</summary>
                                             <ActionForm action=update attr:class="inline-form">
                                                 <input type="hidden" name="secret_id" value=id.to_string()/>
                                                 <label class="sr-only" for=value_id.clone()>{format!("New value for {}", s.name)}</label>
@@ -103,7 +98,8 @@ fn SecretTable(
                                         </details>
                                         <ActionForm action=delete attr:class="inline-form">
                                             <input type="hidden" name="secret_id" value=id.to_string()/>
-                                            <button type="submit" class="button small link danger">"Delete"</button>
+                                            <ConfirmButton text="Delete" label=format!("Delete {}", s.name)
+                                                confirm=format!("Delete the secret {}? Its value cannot be recovered.", s.name)/>
                                         </ActionForm>
                                     })}
                                 </td>
