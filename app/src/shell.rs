@@ -50,8 +50,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("audit") view=AuditPage/>
                     <Route path=path!("api-keys") view=ApiKeysPage/>
                     <Route path=path!("account") view=AccountPage/>
-                    // Resource pages arrive with their issues; until then, an empty state.
-                    <Route path=path!("zones") view=ZonesSoonPage/>
+                    // Resource pages still to come with their issues answer with an empty state meanwhile.
                     <Route path=path!("instance-groups") view=InstanceGroupsSoonPage/>
                     <Route path=path!("databases") view=DatabasesSoonPage/>
                     <Route path=path!("admin") view=AdminTenantsPage/>

@@ -34,15 +34,15 @@ struct NavItem {
     needs: Action,
 }
 
-/// The tenant's sections, grouped. Resource pages (zones, instance groups, databases) come
-/// with their own issues; until then their routes show a "coming soon" empty state.
+/// The tenant's sections, grouped. Resource pages still to come (instance groups, databases)
+/// show a "coming soon" empty state until their own page takes over the route.
 const TENANT_NAV: &[(&str, &[NavItem])] = &[
     (
         "Resources",
         &[
-            NavItem { href: "/zones", label: "Zones", needs: Action::ViewTenant },
-            NavItem { href: "/instance-groups", label: "Instance groups", needs: Action::ViewTenant },
-            NavItem { href: "/databases", label: "Databases", needs: Action::ViewTenant },
+            NavItem { href: "/zones", label: "Zones", needs: Action::ViewResources },
+            NavItem { href: "/instance-groups", label: "Instance groups", needs: Action::ViewResources },
+            NavItem { href: "/databases", label: "Databases", needs: Action::ViewResources },
         ],
     ),
     (

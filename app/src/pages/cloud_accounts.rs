@@ -79,7 +79,15 @@ fn AccountTable(
                     {can_manage.then(|| view! { <th scope="col"><span class="sr-only">"Actions"</span></th> })}
                 </tr></thead>
                 <tbody>
-                    {accounts.into_iter().map(|a| view! {
+                    {accounts.into_iter().map(|a| {
+                        // Each form's children own their copy: the buttons name the account.
+                        let (test_label, survey_label, delete_label, delete_confirm) = (
+                            format!("Test connection of {}", a.name),
+                            format!("Survey zones of {}", a.name),
+                            format!("Delete {}", a.name),
+                            format!("Delete the cloud account {}? Its credentials are deleted too.", a.name),
+                        );
+                        view! {
                         <tr>
                             <td class="wrap">
                                 {a.name.clone()}
@@ -94,23 +102,22 @@ fn AccountTable(
                                 <td class="actions">
                                     <ActionForm action=test attr:class="inline-form">
                                         <input type="hidden" name="cloud_account_id" value=a.cloud_account_id.to_string()/>
-                                        <button type="submit" class="button small secondary" aria-label=format!("Test connection of {}", a.name)
+                                        <button type="submit" class="button small secondary" aria-label=test_label
                                             disabled=move || test.pending().get()>"Test connection"</button>
                                     </ActionForm>
                                     <ActionForm action=survey attr:class="inline-form">
                                         <input type="hidden" name="cloud_account_id" value=a.cloud_account_id.to_string()/>
-                                        <button type="submit" class="button small secondary" aria-label=format!("Survey zones of {}", a.name)
+                                        <button type="submit" class="button small secondary" aria-label=survey_label
                                             disabled=move || survey.pending().get()>"Survey zones"</button>
                                     </ActionForm>
                                     <ActionForm action=delete attr:class="inline-form">
                                         <input type="hidden" name="cloud_account_id" value=a.cloud_account_id.to_string()/>
-                                        <ConfirmButton text="Delete" label=format!("Delete {}", a.name)
-                                            confirm=format!("Delete the cloud account {}? Its credentials are deleted too.", a.name)/>
+                                        <ConfirmButton text="Delete" label=delete_label confirm=delete_confirm/>
                                     </ActionForm>
                                 </td>
                             })}
                         </tr>
-                    }).collect_view()}
+                    }}).collect_view()}
                 </tbody>
             </table>
         </section>

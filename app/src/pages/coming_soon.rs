@@ -1,4 +1,4 @@
-//! Placeholders for the resource pages (zones, instance groups, databases) that arrive with
+//! Placeholders for the resource pages (instance groups, databases) that arrive with
 //! their own issues: the navigation already has their place, and each answers with the shared
 //! empty state until its page replaces the route.
 
@@ -16,11 +16,6 @@ fn ComingSoon(title: &'static str, what: &'static str) -> impl IntoView {
             <a class="button secondary" href="/jobs">"See recent jobs"</a>
         </EmptyState>
     }
-}
-
-#[component]
-pub fn ZonesSoonPage() -> impl IntoView {
-    view! { <ComingSoon title="Zones" what="Zones (a cloud account's availability zone, enabled for this tenant)"/> }
 }
 
 #[component]

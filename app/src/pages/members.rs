@@ -115,6 +115,12 @@ fn MemberRow(
     let editable = can_manage && may_manage_member(role, m.role);
     let roles = grantable_roles(role);
     let select_id = format!("role-{}", m.user_id);
+    // Each form's children own their copy: the buttons name the member.
+    let save_label = format!("Save the role of {}", m.email);
+    let (remove_label, remove_confirm) = (
+        format!("Remove {}", m.email),
+        format!("Remove {} from this tenant? Their API keys stop working.", m.email),
+    );
     view! {
         <tr>
             <td>{m.display_name.clone()} {(m.user_id == me).then(|| view! { <span class="muted">" (you)"</span> })}</td>
@@ -130,14 +136,14 @@ fn MemberRow(
                             <select id=select_id.clone() name="role">
                                 {roles.iter().map(|r| view! { <option value=r.as_str() selected=*r == m.role>{r.label()}</option> }).collect_view()}
                             </select>
-                            <button type="submit" class="button small secondary" aria-label=format!("Save the role of {}", m.email)>"Save"</button>
+                            <button type="submit" class="button small secondary" aria-label=save_label>"Save"</button>
                         </ActionForm>
                         <ActionForm action=remove attr:class="inline-form">
                             <input type="hidden" name="user_id" value=m.user_id.to_string()/>
                             {if m.user_id == me {
                                 view! { <ConfirmButton text="Leave" label="Leave this tenant" confirm="Leave this tenant? You lose access at once."/> }
                             } else {
-                                view! { <ConfirmButton text="Remove" label=format!("Remove {}", m.email) confirm=format!("Remove {} from this tenant? Their API keys stop working.", m.email)/> }
+                                view! { <ConfirmButton text="Remove" label=remove_label confirm=remove_confirm/> }
                             }}
                         </ActionForm>
                     })}

@@ -30,7 +30,7 @@ pub use admin_users::AdminUsersPage;
 pub use api_keys::ApiKeysPage;
 pub use audit::AuditPage;
 pub use cloud_accounts::CloudAccountsPage;
-pub use coming_soon::{DatabasesSoonPage, InstanceGroupsSoonPage, ZonesSoonPage};
+pub use coming_soon::{DatabasesSoonPage, InstanceGroupsSoonPage};
 pub use dashboard::DashboardPage;
 pub use invitation::InvitationPage;
 pub use jobs::{JobPage, JobsPage};

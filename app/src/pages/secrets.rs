@@ -74,6 +74,14 @@ fn SecretTable(
                         let id = s.secret_id;
                         let user = s.purpose == "user";
                         let value_id = format!("value-{id}");
+                        // Each form's children own their copy: the buttons name the secret.
+                        let (reveal_label, replace_label, new_value_label, delete_label, delete_confirm) = (
+                            format!("Reveal {}", s.name),
+                            format!("Replace {}", s.name),
+                            format!("New value for {}", s.name),
+                            format!("Delete {}", s.name),
+                            format!("Delete the secret {}? Its value cannot be recovered.", s.name),
+                        );
                         view! {
                             <tr>
                                 <td><code>{s.name.clone()}</code></td>
@@ -85,21 +93,20 @@ fn SecretTable(
                                     {user.then(|| view! {
                                         <ActionForm action=reveal attr:class="inline-form">
                                             <input type="hidden" name="secret_id" value=id.to_string()/>
-                                            <button type="submit" class="button small secondary" aria-label=format!("Reveal {}", s.name)>"Reveal"</button>
+                                            <button type="submit" class="button small secondary" aria-label=reveal_label>"Reveal"</button>
                                         </ActionForm>
                                         <details class="row-details">
-                                            <summary class="button small secondary" aria-label=format!("Replace {}", s.name)>"Replace…"</summary>
+                                            <summary class="button small secondary" aria-label=replace_label>"Replace…"</summary>
                                             <ActionForm action=update attr:class="inline-form">
                                                 <input type="hidden" name="secret_id" value=id.to_string()/>
-                                                <label class="sr-only" for=value_id.clone()>{format!("New value for {}", s.name)}</label>
+                                                <label class="sr-only" for=value_id.clone()>{new_value_label}</label>
                                                 <input id=value_id.clone() name="value" type="password" autocomplete="off" placeholder="New value" required/>
                                                 <button type="submit" class="button small">"Save"</button>
                                             </ActionForm>
                                         </details>
                                         <ActionForm action=delete attr:class="inline-form">
                                             <input type="hidden" name="secret_id" value=id.to_string()/>
-                                            <ConfirmButton text="Delete" label=format!("Delete {}", s.name)
-                                                confirm=format!("Delete the secret {}? Its value cannot be recovered.", s.name)/>
+                                            <ConfirmButton text="Delete" label=delete_label confirm=delete_confirm/>
                                         </ActionForm>
                                     })}
                                 </td>
