@@ -116,6 +116,7 @@ fn Frame(session: SessionInfo) -> impl IntoView {
             </div>
         </div>
     }
+    .into_any()
 }
 
 #[component]
@@ -160,6 +161,8 @@ fn Header(session: SessionInfo, open: RwSignal<bool>) -> impl IntoView {
             </div>
         </header>
     }
+    // Erased at the boundary: keeps the frame's type shallow (and the bundle smaller).
+    .into_any()
 }
 
 #[component]
@@ -204,6 +207,7 @@ fn SideNav(session: SessionInfo) -> impl IntoView {
             {admin}
         </nav>
     }
+    .into_any()
 }
 
 fn nav_link(href: &'static str, label: &'static str, exact: bool) -> AnyView {
