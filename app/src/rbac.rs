@@ -308,7 +308,11 @@ mod tests {
     fn the_portal_offers_no_changes_in_a_suspended_tenant() {
         for action in Action::ALL {
             assert_eq!(offers(Role::Owner, false, action), true, "{action:?}");
-            assert_eq!(offers(Role::Owner, true, action), !action.changes_state(), "{action:?}");
+            assert_eq!(
+                offers(Role::Owner, true, action),
+                !action.changes_state(),
+                "{action:?}"
+            );
         }
         assert!(!offers(Role::Viewer, false, Action::ManageJobs));
     }

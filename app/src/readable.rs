@@ -54,7 +54,9 @@ fn api_summary(code: &str, message: &str) -> String {
         "InternalError" | "InternalFailure" | "ServiceUnavailable" | "Unavailable" => {
             Some("the provider had an internal error; Stratus retries")
         }
-        _ if code.ends_with("LimitExceeded") => Some("an account limit at the provider was reached"),
+        _ if code.ends_with("LimitExceeded") => {
+            Some("an account limit at the provider was reached")
+        }
         _ if code.ends_with(".NotFound") || code.ends_with("NotFound") => {
             Some("the provider does not know the object Stratus asked for")
         }
@@ -215,7 +217,9 @@ mod tests {
             "the provider refused the credentials (AuthFailure)"
         );
         assert_eq!(
-            summarize("InvalidParameterValue: Value (x) for parameter foo is invalid. More text here."),
+            summarize(
+                "InvalidParameterValue: Value (x) for parameter foo is invalid. More text here."
+            ),
             "InvalidParameterValue: Value (x) for parameter foo is invalid"
         );
         assert_eq!(
@@ -234,10 +238,16 @@ mod tests {
             summarize("dispatch failure: dns error: failed to lookup address information"),
             "could not resolve the endpoint's host name"
         );
-        assert_eq!(summarize("the cloud account was deleted"), "the cloud account was deleted");
+        assert_eq!(
+            summarize("the cloud account was deleted"),
+            "the cloud account was deleted"
+        );
         assert_eq!(summarize("  "), "the job failed without a message");
         let long = "word ".repeat(80);
         assert!(summarize(&long).chars().count() <= 161);
-        assert_eq!(summarize("[::1]:9 refused\ndispatch failure"), "could not reach [::1]:9");
+        assert_eq!(
+            summarize("[::1]:9 refused\ndispatch failure"),
+            "could not reach [::1]:9"
+        );
     }
 }

@@ -95,7 +95,7 @@ test('a failed job reads as one sentence, and is cancelled and retried from its 
   await form.getByLabel('Name').fill(name);
   await form.getByLabel('Region').fill('us-east-1');
   await form.getByLabel('Endpoint URL (optional)').fill('http://127.0.0.1:9');
-  await form.getByLabel('Access key id').fill('AKIAEXAMPLE');
+  await form.getByLabel('Access key id').fill('AKIAIOSFODNN7EXAMPLE');
   await form.getByLabel('Secret access key').fill('not-a-secret');
   await form.getByRole('button', { name: 'Add account' }).click();
   await page.getByRole('button', { name: `Survey zones of ${name}` }).click();

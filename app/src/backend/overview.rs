@@ -11,8 +11,7 @@ use crate::backend::jobs::SUMMARY_COLUMNS;
 use crate::backend::tenancy;
 use crate::error::AppError;
 use crate::model::{
-    HourlyJobs, JobSummary, JobTotals, PlatformOverview, QuotaUsage, TenantActivity,
-    TenantOverview,
+    HourlyJobs, JobSummary, JobTotals, PlatformOverview, QuotaUsage, TenantActivity, TenantOverview,
 };
 use crate::rbac::{authorize, authorize_platform, Action, PlatformAction};
 use sqlx::PgPool;
@@ -21,7 +20,11 @@ use uuid::Uuid;
 
 /// The tenant's landing page. Anyone in the tenant may read it; the job lists follow
 /// `ViewJobs`, which every role has.
-pub async fn tenant(db: &PgPool, actor: &Actor, tenant_id: Uuid) -> Result<TenantOverview, AppError> {
+pub async fn tenant(
+    db: &PgPool,
+    actor: &Actor,
+    tenant_id: Uuid,
+) -> Result<TenantOverview, AppError> {
     let tenant = tenancy::tenant_overview(db, actor, tenant_id).await?;
     authorize(db, actor, tenant_id, Action::ViewJobs).await?;
     let q = tenant.quotas;
@@ -119,7 +122,10 @@ fn totals(queued: i64, running: i64, per_hour: &[HourlyJobs]) -> JobTotals {
 }
 
 /// Failed tenant jobs of the chart's window, newest first; `None`: every tenant's.
-async fn recent_failures(db: &PgPool, tenant_id: Option<Uuid>) -> Result<Vec<JobSummary>, AppError> {
+async fn recent_failures(
+    db: &PgPool,
+    tenant_id: Option<Uuid>,
+) -> Result<Vec<JobSummary>, AppError> {
     Ok(sqlx::query_as(&format!(
         "select {SUMMARY_COLUMNS} from job
          where state = 'failed' and finished_at >= date_trunc('hour', now(), 'UTC') - interval '23 hours'
@@ -165,7 +171,10 @@ pub fn chart_svg(per_hour: &[HourlyJobs]) -> String {
         .max()
         .unwrap_or(0)
         .max(1);
-    let total: i64 = per_hour.iter().map(|h| h.succeeded + h.failed + h.cancelled).sum();
+    let total: i64 = per_hour
+        .iter()
+        .map(|h| h.succeeded + h.failed + h.cancelled)
+        .sum();
     let failed: i64 = per_hour.iter().map(|h| h.failed).sum();
     let plot_h = H - BOTTOM - TOP;
     let slot = (W - LEFT) / per_hour.len().max(1) as f64;

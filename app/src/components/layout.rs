@@ -9,7 +9,6 @@ use crate::model::SessionInfo;
 use crate::rbac::{allows, Action};
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
-use leptos_router::hooks::use_location;
 
 /// The signed-in user's session, for pages inside the portal frame.
 pub fn use_session() -> Signal<Option<SessionInfo>> {
@@ -40,25 +39,61 @@ const TENANT_NAV: &[(&str, &[NavItem])] = &[
     (
         "Resources",
         &[
-            NavItem { href: "/zones", label: "Zones", needs: Action::ViewResources },
-            NavItem { href: "/instance-groups", label: "Instance groups", needs: Action::ViewResources },
-            NavItem { href: "/databases", label: "Databases", needs: Action::ViewResources },
+            NavItem {
+                href: "/zones",
+                label: "Zones",
+                needs: Action::ViewResources,
+            },
+            NavItem {
+                href: "/instance-groups",
+                label: "Instance groups",
+                needs: Action::ViewResources,
+            },
+            NavItem {
+                href: "/databases",
+                label: "Databases",
+                needs: Action::ViewResources,
+            },
         ],
     ),
     (
         "Operations",
         &[
-            NavItem { href: "/jobs", label: "Jobs", needs: Action::ViewJobs },
-            NavItem { href: "/audit", label: "Audit log", needs: Action::ViewAuditLog },
+            NavItem {
+                href: "/jobs",
+                label: "Jobs",
+                needs: Action::ViewJobs,
+            },
+            NavItem {
+                href: "/audit",
+                label: "Audit log",
+                needs: Action::ViewAuditLog,
+            },
         ],
     ),
     (
         "Settings",
         &[
-            NavItem { href: "/members", label: "Members", needs: Action::ViewMembers },
-            NavItem { href: "/cloud-accounts", label: "Cloud accounts", needs: Action::ViewCloudAccounts },
-            NavItem { href: "/secrets", label: "Secrets", needs: Action::ViewSecrets },
-            NavItem { href: "/api-keys", label: "API keys", needs: Action::ManageOwnApiKeys },
+            NavItem {
+                href: "/members",
+                label: "Members",
+                needs: Action::ViewMembers,
+            },
+            NavItem {
+                href: "/cloud-accounts",
+                label: "Cloud accounts",
+                needs: Action::ViewCloudAccounts,
+            },
+            NavItem {
+                href: "/secrets",
+                label: "Secrets",
+                needs: Action::ViewSecrets,
+            },
+            NavItem {
+                href: "/api-keys",
+                label: "API keys",
+                needs: Action::ManageOwnApiKeys,
+            },
         ],
     ),
 ];
@@ -97,19 +132,14 @@ pub fn PortalLayout() -> impl IntoView {
 fn Frame(session: SessionInfo) -> impl IntoView {
     provide_context(Signal::stored(Some(session.clone())));
     // The collapsed navigation (narrow windows) opens with the Menu button and closes again
-    // on every navigation.
+    // when a section is picked in it.
     let open = RwSignal::new(false);
-    let location = use_location();
-    Effect::new(move |_| {
-        location.pathname.track();
-        open.set(false);
-    });
     view! {
         <div class="app" class:nav-open=move || open.get()>
             <a class="skip-link" href="#main">"Skip to content"</a>
             <Header session=session.clone() open/>
             <div class="app-body">
-                <SideNav session/>
+                <SideNav session open/>
                 <main id="main" class="content">
                     <Outlet/>
                 </main>
@@ -166,7 +196,7 @@ fn Header(session: SessionInfo, open: RwSignal<bool>) -> impl IntoView {
 }
 
 #[component]
-fn SideNav(session: SessionInfo) -> impl IntoView {
+fn SideNav(session: SessionInfo, open: RwSignal<bool>) -> impl IntoView {
     let role = session.role();
     let tenant = session.current.clone().map(|t| t.display_name);
     let groups = role
@@ -192,7 +222,7 @@ fn SideNav(session: SessionInfo) -> impl IntoView {
         nav_group("Admin console", links, "nav-admin")
     });
     view! {
-        <nav id="sidebar" class="sidebar" aria-label="Main">
+        <nav id="sidebar" class="sidebar" aria-label="Main" on:click=move |_| open.set(false)>
             {tenant.map(|name| view! {
                 <ul class="nav-list nav-top">
                     <li>

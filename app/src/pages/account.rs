@@ -5,10 +5,10 @@ use crate::api::{
     RevokeSession,
 };
 use crate::components::form::{field_error, form_error, Field, FormError};
-use crate::components::status::{date_time};
+use crate::components::page::page_body;
+use crate::components::status::date_time;
 use crate::error::AppError;
 use crate::model::{AccountView, SessionView};
-use crate::components::page::page_body;
 use leptos::prelude::*;
 use leptos_meta::Title;
 

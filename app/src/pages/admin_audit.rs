@@ -1,9 +1,9 @@
 use super::audit::{filter_query, query_value, AuditFilters, AuditResults};
 use super::PageHeader;
 use crate::api::{admin_audit_log, admin_list_tenants};
+use crate::components::page::Loading;
 use crate::components::status::ErrorPanel;
 use crate::model::AuditAction;
-use crate::components::page::Loading;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;

@@ -1,9 +1,9 @@
 use super::PageHeader;
 use crate::api::{admin_queue, AdminCancelJob, AdminRetryJob};
 use crate::components::form::{form_error, FormError};
+use crate::components::page::page_body;
 use crate::components::status::{date_time, ErrorDetails, JobStateBadge};
 use crate::model::{JobState, QueueOverview};
-use crate::components::page::page_body;
 use leptos::prelude::*;
 use leptos_meta::Title;
 

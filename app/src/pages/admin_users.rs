@@ -2,8 +2,8 @@ use super::PageHeader;
 use crate::api::{admin_list_users, AdminSetUserDisabled};
 use crate::components::form::{form_error, FormError};
 use crate::components::layout::use_session;
-use crate::components::status::{date};
 use crate::components::page::{page_body, ConfirmButton};
+use crate::components::status::date;
 use leptos::prelude::*;
 use leptos_meta::Title;
 

@@ -1,8 +1,8 @@
 use super::PageHeader;
 use crate::api::{get_api_keys, ApiKeysPage, CreateApiKey, Reauthenticate, RevokeApiKey};
 use crate::components::form::{field_error, form_error, Field, FormError};
-use crate::components::reauth::ReauthPanel;
 use crate::components::page::{page_body, ConfirmButton, EmptyState};
+use crate::components::reauth::ReauthPanel;
 use crate::components::status::{date, date_time};
 use crate::error::AppError;
 use crate::model::{ApiKeyView, CreatedApiKey, Role};

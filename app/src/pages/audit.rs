@@ -1,8 +1,8 @@
 use super::PageHeader;
 use crate::api::get_audit_log;
-use crate::components::status::{date_time};
-use crate::model::{AuditAction, AuditEvent, AuditPage};
 use crate::components::page::{page_body, EmptyState};
+use crate::components::status::date_time;
+use crate::model::{AuditAction, AuditEvent, AuditPage};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Form;

@@ -1,8 +1,8 @@
 use super::AuthCard;
 use crate::api::{preview_invitation, AcceptInvitation, JoinInvitation};
 use crate::components::form::{field_error, form_error, Field, FormError};
-use crate::components::status::ErrorPanel;
 use crate::components::page::Loading;
+use crate::components::status::ErrorPanel;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;

@@ -119,7 +119,10 @@ fn MemberRow(
     let save_label = format!("Save the role of {}", m.email);
     let (remove_label, remove_confirm) = (
         format!("Remove {}", m.email),
-        format!("Remove {} from this tenant? Their API keys stop working.", m.email),
+        format!(
+            "Remove {} from this tenant? Their API keys stop working.",
+            m.email
+        ),
     );
     view! {
         <tr>

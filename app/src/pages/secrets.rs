@@ -3,8 +3,8 @@ use crate::api::{
     get_secrets, CreateSecret, DeleteSecret, Reauthenticate, RevealSecret, UpdateSecret,
 };
 use crate::components::form::{field_error, form_error, Field, FormError};
-use crate::components::reauth::ReauthPanel;
 use crate::components::page::{page_body, ConfirmButton, EmptyState};
+use crate::components::reauth::ReauthPanel;
 use crate::components::status::{date, date_time};
 use crate::error::AppError;
 use crate::model::SecretView;
@@ -84,7 +84,7 @@ fn SecretTable(
                         );
                         view! {
                             <tr>
-                                <td><code>{s.name.clone()}</code></td>
+                                <td class="wrap"><code>{s.name.clone()}</code></td>
                                 <td>{if user { "Secret" } else { "Cloud credentials" }}</td>
                                 <td>{date(s.created_at)}</td>
                                 <td>{date_time(s.updated_at)}</td>

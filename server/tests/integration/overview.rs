@@ -66,7 +66,14 @@ async fn the_overviews_show_what_the_database_holds() {
     // are left out: an hour boundary passing mid-test would move them).
     let inside: Vec<i64> = (0..=22).collect();
     let outside: Vec<i64> = (25..=30).collect();
-    seed_jobs(&app.db, ours.tenant_id, 3, 2, &[inside.clone(), outside.clone()].concat()).await;
+    seed_jobs(
+        &app.db,
+        ours.tenant_id,
+        3,
+        2,
+        &[inside.clone(), outside.clone()].concat(),
+    )
+    .await;
     seed_jobs(&app.db, theirs.tenant_id, 1, 4, &inside[..7]).await;
 
     // A viewer of ours sees ours.
@@ -83,7 +90,12 @@ async fn the_overviews_show_what_the_database_holds() {
     let t = Some(ours.tenant_id);
     assert_eq!(
         o.tenant.member_count,
-        count(db, "select count(*) from membership where tenant_id = $1", t).await
+        count(
+            db,
+            "select count(*) from membership where tenant_id = $1",
+            t
+        )
+        .await
     );
     let (zones, instances, vcpus, databases): (i32, i32, i32, i32) = sqlx::query_as(
         "select max_zones, max_instances, max_vcpus, max_databases from tenant where tenant_id = $1",
@@ -97,11 +109,21 @@ async fn the_overviews_show_what_the_database_holds() {
 
     assert_eq!(
         o.jobs.queued,
-        count(db, "select count(*) from job where tenant_id = $1 and state = 'queued'", t).await
+        count(
+            db,
+            "select count(*) from job where tenant_id = $1 and state = 'queued'",
+            t
+        )
+        .await
     );
     assert_eq!(
         o.jobs.running,
-        count(db, "select count(*) from job where tenant_id = $1 and state = 'running'", t).await
+        count(
+            db,
+            "select count(*) from job where tenant_id = $1 and state = 'running'",
+            t
+        )
+        .await
     );
     assert_eq!((o.jobs.queued, o.jobs.running), (3, 2));
 
@@ -118,14 +140,27 @@ async fn the_overviews_show_what_the_database_holds() {
         .fetch_one(db)
         .await
         .unwrap();
-        assert_eq!((h.succeeded, h.failed, h.cancelled), (succeeded, failed, cancelled), "{}", h.hour);
+        assert_eq!(
+            (h.succeeded, h.failed, h.cancelled),
+            (succeeded, failed, cancelled),
+            "{}",
+            h.hour
+        );
     }
     // Offsets 0..=22: 6 failed (k % 4 == 0), 6 cancelled (k % 4 == 1), 11 succeeded.
     assert_eq!(
-        (o.jobs.succeeded_24h, o.jobs.failed_24h, o.jobs.cancelled_24h),
+        (
+            o.jobs.succeeded_24h,
+            o.jobs.failed_24h,
+            o.jobs.cancelled_24h
+        ),
         (11, 6, 6)
     );
-    assert!(o.chart_svg.contains("23 in all, 6 failed"), "{}", o.chart_svg);
+    assert!(
+        o.chart_svg.contains("23 in all, 6 failed"),
+        "{}",
+        o.chart_svg
+    );
 
     // The lists: the newest live jobs and the newest failures, ours only.
     let active: Vec<i64> = sqlx::query_scalar(
@@ -135,7 +170,10 @@ async fn the_overviews_show_what_the_database_holds() {
     .fetch_all(db)
     .await
     .unwrap();
-    assert_eq!(o.active.iter().map(|j| j.job_id).collect::<Vec<_>>(), active);
+    assert_eq!(
+        o.active.iter().map(|j| j.job_id).collect::<Vec<_>>(),
+        active
+    );
     let failures: Vec<i64> = sqlx::query_scalar(
         "select job_id from job where tenant_id = $1 and state = 'failed'
            and finished_at > now() - interval '23 hours' order by finished_at desc limit 5",
@@ -144,7 +182,10 @@ async fn the_overviews_show_what_the_database_holds() {
     .fetch_all(db)
     .await
     .unwrap();
-    assert_eq!(o.failures.iter().map(|j| j.job_id).collect::<Vec<_>>(), failures);
+    assert_eq!(
+        o.failures.iter().map(|j| j.job_id).collect::<Vec<_>>(),
+        failures
+    );
     assert_eq!(failures.len(), 5);
 
     // The viewer may not read the admin console's overview.
@@ -155,8 +196,24 @@ async fn the_overviews_show_what_the_database_holds() {
     let reply = admin.rpc("admin_overview", &[]).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     let p: PlatformOverview = serde_json::from_str(&reply.body).unwrap();
-    assert_eq!(p.tenant_count, count(db, "select count(*) from tenant where $1::uuid is null", None).await);
-    assert_eq!(p.user_count, count(db, "select count(*) from app_user where $1::uuid is null", None).await);
+    assert_eq!(
+        p.tenant_count,
+        count(
+            db,
+            "select count(*) from tenant where $1::uuid is null",
+            None
+        )
+        .await
+    );
+    assert_eq!(
+        p.user_count,
+        count(
+            db,
+            "select count(*) from app_user where $1::uuid is null",
+            None
+        )
+        .await
+    );
     assert_eq!((p.jobs.queued, p.jobs.running), (4, 6));
     assert_eq!(
         p.jobs.failed_24h + p.jobs.succeeded_24h + p.jobs.cancelled_24h,
@@ -171,15 +228,47 @@ async fn the_overviews_show_what_the_database_holds() {
     );
     // Theirs: offsets 0..=6 give 2 failed (0, 4), 2 cancelled (1, 5), 3 succeeded.
     assert_eq!(
-        (p.jobs.succeeded_24h, p.jobs.failed_24h, p.jobs.cancelled_24h),
+        (
+            p.jobs.succeeded_24h,
+            p.jobs.failed_24h,
+            p.jobs.cancelled_24h
+        ),
         (11 + 3, 6 + 2, 6 + 2)
     );
     for tenant in [&ours, &theirs] {
-        let row = p.tenants.iter().find(|r| r.tenant_id == tenant.tenant_id).unwrap();
+        let row = p
+            .tenants
+            .iter()
+            .find(|r| r.tenant_id == tenant.tenant_id)
+            .unwrap();
         let t = Some(tenant.tenant_id);
-        assert_eq!(row.member_count, count(db, "select count(*) from membership where tenant_id = $1", t).await);
-        assert_eq!(row.queued, count(db, "select count(*) from job where tenant_id = $1 and state = 'queued'", t).await);
-        assert_eq!(row.running, count(db, "select count(*) from job where tenant_id = $1 and state = 'running'", t).await);
+        assert_eq!(
+            row.member_count,
+            count(
+                db,
+                "select count(*) from membership where tenant_id = $1",
+                t
+            )
+            .await
+        );
+        assert_eq!(
+            row.queued,
+            count(
+                db,
+                "select count(*) from job where tenant_id = $1 and state = 'queued'",
+                t
+            )
+            .await
+        );
+        assert_eq!(
+            row.running,
+            count(
+                db,
+                "select count(*) from job where tenant_id = $1 and state = 'running'",
+                t
+            )
+            .await
+        );
         assert_eq!(
             row.failed_24h,
             count(db, "select count(*) from job where tenant_id = $1 and state = 'failed' and finished_at > now() - interval '23 hours'", t).await
