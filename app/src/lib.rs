@@ -13,6 +13,7 @@ pub mod live;
 pub mod model;
 pub mod pages;
 pub mod rbac;
+pub mod readable;
 pub mod validate;
 
 #[cfg(feature = "ssr")]

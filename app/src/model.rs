@@ -711,3 +711,79 @@ pub struct CreatedApiKey {
     pub key: ApiKeyView,
     pub secret: String,
 }
+
+// ----- Overview: the tenant's landing page and the admin console's overview ------------------
+
+/// One quota and how much of it is used. `used` is `None` while the resource it counts is not
+/// tracked yet (zones, instances and databases arrive with their own issues).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuotaUsage {
+    pub label: String,
+    pub used: Option<i64>,
+    pub limit: i64,
+}
+
+/// Jobs by state right now, and those finished in the chart's window (the last 24 hours).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobTotals {
+    pub queued: i64,
+    pub running: i64,
+    pub succeeded_24h: i64,
+    pub failed_24h: i64,
+    pub cancelled_24h: i64,
+}
+
+/// Jobs finished in one UTC hour.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct HourlyJobs {
+    #[serde(with = "time::serde::rfc3339")]
+    pub hour: OffsetDateTime,
+    pub succeeded: i64,
+    pub failed: i64,
+    pub cancelled: i64,
+}
+
+/// The tenant overview (the landing page).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TenantOverview {
+    pub tenant: TenantView,
+    pub usage: Vec<QuotaUsage>,
+    pub jobs: JobTotals,
+    /// Queued and running jobs, newest first (at most 5).
+    pub active: Vec<JobSummary>,
+    /// Failed in the last 24 hours, newest first (at most 5).
+    pub failures: Vec<JobSummary>,
+    /// The last 24 UTC hours, oldest first, the current hour last.
+    pub per_hour: Vec<HourlyJobs>,
+    /// `per_hour` drawn by the server as an SVG image (numbers and fixed labels only).
+    pub chart_svg: String,
+}
+
+/// One tenant's line in the admin console's overview.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct TenantActivity {
+    pub tenant_id: Uuid,
+    pub slug: String,
+    pub display_name: String,
+    pub status: TenantStatus,
+    pub member_count: i64,
+    pub queued: i64,
+    pub running: i64,
+    pub failed_24h: i64,
+}
+
+/// The admin console's overview: the same across every tenant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlatformOverview {
+    pub tenant_count: i64,
+    pub suspended_count: i64,
+    pub user_count: i64,
+    /// Tenant jobs (platform maintenance and benchmark jobs are on the Queue page).
+    pub jobs: JobTotals,
+    pub failures: Vec<JobSummary>,
+    pub per_hour: Vec<HourlyJobs>,
+    pub chart_svg: String,
+    pub tenants: Vec<TenantActivity>,
+}

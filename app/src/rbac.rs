@@ -168,6 +168,40 @@ pub fn allows(role: Role, action: Action) -> bool {
     role >= action.min_role()
 }
 
+/// What the portal offers: the permission table, and no changes while the tenant is suspended
+/// (the backend refuses them with its own message). Pages hide controls with this alone.
+pub fn offers(role: Role, suspended: bool, action: Action) -> bool {
+    allows(role, action) && !(suspended && action.changes_state())
+}
+
+/// Whether a person with `role` may change or remove a member (or revoke an invitation)
+/// holding `target`: only owners touch owners.
+pub fn may_manage_member(role: Role, target: Role) -> bool {
+    allows(role, Action::ChangeMemberRole)
+        && (target != Role::Owner || allows(role, Action::ManageOwnership))
+}
+
+/// The roles a new API key may carry: at most its creator's own.
+pub fn key_roles(role: Role) -> Vec<Role> {
+    Role::ALL
+        .into_iter()
+        .filter(|r| allows(role, Action::ManageOwnApiKeys) && *r <= role)
+        .collect()
+}
+
+/// What a role may do, in words, read from the table (the overview's "your role" card).
+pub fn summary(role: Role) -> &'static str {
+    if allows(role, Action::ManageOwnership) {
+        "You own this tenant: ownership, members, cloud accounts, secrets and everything else."
+    } else if allows(role, Action::ManageCloudAccounts) {
+        "You manage members, cloud accounts, secrets and API keys, and read the audit log."
+    } else if allows(role, Action::ManageJobs) {
+        "You can create, change and delete resources, and retry or cancel jobs."
+    } else {
+        "You can read everything in this tenant except secrets and the audit log."
+    }
+}
+
 /// The roles a person with `role` may hand out (invite as, or change to).
 pub fn grantable_roles(role: Role) -> Vec<Role> {
     Role::ALL
@@ -268,6 +302,29 @@ mod tests {
             );
             assert_eq!(allows(Role::Viewer, action), expected, "{action:?}");
         }
+    }
+
+    #[test]
+    fn the_portal_offers_no_changes_in_a_suspended_tenant() {
+        for action in Action::ALL {
+            assert!(offers(Role::Owner, false, action), "{action:?}");
+            assert_eq!(
+                offers(Role::Owner, true, action),
+                !action.changes_state(),
+                "{action:?}"
+            );
+        }
+        assert!(!offers(Role::Viewer, false, Action::ManageJobs));
+    }
+
+    #[test]
+    fn only_owners_manage_owners_and_keys_stay_below_their_creator() {
+        assert!(may_manage_member(Role::Owner, Role::Owner));
+        assert!(!may_manage_member(Role::Admin, Role::Owner));
+        assert!(may_manage_member(Role::Admin, Role::Admin));
+        assert!(!may_manage_member(Role::Member, Role::Viewer));
+        assert_eq!(key_roles(Role::Member), vec![Role::Viewer, Role::Member]);
+        assert_eq!(key_roles(Role::Viewer), vec![Role::Viewer]);
     }
 
     #[test]

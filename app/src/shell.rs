@@ -50,7 +50,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("audit") view=AuditPage/>
                     <Route path=path!("api-keys") view=ApiKeysPage/>
                     <Route path=path!("account") view=AccountPage/>
+                    // Resource pages still to come with their issues answer with an empty state meanwhile.
+                    <Route path=path!("instance-groups") view=InstanceGroupsSoonPage/>
+                    <Route path=path!("databases") view=DatabasesSoonPage/>
                     <Route path=path!("admin") view=AdminTenantsPage/>
+                    <Route path=path!("admin/overview") view=AdminOverviewPage/>
                     <Route path=path!("admin/tenants/:id") view=AdminTenantPage/>
                     <Route path=path!("admin/users") view=AdminUsersPage/>
                     <Route path=path!("admin/queue") view=AdminQueuePage/>

@@ -12,6 +12,7 @@ pub mod cloud;
 pub mod events;
 pub mod identity;
 pub mod jobs;
+pub mod overview;
 pub mod resources;
 pub mod secrets;
 pub mod tenancy;

@@ -1,5 +1,6 @@
 pub mod form;
 pub mod layout;
 pub mod live;
+pub mod page;
 pub mod reauth;
 pub mod status;

@@ -73,3 +73,32 @@ pub fn ProgressBar(
         </div>
     }
 }
+
+/// A failed job's or a provider's error as people read it: one sentence derived from the
+/// error's class and code (`readable::summarize`), and the provider's own words, verbatim,
+/// behind a "Details" disclosure.
+#[component]
+pub fn ReadableError(
+    #[prop(into)] verbatim: String,
+    #[prop(optional)] title: Option<&'static str>,
+) -> impl IntoView {
+    let short = crate::readable::summarize(&verbatim);
+    view! {
+        <div class="alert alert-error readable-error">
+            <strong>{title.unwrap_or("Last error")}</strong>
+            <p class="error-summary">{short}</p>
+            <ErrorDetails verbatim/>
+        </div>
+    }
+}
+
+/// The verbatim error behind a disclosure (closed by default).
+#[component]
+pub fn ErrorDetails(verbatim: String) -> impl IntoView {
+    view! {
+        <details class="error-details">
+            <summary>"Details"</summary>
+            <pre class="error-text">{verbatim}</pre>
+        </details>
+    }
+}

@@ -5,7 +5,8 @@ use crate::api::{
     RevokeSession,
 };
 use crate::components::form::{field_error, form_error, Field, FormError};
-use crate::components::status::{date_time, ErrorPanel};
+use crate::components::page::page_body;
+use crate::components::status::date_time;
 use crate::error::AppError;
 use crate::model::{AccountView, SessionView};
 use leptos::prelude::*;
@@ -30,26 +31,12 @@ pub fn AccountPage() -> impl IntoView {
     view! {
         <Title text="Account"/>
         <PageHeader title="Account".to_string() subtitle="Your profile, password, two-factor authentication and where you are signed in."/>
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match account.await {
-                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
-                    Ok(account) => view! {
+        {page_body(account, move |account| view! {
                         <Profile account=account.clone()/>
                         <TwoFactor account disable regenerate reauth/>
-                    }.into_any(),
-                }
-            })}
-        </Transition>
+                    }.into_any())}
         <PasswordForm change/>
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match sessions.await {
-                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
-                    Ok(sessions) => view! { <Sessions sessions revoke/> }.into_any(),
-                }
-            })}
-        </Transition>
+        {page_body(sessions, move |sessions| view! { <Sessions sessions revoke/> }.into_any())}
     }
 }
 

@@ -1,6 +1,7 @@
 use super::audit::{filter_query, query_value, AuditFilters, AuditResults};
 use super::PageHeader;
 use crate::api::{admin_audit_log, admin_list_tenants};
+use crate::components::page::Loading;
 use crate::components::status::ErrorPanel;
 use crate::model::AuditAction;
 use leptos::prelude::*;
@@ -34,7 +35,7 @@ pub fn AdminAuditPage() -> impl IntoView {
                 "Export NDJSON"
             </a>
         </PageHeader>
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+        <Transition fallback=|| view! { <Loading/> }>
             {move || Suspend::new(async move {
                 // Without the tenant list the log still works; the tenant filter is left out.
                 let choices = tenants.await.ok().map(|list| {

@@ -1,7 +1,8 @@
 use super::PageHeader;
 use crate::api::{admin_queue, AdminCancelJob, AdminRetryJob};
 use crate::components::form::{form_error, FormError};
-use crate::components::status::{date_time, ErrorPanel, JobStateBadge};
+use crate::components::page::page_body;
+use crate::components::status::{date_time, ErrorDetails, JobStateBadge};
 use crate::model::{JobState, QueueOverview};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -20,14 +21,7 @@ pub fn AdminQueuePage() -> impl IntoView {
         <PageHeader title="Queue".to_string() subtitle="Jobs across all tenants: what waits, what runs, what failed."/>
         <FormError error=form_error(retry.value())/>
         <FormError error=form_error(cancel.value())/>
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match overview.await {
-                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
-                    Ok(o) => view! { <Overview o retry cancel/> }.into_any(),
-                }
-            })}
-        </Transition>
+        {page_body(overview, move |o| view! { <Overview o retry cancel/> }.into_any())}
     }
 }
 
@@ -97,12 +91,15 @@ fn Overview(
                                 <tr>
                                     <td>{format!("#{}", j.job_id)}</td>
                                     <td><code>{j.kind.clone()}</code></td>
-                                    <td class="error-text">{j.last_error.clone().unwrap_or_default()}</td>
+                                    <td class="job-error-cell">
+                                        <span class="error-summary">{crate::readable::summarize(j.last_error.as_deref().unwrap_or_default())}</span>
+                                        <ErrorDetails verbatim=j.last_error.clone().unwrap_or_default()/>
+                                    </td>
                                     <td>{j.finished_at.map(date_time).unwrap_or_default()}</td>
                                     <td class="actions">
                                         <ActionForm action=retry attr:class="inline-form">
                                             <input type="hidden" name="job_id" value=j.job_id.to_string()/>
-                                            <button type="submit" class="button small">"Retry"</button>
+                                            <button type="submit" class="button small" aria-label=format!("Retry job {}", j.job_id)>"Retry"</button>
                                         </ActionForm>
                                     </td>
                                 </tr>

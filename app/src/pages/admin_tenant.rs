@@ -1,7 +1,8 @@
 use super::{InvitationLink, PageHeader};
 use crate::api::{admin_get_tenant, AdminInviteOwner, AdminSetSuspended, AdminUpdateQuotas};
 use crate::components::form::{field_error, form_error, Field, FormError};
-use crate::components::status::{date, ErrorPanel, StatusBadge};
+use crate::components::page::page_body;
+use crate::components::status::{date, StatusBadge};
 use crate::model::{TenantAdminView, TenantStatus};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -29,14 +30,8 @@ pub fn AdminTenantPage() -> impl IntoView {
         },
     );
     view! {
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match tenant.await {
-                    Ok(t) => view! { <TenantDetail t suspend quotas invite/> }.into_any(),
-                    Err(error) => view! { <Title text="Tenant"/> <ErrorPanel error/> }.into_any(),
-                }
-            })}
-        </Transition>
+        <Title text="Tenant"/>
+        {page_body(tenant, move |t| view! { <TenantDetail t suspend quotas invite/> }.into_any())}
     }
 }
 

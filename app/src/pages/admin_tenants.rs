@@ -1,7 +1,8 @@
 use super::{InvitationLink, PageHeader};
 use crate::api::{admin_list_tenants, AdminCreateTenant};
 use crate::components::form::{field_error, form_error, Field, FormError};
-use crate::components::status::{date, ErrorPanel, StatusBadge};
+use crate::components::page::{page_body, EmptyState};
+use crate::components::status::{date, StatusBadge};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -29,14 +30,10 @@ pub fn AdminTenantsPage() -> impl IntoView {
                 <InvitationLink invitation=created.invitation/>
             })}
         </section>
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match tenants.await {
-                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
-                    Ok(list) if list.is_empty() => view! {
-                        <section class="panel empty"><p>"No tenants yet. Create the first one above."</p></section>
-                    }.into_any(),
-                    Ok(list) => view! {
+        {page_body(tenants, move |list| if list.is_empty() {
+            view! { <EmptyState title="No tenants yet" message="Create the first one above: its owner gets an invitation link."/> }.into_any()
+        } else {
+            view! {
                         <section class="panel">
                             <table class="table">
                                 <thead><tr>
@@ -56,9 +53,7 @@ pub fn AdminTenantsPage() -> impl IntoView {
                                 </tbody>
                             </table>
                         </section>
-                    }.into_any(),
-                }
-            })}
-        </Transition>
+            }.into_any()
+        })}
     }
 }

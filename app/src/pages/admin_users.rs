@@ -2,7 +2,8 @@ use super::PageHeader;
 use crate::api::{admin_list_users, AdminSetUserDisabled};
 use crate::components::form::{form_error, FormError};
 use crate::components::layout::use_session;
-use crate::components::status::{date, ErrorPanel};
+use crate::components::page::{page_body, ConfirmButton};
+use crate::components::status::date;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -15,11 +16,7 @@ pub fn AdminUsersPage() -> impl IntoView {
         <Title text="Users"/>
         <PageHeader title="Users".to_string() subtitle="Everyone with a Stratus account. Disabling ends their sessions at once."/>
         <FormError error=form_error(toggle.value())/>
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match users.await {
-                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
-                    Ok(list) => view! {
+        {page_body(users, move |list| view! {
                         <section class="panel">
                             <table class="table">
                                 <thead><tr>
@@ -39,9 +36,12 @@ pub fn AdminUsersPage() -> impl IntoView {
                                                     <ActionForm action=toggle>
                                                         <input type="hidden" name="user_id" value=u.user_id.to_string()/>
                                                         <input type="hidden" name="disabled" value=(!u.disabled).to_string()/>
-                                                        <button type="submit" class=if u.disabled { "button small secondary" } else { "button small danger" }>
-                                                            {if u.disabled { "Enable" } else { "Disable" }}
-                                                        </button>
+                                                        {if u.disabled {
+                                                            view! { <button type="submit" class="button small secondary" aria-label=format!("Enable {}", u.email)>"Enable"</button> }.into_any()
+                                                        } else {
+                                                            view! { <ConfirmButton text="Disable" label=format!("Disable {}", u.email) class="button small danger"
+                                                                confirm=format!("Disable {}? Their sessions end at once.", u.email)/> }.into_any()
+                                                        }}
                                                     </ActionForm>
                                                 })}
                                             </td>
@@ -50,9 +50,6 @@ pub fn AdminUsersPage() -> impl IntoView {
                                 </tbody>
                             </table>
                         </section>
-                    }.into_any(),
-                }
-            })}
-        </Transition>
+                    }.into_any())}
     }
 }

@@ -1,8 +1,9 @@
 use super::PageHeader;
 use crate::api::{get_api_keys, ApiKeysPage, CreateApiKey, Reauthenticate, RevokeApiKey};
 use crate::components::form::{field_error, form_error, Field, FormError};
+use crate::components::page::{page_body, ConfirmButton, EmptyState};
 use crate::components::reauth::ReauthPanel;
-use crate::components::status::{date, date_time, ErrorPanel};
+use crate::components::status::{date, date_time};
 use crate::error::AppError;
 use crate::model::{ApiKeyView, CreatedApiKey, Role};
 use leptos::prelude::*;
@@ -25,14 +26,7 @@ pub fn ApiKeysPage() -> impl IntoView {
         </PageHeader>
         <FormError error=form_error(revoke.value())/>
         <NewKey create reauth/>
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match list.await {
-                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
-                    Ok(page) => view! { <KeyList page revoke create/> }.into_any(),
-                }
-            })}
-        </Transition>
+        {page_body(list, move |page| view! { <KeyList page revoke create/> }.into_any())}
     }
 }
 
@@ -78,10 +72,7 @@ fn KeyList(
     create: ServerAction<CreateApiKey>,
 ) -> impl IntoView {
     let cv = create.value();
-    let roles: Vec<Role> = Role::ALL
-        .into_iter()
-        .filter(|r| *r <= page.my_role)
-        .collect();
+    let roles = crate::rbac::key_roles(page.my_role);
     let now = time::OffsetDateTime::now_utc();
     let everyone = page.everyone;
     view! {
@@ -105,12 +96,12 @@ fn KeyList(
                 <button type="submit" class="button">"Create key"</button>
             </ActionForm>
         </section>
-        <section class="panel">
-            <h2>{if everyone { "All keys in this tenant" } else { "Your keys" }}</h2>
-            {if page.keys.is_empty() {
-                view! { <p class="empty">"No keys yet."</p> }.into_any()
-            } else {
-                view! {
+        {if page.keys.is_empty() {
+            view! { <EmptyState title="No API keys yet" message="Create one above for a script or pipeline; it acts for you with the role you choose."/> }.into_any()
+        } else {
+            view! {
+                <section class="panel">
+                    <h2>{if everyone { "All keys in this tenant" } else { "Your keys" }}</h2>
                     <table class="table">
                         <thead><tr>
                             <th scope="col">"Name"</th><th scope="col">"Key"</th><th scope="col">"Role"</th>
@@ -122,9 +113,9 @@ fn KeyList(
                             {page.keys.into_iter().map(|k| view! { <KeyRow key=k now everyone revoke/> }).collect_view()}
                         </tbody>
                     </table>
-                }.into_any()
-            }}
-        </section>
+                </section>
+            }.into_any()
+        }}
     }
 }
 
@@ -154,7 +145,8 @@ fn KeyRow(
                 {usable.then(|| view! {
                     <ActionForm action=revoke attr:class="inline-form">
                         <input type="hidden" name="key_id" value=key.key_id.to_string()/>
-                        <button type="submit" class="button small link danger" aria-label=format!("Revoke {}", key.name)>"Revoke"</button>
+                        <ConfirmButton text="Revoke" label=format!("Revoke {}", key.name)
+                            confirm=format!("Revoke the key {}? Scripts using it stop working at once.", key.name)/>
                     </ActionForm>
                 })}
             </td>

@@ -1,6 +1,7 @@
 use super::PageHeader;
 use crate::api::get_audit_log;
-use crate::components::status::{date_time, ErrorPanel};
+use crate::components::page::{page_body, EmptyState};
+use crate::components::status::date_time;
 use crate::model::{AuditAction, AuditEvent, AuditPage};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -65,14 +66,7 @@ pub fn AuditPage() -> impl IntoView {
             </a>
         </PageHeader>
         <AuditFilters path="/audit" actions tenants=None/>
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match page.await {
-                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
-                    Ok(page) => view! { <AuditResults page path="/audit" show_tenant=false/> }.into_any(),
-                }
-            })}
-        </Transition>
+        {page_body(page, move |page| view! { <AuditResults page path="/audit" show_tenant=false/> }.into_any())}
     }
 }
 
@@ -146,10 +140,9 @@ pub(super) fn AuditResults(
     let newer = query_value(&query, "before").is_some();
     if page.events.is_empty() {
         return view! {
-            <section class="panel empty">
-                <p>{if newer { "No older entries." } else { "No entries match these filters." }}</p>
+            <EmptyState title="No entries" message=if newer { "No older entries." } else { "No entries match these filters." }>
                 {newer.then(|| view! { <a href=format!("{path}{}", filter_query(&query))>"Back to the newest"</a> })}
-            </section>
+            </EmptyState>
         }
         .into_any();
     }

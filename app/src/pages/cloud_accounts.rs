@@ -4,10 +4,11 @@ use crate::api::{
     TestCloudAccount,
 };
 use crate::components::form::{field_error, form_error, Field, FormError};
-use crate::components::layout::use_session;
-use crate::components::status::{date, ErrorPanel};
+use crate::components::layout::can;
+use crate::components::page::{page_body, ConfirmButton, EmptyState};
+use crate::components::status::{date, ReadableError};
 use crate::model::CloudAccountView;
-use crate::rbac::{allows, Action};
+use crate::rbac::Action;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -27,10 +28,7 @@ pub fn CloudAccountsPage() -> impl IntoView {
         move || (create.version().get(), delete.version().get()),
         |_| get_cloud_accounts(),
     );
-    let can_manage = use_session()
-        .get_untracked()
-        .and_then(|s| s.role())
-        .is_some_and(|r| allows(r, Action::ManageCloudAccounts));
+    let can_manage = can(Action::ManageCloudAccounts);
     let tv = test.value();
     view! {
         <Title text="Cloud accounts"/>
@@ -45,21 +43,21 @@ pub fn CloudAccountsPage() -> impl IntoView {
                 </div>
             }.into_any()),
             Some(Err(error)) => Some(view! {
-                <div class="alert alert-error" role="alert"><strong>"The provider answered"</strong><pre class="error-text">{error.to_string()}</pre></div>
+                <div role="alert"><ReadableError verbatim=error.to_string() title="The connection test failed"/></div>
             }.into_any()),
             None => None,
         }}
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match list.await {
-                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
-                    Ok(accounts) if accounts.is_empty() => view! {
-                        <section class="panel empty"><p>"No cloud accounts yet."</p></section>
-                    }.into_any(),
-                    Ok(accounts) => view! { <AccountTable accounts can_manage test delete survey/> }.into_any(),
-                }
-            })}
-        </Transition>
+        {page_body(list, move |accounts| if accounts.is_empty() {
+            view! {
+                <EmptyState title="No cloud accounts yet" message=if can_manage {
+                    "Add an AWS account below: zones, instances and databases are created in it."
+                } else {
+                    "A tenant admin adds the AWS accounts this tenant's resources are created in."
+                }/>
+            }.into_any()
+        } else {
+            view! { <AccountTable accounts can_manage test delete survey/> }.into_any()
+        })}
         {can_manage.then(|| view! { <CreateForm create/> })}
     }
 }
@@ -77,12 +75,21 @@ fn AccountTable(
             <table class="table">
                 <thead><tr>
                     <th scope="col">"Name"</th><th scope="col">"Provider"</th><th scope="col">"Region"</th>
-                    <th scope="col">"Access key"</th><th scope="col">"Added"</th><th scope="col"><span class="sr-only">"Actions"</span></th>
+                    <th scope="col">"Access key"</th><th scope="col">"Added"</th>
+                    {can_manage.then(|| view! { <th scope="col"><span class="sr-only">"Actions"</span></th> })}
                 </tr></thead>
                 <tbody>
-                    {accounts.into_iter().map(|a| view! {
+                    {accounts.into_iter().map(|a| {
+                        // Each form's children own their copy: the buttons name the account.
+                        let (test_label, survey_label, delete_label, delete_confirm) = (
+                            format!("Test connection of {}", a.name),
+                            format!("Survey zones of {}", a.name),
+                            format!("Delete {}", a.name),
+                            format!("Delete the cloud account {}? Its credentials are deleted too.", a.name),
+                        );
+                        view! {
                         <tr>
-                            <td>
+                            <td class="wrap">
                                 {a.name.clone()}
                                 {a.emulated.then(|| view! { " " <span class="badge badge-warn" title="Runs against a local emulator (moto), not AWS">"Emulated"</span> })}
                                 {a.endpoint_url.clone().map(|e| view! { <div class="muted small">{e}</div> })}
@@ -91,24 +98,26 @@ fn AccountTable(
                             <td><code>{a.region.clone()}</code></td>
                             <td><code>{a.access_key_id.clone()}</code></td>
                             <td>{date(a.created_at)}</td>
-                            <td class="actions">
-                                <ActionForm action=test attr:class="inline-form">
-                                    <input type="hidden" name="cloud_account_id" value=a.cloud_account_id.to_string()/>
-                                    <button type="submit" class="button small secondary" disabled=move || test.pending().get()>"Test connection"</button>
-                                </ActionForm>
-                                <ActionForm action=survey attr:class="inline-form">
-                                    <input type="hidden" name="cloud_account_id" value=a.cloud_account_id.to_string()/>
-                                    <button type="submit" class="button small secondary" disabled=move || survey.pending().get()>"Survey zones"</button>
-                                </ActionForm>
-                                {can_manage.then(|| view! {
+                            {can_manage.then(|| view! {
+                                <td class="actions">
+                                    <ActionForm action=test attr:class="inline-form">
+                                        <input type="hidden" name="cloud_account_id" value=a.cloud_account_id.to_string()/>
+                                        <button type="submit" class="button small secondary" aria-label=test_label
+                                            disabled=move || test.pending().get()>"Test connection"</button>
+                                    </ActionForm>
+                                    <ActionForm action=survey attr:class="inline-form">
+                                        <input type="hidden" name="cloud_account_id" value=a.cloud_account_id.to_string()/>
+                                        <button type="submit" class="button small secondary" aria-label=survey_label
+                                            disabled=move || survey.pending().get()>"Survey zones"</button>
+                                    </ActionForm>
                                     <ActionForm action=delete attr:class="inline-form">
                                         <input type="hidden" name="cloud_account_id" value=a.cloud_account_id.to_string()/>
-                                        <button type="submit" class="button small link danger">"Delete"</button>
+                                        <ConfirmButton text="Delete" label=delete_label confirm=delete_confirm/>
                                     </ActionForm>
-                                })}
-                            </td>
+                                </td>
+                            })}
                         </tr>
-                    }).collect_view()}
+                    }}).collect_view()}
                 </tbody>
             </table>
         </section>

@@ -1,6 +1,7 @@
 use super::AuthCard;
 use crate::api::{preview_invitation, AcceptInvitation, JoinInvitation};
 use crate::components::form::{field_error, form_error, Field, FormError};
+use crate::components::page::Loading;
 use crate::components::status::ErrorPanel;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -18,7 +19,7 @@ pub fn InvitationPage() -> impl IntoView {
     view! {
         <Title text="Accept invitation"/>
         <AuthCard>
-            <Suspense fallback=|| view! { <p>"Loading invitation…"</p> }>
+            <Suspense fallback=|| view! { <Loading/> }>
                 {move || Suspend::new(async move {
                     match preview.await {
                         Err(error) => view! { <h1>"Invitation unavailable"</h1> <ErrorPanel error/> }.into_any(),

@@ -1,12 +1,13 @@
 use super::PageHeader;
 use crate::api::{get_job, get_jobs, CancelJob, RetryJob};
 use crate::components::form::{form_error, FormError};
-use crate::components::layout::use_session;
+use crate::components::layout::{can, use_session};
 use crate::components::live::LiveIndicator;
-use crate::components::status::{date_time, ErrorPanel, JobStateBadge, ProgressBar};
+use crate::components::page::{page_body, ConfirmButton, EmptyState};
+use crate::components::status::{date_time, JobStateBadge, ProgressBar, ReadableError};
 use crate::live::{use_live_events, LiveEvent};
 use crate::model::{JobDetail, JobState, JobSummary};
-use crate::rbac::{allows, Action};
+use crate::rbac::Action;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -52,26 +53,33 @@ pub fn JobsPage() -> impl IntoView {
             })
         })
     });
+    let cancel = ServerAction::<CancelJob>::new();
+    let retry = ServerAction::<RetryJob>::new();
     let jobs = Resource::new(
-        move || (live.generation.get(), state_changes.get()),
+        move || {
+            (
+                live.generation.get(),
+                state_changes.get(),
+                cancel.version().get(),
+                retry.version().get(),
+            )
+        },
         |_| get_jobs(),
     );
+    // Row buttons only for roles the permission table lets manage jobs.
+    let controls = can(Action::ManageJobs).then_some((cancel, retry));
     view! {
         <Title text="Jobs"/>
         <PageHeader title="Jobs".to_string() subtitle="Every change runs as a job: queued, run by a worker, retried when it fails.">
             <LiveIndicator status=live.status/>
         </PageHeader>
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match jobs.await {
-                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
-                    Ok(list) if list.is_empty() => view! {
-                        <section class="panel empty"><p>"No jobs yet. They appear here as soon as something changes."</p></section>
-                    }.into_any(),
-                    Ok(list) => view! { <JobTable jobs=list link_prefix="/jobs" live=progress/> }.into_any(),
-                }
-            })}
-        </Transition>
+        <FormError error=form_error(cancel.value())/>
+        <FormError error=form_error(retry.value())/>
+        {page_body(jobs, move |list| if list.is_empty() {
+            view! { <EmptyState title="No jobs yet" message="Every change Stratus makes runs as a job; they appear here as soon as something changes."/> }.into_any()
+        } else {
+            view! { <JobTable jobs=list link_prefix="/jobs" live=progress controls/> }.into_any()
+        })}
     }
 }
 
@@ -82,6 +90,9 @@ pub fn JobTable(
     /// Live progress by job id, newer than `jobs`.
     #[prop(optional)]
     live: Option<RwSignal<HashMap<i64, (i16, String)>>>,
+    /// Cancel and Retry on each row, for roles that may manage jobs.
+    #[prop(optional_no_strip)]
+    controls: Option<(ServerAction<CancelJob>, ServerAction<RetryJob>)>,
 ) -> impl IntoView {
     view! {
         <section class="panel">
@@ -89,6 +100,7 @@ pub fn JobTable(
                 <thead><tr>
                     <th scope="col">"Job"</th><th scope="col">"Kind"</th><th scope="col">"State"</th>
                     <th scope="col">"Progress"</th><th scope="col">"Attempt"</th><th scope="col">"Created"</th>
+                    {controls.is_some().then(|| view! { <th scope="col"><span class="sr-only">"Actions"</span></th> })}
                 </tr></thead>
                 <tbody>
                     {jobs.into_iter().map(|j| {
@@ -105,9 +117,15 @@ pub fn JobTable(
                             <td class="progress-cell">
                                 <ProgressBar percent label=format!("Progress of job {}", j.job_id)/>
                                 <span class="muted small">{message}</span>
+                                {j.last_error.clone().filter(|_| j.state == JobState::Failed).map(|e| view! {
+                                    <span class="small error-summary">{crate::readable::summarize(&e)}</span>
+                                })}
                             </td>
                             <td class="num">{format!("{} / {}", j.attempt, j.max_attempts)}</td>
                             <td>{date_time(j.created_at)}</td>
+                            {controls.map(|(cancel, retry)| view! {
+                                <td class="actions"><RowControls job=j.clone() cancel retry/></td>
+                            })}
                         </tr>
                     }}).collect_view()}
                 </tbody>
@@ -155,26 +173,15 @@ pub fn JobPage() -> impl IntoView {
             get_job(id).await
         },
     );
-    let can_manage = move || {
-        use_session()
-            .get()
-            .and_then(|s| s.role())
-            .is_some_and(|r| allows(r, Action::ManageJobs))
-    };
+    let can_manage = can(Action::ManageJobs);
     view! {
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match job.await {
-                    Err(error) => view! { <Title text="Job"/> <ErrorPanel error/> }.into_any(),
-                    Ok(detail) => view! {
-                        <p class="breadcrumb"><a href="/jobs">"Jobs"</a> " / " {format!("#{}", detail.job.job_id)}</p>
-                        <div class="live-row"><LiveIndicator status=live.status/></div>
-                        <JobDetailView detail=detail.clone() live=live.events/>
-                        {can_manage().then(|| view! { <JobControls job=detail.job cancel retry/> })}
-                    }.into_any(),
-                }
-            })}
-        </Transition>
+        <Title text="Job"/>
+        {page_body(job, move |detail| view! {
+            <p class="breadcrumb"><a href="/jobs">"Jobs"</a> " / " {format!("#{}", detail.job.job_id)}</p>
+            <div class="live-row"><LiveIndicator status=live.status/></div>
+            <JobDetailView detail=detail.clone() live=live.events/>
+            {can_manage.then(|| view! { <JobControls job=detail.job cancel retry/> })}
+        }.into_any())}
     }
 }
 
@@ -195,7 +202,8 @@ pub fn JobControls(
             {cancellable.then(|| view! {
                 <ActionForm action=cancel>
                     <input type="hidden" name="job_id" value=id.to_string()/>
-                    <button type="submit" class="button danger">"Cancel job"</button>
+                    <ConfirmButton text="Cancel job" label=format!("Cancel job {id}") class="button danger"
+                        confirm=format!("Cancel job {id}? A running job stops at its next check.")/>
                 </ActionForm>
             })}
             {retryable.then(|| view! {
@@ -205,6 +213,35 @@ pub fn JobControls(
                 </ActionForm>
             })}
         </div>
+    }
+}
+
+/// A job row's own Cancel (queued or running) and Retry (failed or cancelled) buttons, each
+/// labelled with the job it acts on.
+#[component]
+fn RowControls(
+    job: JobSummary,
+    cancel: ServerAction<CancelJob>,
+    retry: ServerAction<RetryJob>,
+) -> impl IntoView {
+    let id = job.job_id;
+    let cancellable =
+        matches!(job.state, JobState::Queued | JobState::Running) && !job.cancel_requested;
+    let retryable = matches!(job.state, JobState::Failed | JobState::Cancelled);
+    view! {
+        {cancellable.then(|| view! {
+            <ActionForm action=cancel attr:class="inline-form">
+                <input type="hidden" name="job_id" value=id.to_string()/>
+                <ConfirmButton text="Cancel" label=format!("Cancel job {id}") class="button small secondary"
+                    confirm=format!("Cancel job {id}? A running job stops at its next check.")/>
+            </ActionForm>
+        })}
+        {retryable.then(|| view! {
+            <ActionForm action=retry attr:class="inline-form">
+                <input type="hidden" name="job_id" value=id.to_string()/>
+                <button type="submit" class="button small secondary" aria-label=format!("Retry job {id}")>"Retry"</button>
+            </ActionForm>
+        })}
     }
 }
 
@@ -256,9 +293,7 @@ pub fn JobDetailView(
                 <div><dt>"Finished"</dt><dd>{j.finished_at.map(date_time).unwrap_or_else(|| "—".into())}</dd></div>
             </dl>
             {j.cancel_requested.then(|| view! { <p class="alert alert-warn">"Cancellation requested: the job stops at its next check."</p> })}
-            {j.last_error.clone().map(|e| view! {
-                <div class="alert alert-error"><strong>"Last error"</strong><pre class="error-text">{e}</pre></div>
-            })}
+            {j.last_error.clone().map(|e| view! { <ReadableError verbatim=e/> })}
         </section>
         <section class="panel">
             <h2>"Events"</h2>

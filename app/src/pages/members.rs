@@ -4,9 +4,10 @@ use crate::api::{
     RevokeInvitation,
 };
 use crate::components::form::{field_error, form_error, Field, FormError};
-use crate::components::status::{date, date_time, ErrorPanel, RoleBadge};
+use crate::components::page::{page_body, ConfirmButton};
+use crate::components::status::{date, date_time, RoleBadge};
 use crate::model::{Member, Role, TenantStatus};
-use crate::rbac::{allows, grantable_roles, Action};
+use crate::rbac::{grantable_roles, may_manage_member, offers, Action};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -29,14 +30,7 @@ pub fn MembersPage() -> impl IntoView {
     );
     view! {
         <Title text="Members"/>
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(page) => view! { <Members page invite change remove revoke/> }.into_any(),
-                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
-                }
-            })}
-        </Transition>
+        {page_body(data, move |page| view! { <Members page invite change remove revoke/> }.into_any())}
     }
 }
 
@@ -50,8 +44,8 @@ fn Members(
 ) -> impl IntoView {
     let role = page.tenant.role;
     let suspended = page.tenant.status == TenantStatus::Suspended;
-    let can_manage = allows(role, Action::ChangeMemberRole) && !suspended;
-    let can_invite = allows(role, Action::InviteMember) && !suspended;
+    let can_manage = offers(role, suspended, Action::ChangeMemberRole);
+    let can_invite = offers(role, suspended, Action::InviteMember);
     let row_error = Signal::derive(move || {
         form_error(change.value())
             .get()
@@ -90,11 +84,12 @@ fn Members(
                                 <td>{i.email.clone()}</td>
                                 <td><RoleBadge role=i.role/></td>
                                 <td>{date_time(i.expires_at)}</td>
-                                {(can_manage && (i.role != Role::Owner || allows(role, Action::ManageOwnership))).then(|| view! {
+                                {(can_manage && may_manage_member(role, i.role)).then(|| view! {
                                     <td class="actions">
                                         <ActionForm action=revoke>
                                             <input type="hidden" name="invitation_id" value=i.invitation_id.to_string()/>
-                                            <button type="submit" class="button link danger">"Revoke"</button>
+                                            <ConfirmButton text="Revoke" label=format!("Revoke the invitation for {}", i.email)
+                                                confirm=format!("Revoke the invitation for {}? The link stops working.", i.email)/>
                                         </ActionForm>
                                     </td>
                                 })}
@@ -117,9 +112,18 @@ fn MemberRow(
     remove: ServerAction<RemoveMember>,
 ) -> impl IntoView {
     // Only owners may touch owners.
-    let editable = can_manage && (m.role != Role::Owner || allows(role, Action::ManageOwnership));
+    let editable = can_manage && may_manage_member(role, m.role);
     let roles = grantable_roles(role);
     let select_id = format!("role-{}", m.user_id);
+    // Each form's children own their copy: the buttons name the member.
+    let save_label = format!("Save the role of {}", m.email);
+    let (remove_label, remove_confirm) = (
+        format!("Remove {}", m.email),
+        format!(
+            "Remove {} from this tenant? Their API keys stop working.",
+            m.email
+        ),
+    );
     view! {
         <tr>
             <td>{m.display_name.clone()} {(m.user_id == me).then(|| view! { <span class="muted">" (you)"</span> })}</td>
@@ -135,11 +139,15 @@ fn MemberRow(
                             <select id=select_id.clone() name="role">
                                 {roles.iter().map(|r| view! { <option value=r.as_str() selected=*r == m.role>{r.label()}</option> }).collect_view()}
                             </select>
-                            <button type="submit" class="button small secondary">"Save"</button>
+                            <button type="submit" class="button small secondary" aria-label=save_label>"Save"</button>
                         </ActionForm>
                         <ActionForm action=remove attr:class="inline-form">
                             <input type="hidden" name="user_id" value=m.user_id.to_string()/>
-                            <button type="submit" class="button small link danger">{if m.user_id == me { "Leave" } else { "Remove" }}</button>
+                            {if m.user_id == me {
+                                view! { <ConfirmButton text="Leave" label="Leave this tenant" confirm="Leave this tenant? You lose access at once."/> }
+                            } else {
+                                view! { <ConfirmButton text="Remove" label=remove_label confirm=remove_confirm/> }
+                            }}
                         </ActionForm>
                     })}
                 </td>

@@ -3,8 +3,9 @@ use crate::api::{
     get_secrets, CreateSecret, DeleteSecret, Reauthenticate, RevealSecret, UpdateSecret,
 };
 use crate::components::form::{field_error, form_error, Field, FormError};
+use crate::components::page::{page_body, ConfirmButton, EmptyState};
 use crate::components::reauth::ReauthPanel;
-use crate::components::status::{date, date_time, ErrorPanel};
+use crate::components::status::{date, date_time};
 use crate::error::AppError;
 use crate::model::SecretView;
 use leptos::prelude::*;
@@ -36,17 +37,11 @@ pub fn SecretsPage() -> impl IntoView {
         <FormError error=form_error(update.value())/>
         <FormError error=form_error(delete.value())/>
         <RevealPanel reveal reauth/>
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match list.await {
-                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
-                    Ok(secrets) if secrets.is_empty() => view! {
-                        <section class="panel empty"><p>"No secrets yet."</p></section>
-                    }.into_any(),
-                    Ok(secrets) => view! { <SecretTable secrets update delete reveal/> }.into_any(),
-                }
-            })}
-        </Transition>
+        {page_body(list, move |secrets| if secrets.is_empty() {
+            view! { <EmptyState title="No secrets yet" message="Add one below: values are encrypted and never shown again unless revealed."/> }.into_any()
+        } else {
+            view! { <SecretTable secrets update delete reveal/> }.into_any()
+        })}
         <section class="panel">
             <h2>"Add a secret"</h2>
             <ActionForm action=create attr:class="form inline" attr:aria-label="Add a secret">
@@ -79,9 +74,17 @@ fn SecretTable(
                         let id = s.secret_id;
                         let user = s.purpose == "user";
                         let value_id = format!("value-{id}");
+                        // Each form's children own their copy: the buttons name the secret.
+                        let (reveal_label, replace_label, new_value_label, delete_label, delete_confirm) = (
+                            format!("Reveal {}", s.name),
+                            format!("Replace {}", s.name),
+                            format!("New value for {}", s.name),
+                            format!("Delete {}", s.name),
+                            format!("Delete the secret {}? Its value cannot be recovered.", s.name),
+                        );
                         view! {
                             <tr>
-                                <td><code>{s.name.clone()}</code></td>
+                                <td class="wrap"><code>{s.name.clone()}</code></td>
                                 <td>{if user { "Secret" } else { "Cloud credentials" }}</td>
                                 <td>{date(s.created_at)}</td>
                                 <td>{date_time(s.updated_at)}</td>
@@ -90,20 +93,20 @@ fn SecretTable(
                                     {user.then(|| view! {
                                         <ActionForm action=reveal attr:class="inline-form">
                                             <input type="hidden" name="secret_id" value=id.to_string()/>
-                                            <button type="submit" class="button small secondary">"Reveal"</button>
+                                            <button type="submit" class="button small secondary" aria-label=reveal_label>"Reveal"</button>
                                         </ActionForm>
                                         <details class="row-details">
-                                            <summary class="button small secondary">"Replace…"</summary>
+                                            <summary class="button small secondary" aria-label=replace_label>"Replace…"</summary>
                                             <ActionForm action=update attr:class="inline-form">
                                                 <input type="hidden" name="secret_id" value=id.to_string()/>
-                                                <label class="sr-only" for=value_id.clone()>{format!("New value for {}", s.name)}</label>
+                                                <label class="sr-only" for=value_id.clone()>{new_value_label}</label>
                                                 <input id=value_id.clone() name="value" type="password" autocomplete="off" placeholder="New value" required/>
                                                 <button type="submit" class="button small">"Save"</button>
                                             </ActionForm>
                                         </details>
                                         <ActionForm action=delete attr:class="inline-form">
                                             <input type="hidden" name="secret_id" value=id.to_string()/>
-                                            <button type="submit" class="button small link danger">"Delete"</button>
+                                            <ConfirmButton text="Delete" label=delete_label confirm=delete_confirm/>
                                         </ActionForm>
                                     })}
                                 </td>

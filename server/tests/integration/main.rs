@@ -6,6 +6,7 @@ mod audit;
 mod authz_matrix;
 mod events;
 mod health;
+mod overview;
 mod queue;
 mod rest_api;
 mod secrets;

@@ -22,7 +22,7 @@ use crate::rbac::{authorize, authorize_platform, Action, PlatformAction};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-const SUMMARY_COLUMNS: &str =
+pub(crate) const SUMMARY_COLUMNS: &str =
     "job_id, kind, tenant_id, state, attempt, max_attempts, progress, progress_message,
      last_error, cancel_requested, run_at, created_at, started_at, finished_at";
 
