@@ -27,6 +27,8 @@ pub struct AppState {
     pub keyring: Arc<Keyring>,
     pub events: http::events::EventStream,
     pub jwt: Arc<JwtKeys>,
+    /// The sandbox's fault proxy, when the sandbox runs (STRATUS_SANDBOX_ENDPOINT).
+    pub faults: app::faults::Faults,
 }
 
 pub struct Application {
@@ -123,11 +125,18 @@ impl Application {
             .site_pkg_dir("pkg")
             .site_addr(addr)
             .build();
+        let mut faults = app::faults::Faults::default();
         if let Some(endpoint) = &settings.sandbox_endpoint {
-            cloud_accounts::ensure_sandbox(&db, &keyring, endpoint)
+            // Stratus reaches the sandbox through the fault proxy, so rules apply to its calls.
+            let proxy =
+                crate::fault_proxy::FaultProxy::start_on(settings.fault_proxy_addr, endpoint)
+                    .await?;
+            let proxied = proxy.url();
+            cloud_accounts::ensure_sandbox(&db, &keyring, &proxied)
                 .await
                 .map_err(|e| anyhow::anyhow!("registering the sandbox cloud: {e}"))?;
-            tracing::info!(%endpoint, "the demo tenant's sandbox cloud (emulated AWS) is registered");
+            tracing::info!(moto = %endpoint, fault_proxy = %proxied, control = %format!("{proxied}{}", crate::fault_proxy::CONTROL_PATH), "the demo tenant's sandbox cloud (emulated AWS) is registered behind the fault proxy");
+            faults = app::faults::Faults(Some(Arc::new(proxy)));
         }
         let events = http::events::EventStream {
             hub: EventHub::start(
@@ -151,6 +160,7 @@ impl Application {
             keyring,
             events,
             jwt,
+            faults,
         };
         let router = http::router(state, &settings).await?;
         let worker = (settings.worker_concurrency > 0).then(|| {

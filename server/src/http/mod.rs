@@ -60,9 +60,11 @@ pub async fn router(state: AppState, settings: &Settings) -> anyhow::Result<Rout
     let leptos = state.leptos.clone();
     let db = state.db.clone();
     let keyring = state.keyring.clone();
+    let faults = state.faults.clone();
     let context = move || {
         provide_context(db.clone());
         provide_context(keyring.clone());
+        provide_context(faults.clone());
     };
     let routes = generate_route_list(App);
 

@@ -145,6 +145,7 @@ pub fn settings(database_url: &str) -> Settings {
         jwt_key_file: None,
         data_dir: std::env::temp_dir().join("stratus-test"),
         sandbox_endpoint: None,
+        fault_proxy_addr: "127.0.0.1:0".parse().unwrap(),
         public_url: None,
         engine: Default::default(),
         trusted_proxies: Vec::new(),

@@ -3,4 +3,5 @@
 
 pub mod accounts;
 pub mod providers;
+pub mod sandbox;
 pub mod zone_survey;

@@ -1,10 +1,15 @@
 //! AWS through aws-sdk-ec2, with an endpoint override for emulators (moto) and compatible clouds.
 
+use aws_sdk_ec2::config::interceptors::BeforeTransmitInterceptorContextMut;
 use aws_sdk_ec2::config::timeout::TimeoutConfig;
-use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
-use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_ec2::config::{
+    BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents,
+};
+use aws_sdk_ec2::error::{BoxError, DisplayErrorContext, ProvideErrorMetadata};
 use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
 use std::time::Duration;
+use uuid::Uuid;
 
 /// Where and as whom to call AWS.
 pub struct Target {
@@ -12,6 +17,51 @@ pub struct Target {
     pub endpoint_url: Option<String>,
     pub access_key_id: String,
     pub secret_access_key: SecretString,
+    /// On the sandbox (moto): the moto account this cloud account lives in, sent as
+    /// `x-moto-account-id` on every request so each cloud account has its own VPCs, instances
+    /// and databases. `None` for real AWS.
+    pub moto_account_id: Option<String>,
+}
+
+/// The moto account of a sandbox cloud account: 12 digits derived from its id, the same on every
+/// start (so its objects are found again) and different for every account (so two tenants'
+/// sandboxes never see each other). Never moto's default account 123456789012, which every
+/// request without the header shares.
+pub fn moto_account_id(cloud_account_id: Uuid) -> String {
+    let digest = Sha256::digest(cloud_account_id.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    // 100000000000..=999999999999: twelve digits with no leading zero.
+    let n = u64::from_be_bytes(first) % 900_000_000_000 + 100_000_000_000;
+    if n == 123_456_789_012 {
+        "123456789013".to_string()
+    } else {
+        n.to_string()
+    }
+}
+
+/// Adds `x-moto-account-id` to every request (after signing: moto does not check signatures,
+/// and the header must not change what a real endpoint would verify).
+#[derive(Debug)]
+struct MotoAccount(String);
+
+impl Intercept for MotoAccount {
+    fn name(&self) -> &'static str {
+        "MotoAccount"
+    }
+
+    fn modify_before_transmit(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        _config: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        context
+            .request_mut()
+            .headers_mut()
+            .insert("x-moto-account-id", self.0.clone());
+        Ok(())
+    }
 }
 
 /// An EC2 client with bounded timeouts, so an unreachable endpoint fails quickly.
@@ -36,6 +86,9 @@ pub fn ec2(target: &Target) -> aws_sdk_ec2::Client {
         .timeout_config(timeouts);
     if let Some(endpoint) = &target.endpoint_url {
         config = config.endpoint_url(endpoint);
+    }
+    if let Some(account) = &target.moto_account_id {
+        config = config.interceptor(MotoAccount(account.clone()));
     }
     aws_sdk_ec2::Client::from_conf(config.build())
 }
@@ -125,5 +178,24 @@ where
         class,
         code,
         message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moto_accounts_are_twelve_digits_stable_and_distinct() {
+        let a = Uuid::from_u128(1);
+        let b = Uuid::from_u128(2);
+        assert_eq!(moto_account_id(a), moto_account_id(a));
+        assert_ne!(moto_account_id(a), moto_account_id(b));
+        for id in [a, b, Uuid::new_v4(), Uuid::nil(), Uuid::max()] {
+            let account = moto_account_id(id);
+            assert_eq!(account.len(), 12, "{account}");
+            assert!(account.chars().all(|c| c.is_ascii_digit()), "{account}");
+            assert_ne!(account, "123456789012");
+        }
     }
 }

@@ -101,6 +101,8 @@ pub async fn open(
             endpoint_url,
             access_key_id,
             secret_access_key,
+            // Each sandbox cloud account is its own moto account (docs/sandbox.md).
+            moto_account_id: emulated.then(|| aws::moto_account_id(cloud_account_id)),
         },
     })
 }
