@@ -386,15 +386,21 @@ pub struct CloudAccountView {
     pub access_key_id: String,
     /// Runs against an emulator (the sandbox cloud), not a real provider.
     pub emulated: bool,
+    /// The provider account the credentials reach (AWS: the 12-digit account id from STS
+    /// GetCallerIdentity, at creation and at each connection test); absent until known. On the
+    /// sandbox, the cloud account's own moto account.
+    pub provider_account_id: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 
-/// The answer of "Test connection": the zones the account sees.
+/// The answer of "Test connection": the zones the account sees, and who it is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConnectionTest {
     pub region: String,
     pub zones: Vec<String>,
+    /// The provider account reached (absent when the provider has no STS).
+    pub provider_account_id: Option<String>,
 }
 
 /// Everything the audit log records, as stable dotted names (the filter offers this list).

@@ -194,7 +194,12 @@ impl Call {
                 .chain(form_urlencoded::parse(body))
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
                 .collect();
-        let value = |key: &str| params.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+        let value = |key: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+        };
         let zones = params
             .iter()
             .filter(|(k, _)| k == "AvailabilityZone" || k.ends_with(".AvailabilityZone"))
@@ -266,7 +271,14 @@ impl State {
         };
         match fired {
             None => Ok(self.forward(&parts, body).await),
-            Some((id, Effect::Error { code, message, status })) => {
+            Some((
+                id,
+                Effect::Error {
+                    code,
+                    message,
+                    status,
+                },
+            )) => {
                 tracing::info!(rule = %id, action = ?call.action, %code, "fault proxy: answered with an error");
                 Ok(aws_error(&call.service, &code, &message, status))
             }
@@ -289,11 +301,20 @@ impl State {
     }
 
     /// The first live rule matching the call, counted as fired (and expired when used up).
-    async fn fire(&self, action: &str, call: &Call, headers: &HeaderMap) -> Option<(RuleId, Effect)> {
+    async fn fire(
+        &self,
+        action: &str,
+        call: &Call,
+        headers: &HeaderMap,
+    ) -> Option<(RuleId, Effect)> {
         let candidate = |r: &RuleView| {
             r.rule.action == action && r.rule.account.as_deref().is_none_or(|a| a == call.account)
         };
-        let wants_zone = self.rules().live.iter().any(|r| candidate(r) && r.rule.zone.is_some());
+        let wants_zone = self
+            .rules()
+            .live
+            .iter()
+            .any(|r| candidate(r) && r.rule.zone.is_some());
         let mut zones = call.zones.clone();
         if wants_zone {
             for subnet in &call.subnets {
@@ -303,9 +324,10 @@ impl State {
             }
         }
         let mut rules = self.rules();
-        let index = rules.live.iter().position(|r| {
-            candidate(r) && r.rule.zone.as_ref().is_none_or(|z| zones.contains(z))
-        })?;
+        let index = rules
+            .live
+            .iter()
+            .position(|r| candidate(r) && r.rule.zone.as_ref().is_none_or(|z| zones.contains(z)))?;
         let view = &mut rules.live[index];
         view.fired += 1;
         let fired = (view.id, view.rule.effect.clone());
@@ -316,9 +338,19 @@ impl State {
     }
 
     /// The subnet's zone, asked of moto (DescribeSubnets, as the same account and region).
-    async fn subnet_zone(&self, account: &str, subnet: &str, headers: &HeaderMap) -> Option<String> {
+    async fn subnet_zone(
+        &self,
+        account: &str,
+        subnet: &str,
+        headers: &HeaderMap,
+    ) -> Option<String> {
         let key = (account.to_string(), subnet.to_string());
-        if let Some(zone) = self.subnet_zones.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        if let Some(zone) = self
+            .subnet_zones
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
             return Some(zone.clone());
         }
         let mut request = self
@@ -326,7 +358,9 @@ impl State {
             .post(format!("{}/", self.upstream))
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(ACCOUNT_HEADER, account)
-            .body(format!("Action=DescribeSubnets&Version=2016-11-15&SubnetId.1={subnet}"));
+            .body(format!(
+                "Action=DescribeSubnets&Version=2016-11-15&SubnetId.1={subnet}"
+            ));
         // Moto reads the region from the signature's scope; it does not check the signature.
         if let Some(auth) = headers.get(header::AUTHORIZATION) {
             request = request.header(header::AUTHORIZATION, auth);
@@ -342,7 +376,11 @@ impl State {
 
     /// Sends the request on to moto; a failure to reach it is a 502, as from any proxy.
     async fn forward(&self, parts: &http::request::Parts, body: Bytes) -> Response<Full<Bytes>> {
-        let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let path = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
         let mut request = self
             .client
             .request(parts.method.clone(), format!("{}{path}", self.upstream))
@@ -424,7 +462,8 @@ fn aws_error(service: &str, code: &str, message: &str, status: u16) -> Response<
         )
     };
     let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
@@ -465,7 +504,13 @@ fn xml_escape(text: &str) -> String {
 fn hop_by_hop(name: &header::HeaderName) -> bool {
     matches!(
         name.as_str(),
-        "connection" | "keep-alive" | "proxy-connection" | "transfer-encoding" | "te" | "trailer" | "upgrade"
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "transfer-encoding"
+            | "te"
+            | "trailer"
+            | "upgrade"
     )
 }
 
@@ -473,18 +518,20 @@ fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Response<Full<Byt
     let body = serde_json::to_vec(value).unwrap_or_default();
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }
 
 fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(text.to_string())));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     response
 }
 
@@ -502,7 +549,9 @@ mod tests {
     fn rds_status_is_rewritten_everywhere() {
         let body = "<a><DBInstanceStatus>available</DBInstanceStatus><b/><DBInstanceStatus>available</DBInstanceStatus></a>";
         let answer = Response::new(Full::new(Bytes::from(body)));
-        let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
         let out = rt.block_on(hold_rds_status(answer, "creating"));
         let text = rt.block_on(out.into_body().collect()).map(|b| b.to_bytes());
         assert_eq!(

@@ -1,9 +1,9 @@
 //! The sandbox's fault rules, for the sandbox account's admins in the portal.
 
 use super::*;
-use crate::faults::{RuleId, RuleView};
 #[cfg(feature = "ssr")]
 use crate::faults::{Effect, Rule};
+use crate::faults::{RuleId, RuleView};
 
 #[cfg(feature = "ssr")]
 use crate::backend::cloud::sandbox;
@@ -19,8 +19,14 @@ pub async fn get_fault_rules(cloud_account_id: Uuid) -> Result<Vec<RuleView>, Ap
     respond(
         async {
             let (db, actor, tenant_id) = in_tenant().await?;
-            sandbox::fault_rules(&db, faults().as_deref(), &actor, tenant_id, cloud_account_id)
-                .await
+            sandbox::fault_rules(
+                &db,
+                faults().as_deref(),
+                &actor,
+                tenant_id,
+                cloud_account_id,
+            )
+            .await
         }
         .await,
     )
@@ -68,8 +74,9 @@ pub async fn add_fault_rule(
                 },
                 "drop_reply" => Effect::DropReply,
                 "latency" => Effect::Latency {
-                    millis: number("millis", &millis, "milliseconds, such as 3000")?
-                        .ok_or_else(|| AppError::invalid("millis", "Enter milliseconds, such as 3000."))?,
+                    millis: number("millis", &millis, "milliseconds, such as 3000")?.ok_or_else(
+                        || AppError::invalid("millis", "Enter milliseconds, such as 3000."),
+                    )?,
                 },
                 "hold_rds_status" => Effect::HoldRdsStatus {
                     status: rds_status.trim().to_string(),
@@ -84,8 +91,15 @@ pub async fn add_fault_rule(
                 count: number("count", &count, "a whole number of times, such as 1")?,
             };
             let (db, actor, tenant_id) = in_tenant().await?;
-            sandbox::add_fault_rule(&db, faults().as_deref(), &actor, tenant_id, cloud_account_id, rule)
-                .await
+            sandbox::add_fault_rule(
+                &db,
+                faults().as_deref(),
+                &actor,
+                tenant_id,
+                cloud_account_id,
+                rule,
+            )
+            .await
         }
         .await,
     )

@@ -41,6 +41,7 @@ pub fn CloudAccountsPage() -> impl IntoView {
             Some(Ok(result)) => Some(view! {
                 <div class="alert alert-ok" role="status">
                     <strong>{format!("Connected: {} availability zones in {}", result.zones.len(), result.region)}</strong>
+                    {result.provider_account_id.map(|id| view! { <p>"Provider account: " <code>{id}</code></p> })}
                     <ul class="zone-list">{result.zones.into_iter().map(|z| view! { <li><code>{z}</code></li> }).collect_view()}</ul>
                 </div>
             }.into_any()),
@@ -83,7 +84,7 @@ fn AccountTable(
             <table class="table">
                 <thead><tr>
                     <th scope="col">"Name"</th><th scope="col">"Provider"</th><th scope="col">"Region"</th>
-                    <th scope="col">"Access key"</th><th scope="col">"Added"</th><th scope="col"><span class="sr-only">"Actions"</span></th>
+                    <th scope="col">"Access key"</th><th scope="col">"Provider account"</th><th scope="col">"Added"</th><th scope="col"><span class="sr-only">"Actions"</span></th>
                 </tr></thead>
                 <tbody>
                     {accounts.into_iter().map(|a| view! {
@@ -96,6 +97,10 @@ fn AccountTable(
                             <td>{if a.emulated { "AWS API (emulated)".to_string() } else { "AWS".to_string() }}</td>
                             <td><code>{a.region.clone()}</code></td>
                             <td><code>{a.access_key_id.clone()}</code></td>
+                            <td>{match a.provider_account_id.clone() {
+                                Some(id) => view! { <code title="The account these credentials reach (STS GetCallerIdentity)">{id}</code> }.into_any(),
+                                None => view! { <span class="muted" title="Not known yet: test the connection">"—"</span> }.into_any(),
+                            }}</td>
                             <td>{date(a.created_at)}</td>
                             <td class="actions">
                                 <ActionForm action=test attr:class="inline-form">

@@ -36,7 +36,9 @@ fn single_attempt(client: &aws_sdk_ec2::Client) -> aws_sdk_ec2::Client {
 }
 
 async fn proxy() -> FaultProxy {
-    FaultProxy::start(&moto_url()).await.expect("the proxy starts")
+    FaultProxy::start(&moto_url())
+        .await
+        .expect("the proxy starts")
 }
 
 async fn vpc(ec2: &aws_sdk_ec2::Client, cidr: &str) -> String {
@@ -156,7 +158,10 @@ async fn an_error_rule_fails_one_operation_in_one_zone_for_one_account() {
         .send()
         .await;
     assert_eq!(
-        placed.err().and_then(|e| e.code().map(str::to_string)).as_deref(),
+        placed
+            .err()
+            .and_then(|e| e.code().map(str::to_string))
+            .as_deref(),
         Some("InsufficientInstanceCapacity")
     );
     // Another zone, and another account in the same zone, are untouched.
@@ -180,17 +185,28 @@ async fn a_counted_rule_expires_and_a_4xx_is_not_retried() {
     let account = fresh_moto_account();
     let ec2 = aws::ec2(&target(&proxy.url(), &account));
     proxy.add_rule(
-        Rule::error("DescribeVpcs", "UnauthorizedOperation", "You are not authorized to perform this operation.", 403)
-            .for_account(&account)
-            .times(1),
+        Rule::error(
+            "DescribeVpcs",
+            "UnauthorizedOperation",
+            "You are not authorized to perform this operation.",
+            403,
+        )
+        .for_account(&account)
+        .times(1),
     );
     let refused = ec2.describe_vpcs().send().await;
     assert_eq!(
-        refused.err().and_then(|e| e.code().map(str::to_string)).as_deref(),
+        refused
+            .err()
+            .and_then(|e| e.code().map(str::to_string))
+            .as_deref(),
         Some("UnauthorizedOperation")
     );
     assert!(proxy.rules().is_empty(), "fired once, expired");
-    ec2.describe_vpcs().send().await.expect("the next call passes");
+    ec2.describe_vpcs()
+        .send()
+        .await
+        .expect("the next call passes");
 }
 
 #[tokio::test]
@@ -201,7 +217,11 @@ async fn a_dropped_reply_leaves_the_subnet_created_and_the_caller_in_the_dark() 
     let vpc_id = vpc(&ec2, "10.30.0.0/16").await;
 
     // One attempt: the call fails without an answer, yet moto made the subnet.
-    proxy.add_rule(Rule::drop_reply("CreateSubnet").for_account(&account).times(1));
+    proxy.add_rule(
+        Rule::drop_reply("CreateSubnet")
+            .for_account(&account)
+            .times(1),
+    );
     let lost = single_attempt(&ec2)
         .create_subnet()
         .vpc_id(&vpc_id)
@@ -214,7 +234,11 @@ async fn a_dropped_reply_leaves_the_subnet_created_and_the_caller_in_the_dark() 
     assert_eq!(subnets_in(&ec2, &vpc_id).await.len(), 1);
 
     // With the SDK's own retries, the retry of a lost CreateSubnet meets the subnet it made.
-    proxy.add_rule(Rule::drop_reply("CreateSubnet").for_account(&account).times(1));
+    proxy.add_rule(
+        Rule::drop_reply("CreateSubnet")
+            .for_account(&account)
+            .times(1),
+    );
     let retried = ec2
         .create_subnet()
         .vpc_id(&vpc_id)
@@ -223,7 +247,10 @@ async fn a_dropped_reply_leaves_the_subnet_created_and_the_caller_in_the_dark() 
         .send()
         .await;
     assert_eq!(
-        retried.err().and_then(|e| e.code().map(str::to_string)).as_deref(),
+        retried
+            .err()
+            .and_then(|e| e.code().map(str::to_string))
+            .as_deref(),
         Some("InvalidSubnet.Conflict")
     );
     assert_eq!(subnets_in(&ec2, &vpc_id).await.len(), 2);
@@ -241,14 +268,20 @@ async fn latency_delays_the_matching_operation_only() {
             .times(1),
     );
     let started = Instant::now();
-    ec2.describe_subnets().send().await.expect("DescribeSubnets");
+    ec2.describe_subnets()
+        .send()
+        .await
+        .expect("DescribeSubnets");
     assert!(started.elapsed() < Duration::from_millis(1500));
     let started = Instant::now();
     ec2.describe_vpcs().send().await.expect("DescribeVpcs");
     assert!(started.elapsed() >= Duration::from_millis(1500));
     let started = Instant::now();
     ec2.describe_vpcs().send().await.expect("DescribeVpcs");
-    assert!(started.elapsed() < Duration::from_millis(1500), "the rule expired");
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "the rule expired"
+    );
 }
 
 /// An RDS query-protocol call (no RDS SDK in this build; the wire format is the same).
@@ -266,7 +299,10 @@ async fn rds(proxy: &FaultProxy, account: &str, form: &[(&str, &str)]) -> (u16, 
         .send()
         .await
         .expect("the proxy answers");
-    (reply.status().as_u16(), reply.text().await.unwrap_or_default())
+    (
+        reply.status().as_u16(),
+        reply.text().await.unwrap_or_default(),
+    )
 }
 
 fn statuses(xml: &str) -> Vec<String> {
@@ -297,22 +333,44 @@ async fn an_rds_status_is_held_for_some_reads_and_rds_errors_use_its_format() {
     .await;
     assert_eq!(status, 200, "{body}");
     let describe = [("Action", "DescribeDBInstances")];
-    assert_eq!(statuses(&rds(&proxy, &account, &describe).await.1), ["available"]);
-
-    proxy.add_rule(Rule::hold_rds_status("creating").for_account(&account).times(2));
-    for _ in 0..2 {
-        assert_eq!(statuses(&rds(&proxy, &account, &describe).await.1), ["creating"]);
-    }
-    assert_eq!(statuses(&rds(&proxy, &account, &describe).await.1), ["available"]);
+    assert_eq!(
+        statuses(&rds(&proxy, &account, &describe).await.1),
+        ["available"]
+    );
 
     proxy.add_rule(
-        Rule::error("ModifyDBInstance", "InvalidDBInstanceState", "Database instance is not in available state.", 400)
-            .for_account(&account),
+        Rule::hold_rds_status("creating")
+            .for_account(&account)
+            .times(2),
+    );
+    for _ in 0..2 {
+        assert_eq!(
+            statuses(&rds(&proxy, &account, &describe).await.1),
+            ["creating"]
+        );
+    }
+    assert_eq!(
+        statuses(&rds(&proxy, &account, &describe).await.1),
+        ["available"]
+    );
+
+    proxy.add_rule(
+        Rule::error(
+            "ModifyDBInstance",
+            "InvalidDBInstanceState",
+            "Database instance is not in available state.",
+            400,
+        )
+        .for_account(&account),
     );
     let (status, body) = rds(
         &proxy,
         &account,
-        &[("Action", "ModifyDBInstance"), ("DBInstanceIdentifier", "orders"), ("AllocatedStorage", "30")],
+        &[
+            ("Action", "ModifyDBInstance"),
+            ("DBInstanceIdentifier", "orders"),
+            ("AllocatedStorage", "30"),
+        ],
     )
     .await;
     assert_eq!(status, 400);
@@ -346,7 +404,14 @@ async fn people_drive_the_proxy_over_http() {
     let id = added.json::<serde_json::Value>().await.unwrap()["id"]
         .as_u64()
         .unwrap();
-    let listed: serde_json::Value = http.get(&control).send().await.unwrap().json().await.unwrap();
+    let listed: serde_json::Value = http
+        .get(&control)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(listed[0]["id"], id);
     assert_eq!(listed[0]["rule"]["zone"], "us-east-1b");
     assert_eq!(
@@ -366,11 +431,19 @@ async fn people_drive_the_proxy_over_http() {
         .unwrap();
     assert_eq!(bad.status(), 422);
     assert_eq!(
-        http.delete(format!("{control}/{id}")).send().await.unwrap().status(),
+        http.delete(format!("{control}/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
         204
     );
     assert_eq!(
-        http.delete(format!("{control}/{id}")).send().await.unwrap().status(),
+        http.delete(format!("{control}/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
         404
     );
     assert!(proxy.rules().is_empty());

@@ -67,8 +67,13 @@ fn check_endpoint(url: &str) -> Result<(), String> {
     }
 }
 
+/// An AWS account id is 12 digits (the column's check says the same).
+fn valid_account_id(id: &str) -> bool {
+    id.len() == 12 && id.chars().all(|c| c.is_ascii_digit())
+}
+
 const COLUMNS: &str =
-    "cloud_account_id, name, provider, region, endpoint_url, access_key_id, emulated, created_at";
+    "cloud_account_id, name, provider, region, endpoint_url, access_key_id, emulated, provider_account_id, created_at";
 
 pub async fn list(
     db: &PgPool,
@@ -126,6 +131,21 @@ async fn insert(
     }
     checks.finish()?;
 
+    // Which provider account the credentials reach, asked before anything is written. A
+    // failure does not stop the creation (the connection test reports it); the id stays empty.
+    let cloud_account_id = Uuid::new_v4();
+    let target = aws::Target {
+        region: new.region.trim().to_string(),
+        endpoint_url: endpoint.clone(),
+        access_key_id: new.access_key_id.trim().to_string(),
+        secret_access_key: new.secret_access_key.clone(),
+        moto_account_id: new.emulated.then(|| aws::moto_account_id(cloud_account_id)),
+    };
+    let provider_account_id = aws::caller_account(&target)
+        .await
+        .ok()
+        .filter(|a| valid_account_id(a));
+
     let mut tx = db.begin().await?;
     let secret_name = format!("cloud-account/{}", Uuid::new_v4().simple());
     let secret_id = secrets::insert(
@@ -139,8 +159,10 @@ async fn insert(
     )
     .await?;
     let account: CloudAccountView = sqlx::query_as(&format!(
-        "insert into cloud_account (tenant_id, name, provider, region, endpoint_url, access_key_id, secret_id, emulated)
-         values ($1, $2, 'aws', $3, $4, $5, $6, $7) returning {COLUMNS}"
+        "insert into cloud_account (tenant_id, name, provider, region, endpoint_url, access_key_id, secret_id, emulated,
+                                    cloud_account_id, provider_account_id, provider_account_checked_at)
+         values ($1, $2, 'aws', $3, $4, $5, $6, $7, $8, $9, case when $9::text is null then null else now() end)
+         returning {COLUMNS}"
     ))
     .bind(tenant_id)
     .bind(&name)
@@ -149,6 +171,8 @@ async fn insert(
     .bind(new.access_key_id.trim())
     .bind(secret_id)
     .bind(new.emulated)
+    .bind(cloud_account_id)
+    .bind(&provider_account_id)
     .fetch_one(&mut *tx)
     .await
     .map_err(|e| {
@@ -171,6 +195,7 @@ async fn insert(
             // Whether, not where: a URL may carry userinfo.
             "custom_endpoint": account.endpoint_url.is_some(),
             "access_key_id": account.access_key_id,
+            "provider_account_id": account.provider_account_id,
         }),
     )
     .await?;
@@ -243,6 +268,26 @@ pub async fn test_connection(
     let account = super::providers::open(db, keyring, tenant_id, cloud_account_id).await?;
     let (name, region) = (account.name.clone(), account.region.clone());
     let outcome = aws::availability_zones(&account.target).await;
+    // Who the credentials are; kept with the account when the provider says. A provider
+    // without STS (an AWS-compatible cloud) still passes the test, with the id unknown.
+    let provider_account_id = match &outcome {
+        Ok(_) => aws::caller_account(&account.target)
+            .await
+            .ok()
+            .filter(|a| valid_account_id(a)),
+        Err(_) => None,
+    };
+    if let Some(id) = &provider_account_id {
+        sqlx::query(
+            "update cloud_account set provider_account_id = $3, provider_account_checked_at = now()
+             where cloud_account_id = $1 and tenant_id = $2",
+        )
+        .bind(cloud_account_id)
+        .bind(tenant_id)
+        .bind(id)
+        .execute(db)
+        .await?;
+    }
     // Recorded whatever the outcome; the provider's message is not, as it may echo the endpoint
     // (which could carry userinfo).
     let mut conn = db.acquire().await?;
@@ -256,11 +301,37 @@ pub async fn test_connection(
             "cloud_account_id": cloud_account_id,
             "succeeded": outcome.is_ok(),
             "zones": outcome.as_ref().map(Vec::len).ok(),
+            "provider_account_id": provider_account_id,
         }),
     )
     .await?;
     let zones = outcome.map_err(AppError::Provider)?;
-    Ok(ConnectionTest { region, zones })
+    Ok(ConnectionTest {
+        region,
+        zones,
+        provider_account_id,
+    })
+}
+
+/// Registers a cloud account on the sandbox (moto, at `endpoint`) for a tenant: emulated, so it
+/// gets a moto account of its own. Not a tenant action (tenants add real accounts): the sandbox
+/// registers the demo tenant's at startup, and tests give tenants sandboxes of their own.
+pub async fn register_sandbox(
+    db: &PgPool,
+    keyring: &Keyring,
+    tenant_id: Uuid,
+    name: &str,
+    endpoint: &str,
+) -> Result<CloudAccountView, AppError> {
+    let sandbox = NewCloudAccount {
+        name: name.into(),
+        region: "us-east-1".into(),
+        access_key_id: "AKIASANDBOXEXAMPLE00".into(),
+        secret_access_key: SecretString::from("sandbox-secret-access-key"),
+        endpoint_url: Some(endpoint.to_string()),
+        emulated: true,
+    };
+    insert(db, keyring, None, tenant_id, sandbox).await
 }
 
 /// The embedded default: a "demo" tenant owned by the first platform admin, with a cloud
@@ -321,15 +392,7 @@ pub async fn ensure_sandbox(
                 .await?;
         }
         None => {
-            let sandbox = NewCloudAccount {
-                name: SANDBOX_NAME.into(),
-                region: "us-east-1".into(),
-                access_key_id: "AKIASANDBOXEXAMPLE00".into(),
-                secret_access_key: SecretString::from("sandbox-secret-access-key"),
-                endpoint_url: Some(endpoint.to_string()),
-                emulated: true,
-            };
-            insert(db, keyring, None, tenant_id, sandbox).await?;
+            register_sandbox(db, keyring, tenant_id, SANDBOX_NAME, endpoint).await?;
         }
     }
     Ok(())

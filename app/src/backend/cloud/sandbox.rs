@@ -109,23 +109,46 @@ pub async fn remove_fault_rule(
 /// What makes a rule meaningless, field by field.
 pub fn check_rule(rule: &Rule) -> Result<(), AppError> {
     use crate::faults::Effect;
-    let word = |s: &str| !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric());
+    let word =
+        |s: &str| !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric());
     let mut errors = Vec::new();
     if !word(&rule.action) {
-        errors.push(("action", "An action is an AWS operation such as RunInstances."));
+        errors.push((
+            "action",
+            "An action is an AWS operation such as RunInstances.",
+        ));
     }
-    if let Some(zone) = rule.zone.as_deref().map(str::trim).filter(|z| !z.is_empty()) {
-        if zone.len() > 32 || !zone.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+    if let Some(zone) = rule
+        .zone
+        .as_deref()
+        .map(str::trim)
+        .filter(|z| !z.is_empty())
+    {
+        if zone.len() > 32
+            || !zone
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
             errors.push(("zone", "A zone is an availability zone such as us-east-1b."));
         }
     }
     if rule.count == Some(0) || rule.count.is_some_and(|c| c > 10_000) {
-        errors.push(("count", "A count is from 1 to 10000, or empty for until removed."));
+        errors.push((
+            "count",
+            "A count is from 1 to 10000, or empty for until removed.",
+        ));
     }
     match &rule.effect {
-        Effect::Error { code, message, status } => {
+        Effect::Error {
+            code,
+            message,
+            status,
+        } => {
             if !word(code) {
-                errors.push(("code", "An error code is a word such as InsufficientInstanceCapacity."));
+                errors.push((
+                    "code",
+                    "An error code is a word such as InsufficientInstanceCapacity.",
+                ));
             }
             if message.len() > 500 {
                 errors.push(("message", "Keep the message under 500 characters."));
@@ -142,7 +165,10 @@ pub fn check_rule(rule: &Rule) -> Result<(), AppError> {
                 || status.len() > 32
                 || !status.chars().all(|c| c.is_ascii_lowercase() || c == '-') =>
         {
-            errors.push(("rds_status", "An RDS status is a word such as creating or modifying."));
+            errors.push((
+                "rds_status",
+                "An RDS status is a word such as creating or modifying.",
+            ));
         }
         _ => {}
     }

@@ -1,4 +1,4 @@
-//! AWS through aws-sdk-ec2, with an endpoint override for emulators (moto) and compatible clouds.
+//! AWS through aws-sdk-ec2 (and aws-sdk-sts for who the credentials are), with an endpoint override for emulators (moto) and compatible clouds.
 
 use aws_sdk_ec2::config::interceptors::BeforeTransmitInterceptorContextMut;
 use aws_sdk_ec2::config::timeout::TimeoutConfig;
@@ -73,17 +73,11 @@ pub fn ec2(target: &Target) -> aws_sdk_ec2::Client {
         None,
         "stratus-cloud-account",
     );
-    let timeouts = TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(3))
-        .read_timeout(Duration::from_secs(10))
-        .operation_attempt_timeout(Duration::from_secs(10))
-        .operation_timeout(Duration::from_secs(20))
-        .build();
     let mut config = aws_sdk_ec2::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(target.region.clone()))
         .credentials_provider(credentials)
-        .timeout_config(timeouts);
+        .timeout_config(timeouts());
     if let Some(endpoint) = &target.endpoint_url {
         config = config.endpoint_url(endpoint);
     }
@@ -91,6 +85,50 @@ pub fn ec2(target: &Target) -> aws_sdk_ec2::Client {
         config = config.interceptor(MotoAccount(account.clone()));
     }
     aws_sdk_ec2::Client::from_conf(config.build())
+}
+
+/// STS GetCallerIdentity: the AWS account the credentials belong to (no permission needed). On
+/// the sandbox it is the cloud account's own moto account.
+pub async fn caller_account(target: &Target) -> Result<String, String> {
+    let credentials = Credentials::new(
+        &target.access_key_id,
+        target.secret_access_key.expose_secret(),
+        None,
+        None,
+        "stratus-cloud-account",
+    );
+    let mut config = aws_sdk_sts::Config::builder()
+        .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+        .region(aws_sdk_sts::config::Region::new(target.region.clone()))
+        .credentials_provider(credentials)
+        .timeout_config(timeouts());
+    if let Some(endpoint) = &target.endpoint_url {
+        config = config.endpoint_url(endpoint);
+    }
+    if let Some(account) = &target.moto_account_id {
+        config = config.interceptor(MotoAccount(account.clone()));
+    }
+    let answer = aws_sdk_sts::Client::from_conf(config.build())
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| match (e.code(), e.message()) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            _ => DisplayErrorContext(&e).to_string(),
+        })?;
+    answer
+        .account()
+        .map(str::to_string)
+        .ok_or_else(|| "GetCallerIdentity answered without an account".to_string())
+}
+
+fn timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .read_timeout(Duration::from_secs(10))
+        .operation_attempt_timeout(Duration::from_secs(10))
+        .operation_timeout(Duration::from_secs(20))
+        .build()
 }
 
 /// The provider's own words for an SDK error: its code and message when AWS answered, the
