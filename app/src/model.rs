@@ -267,6 +267,7 @@ pub struct UserAdminView {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(sqlx::Type))]
 #[cfg_attr(
     feature = "ssr",
@@ -302,6 +303,7 @@ impl JobState {
 
 /// One job in a list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct JobSummary {
     pub job_id: i64,
@@ -326,6 +328,7 @@ pub struct JobSummary {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct JobEventView {
     pub event_id: i64,
@@ -338,6 +341,7 @@ pub struct JobEventView {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct JobDetail {
     pub job: JobSummary,
     pub events: Vec<JobEventView>,
@@ -362,6 +366,7 @@ pub struct QueueOverview {
 
 /// A secret as listed: never its value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct SecretView {
     pub secret_id: Uuid,
@@ -376,6 +381,7 @@ pub struct SecretView {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct CloudAccountView {
     pub cloud_account_id: Uuid,
@@ -396,6 +402,7 @@ pub struct CloudAccountView {
 
 /// The answer of "Test connection": the zones the account sees, and who it is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ConnectionTest {
     pub region: String,
     pub zones: Vec<String>,

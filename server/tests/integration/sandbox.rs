@@ -342,3 +342,135 @@ async fn serve_puts_the_fault_proxy_in_front_of_the_sandbox_and_tenants_drive_th
         Some(0)
     );
 }
+
+/// Walks a REST list with `limit`, returning every item in order.
+async fn walk(app: &TestApp, key: &str, base: &str, field: &str) -> Vec<String> {
+    let http = reqwest::Client::new();
+    let mut seen = Vec::new();
+    let mut url = format!("{}{base}?limit=2", app.url);
+    loop {
+        let page: serde_json::Value = http
+            .get(&url)
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let items = page["items"].as_array().expect("a page");
+        assert!(items.len() <= 2);
+        seen.extend(
+            items
+                .iter()
+                .map(|i| i[field].to_string().trim_matches('"').to_string()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(cursor) => url = format!("{}{base}?limit=2&cursor={cursor}", app.url),
+            None => return seen,
+        }
+    }
+}
+
+#[tokio::test]
+async fn automation_lists_cloud_accounts_jobs_and_secrets_page_by_page() {
+    use app::model::Role;
+    let app = TestApp::spawn().await;
+    let t = app.tenant_with_roles("auto").await;
+    let key = app
+        .api_key(t.user(Role::Owner), t.tenant_id, Role::Owner)
+        .await;
+    let http = reqwest::Client::new();
+    let base = format!("/api/v1/tenants/{}", t.tenant_id);
+    for name in ["delta", "alpha", "echo", "charlie", "bravo"] {
+        let made = http
+            .post(format!("{}{base}/secrets", app.url))
+            .bearer_auth(&key)
+            .json(&serde_json::json!({ "name": name, "value": format!("{name}-value") }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(made.status(), 201);
+        let body = made.text().await.unwrap();
+        assert!(!body.contains("-value"), "a value never comes back: {body}");
+    }
+    assert_eq!(
+        walk(&app, &key, &format!("{base}/secrets"), "name").await,
+        ["alpha", "bravo", "charlie", "delta", "echo"]
+    );
+    // Accounts: the sandbox one reports its moto account over REST too.
+    let sandbox =
+        accounts::register_sandbox(&app.db, &keyring(), t.tenant_id, "b-sandbox", &moto_url())
+            .await
+            .unwrap();
+    for name in ["c-real", "a-real"] {
+        let made = http
+            .post(format!("{}{base}/cloud-accounts", app.url))
+            .bearer_auth(&key)
+            .json(&serde_json::json!({
+                "name": name, "region": "eu-west-1", "access_key_id": "AKIAIOSFODNN7EXAMPLE",
+                "secret_access_key": "moto-secret", "endpoint_url": moto_url(),
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(made.status(), 201);
+        let body: serde_json::Value = made.json().await.unwrap();
+        assert_eq!(body["provider_account_id"], "123456789012");
+        assert!(body.get("secret_access_key").is_none());
+    }
+    assert_eq!(
+        walk(&app, &key, &format!("{base}/cloud-accounts"), "name").await,
+        ["a-real", "b-sandbox", "c-real"]
+    );
+    let tested: serde_json::Value = http
+        .post(format!(
+            "{}{base}/cloud-accounts/{}/test",
+            app.url, sandbox.cloud_account_id
+        ))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        tested["provider_account_id"],
+        providers::aws::moto_account_id(sandbox.cloud_account_id)
+    );
+    // Jobs, newest first: three surveys of three accounts.
+    let mut started = Vec::new();
+    let listed: Vec<String> = walk(
+        &app,
+        &key,
+        &format!("{base}/cloud-accounts"),
+        "cloud_account_id",
+    )
+    .await;
+    for id in &listed {
+        let job: serde_json::Value = http
+            .post(format!("{}{base}/cloud-accounts/{id}/survey", app.url))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        started.push(job["job_id"].as_i64().unwrap().to_string());
+    }
+    started.reverse();
+    assert_eq!(
+        walk(&app, &key, &format!("{base}/jobs"), "job_id").await,
+        started
+    );
+    // A bad cursor is a problem, not a crash.
+    let bad = http
+        .get(format!("{}{base}/jobs?cursor=bm90LWEtbnVtYmVy", app.url))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+}

@@ -80,11 +80,26 @@ pub async fn list(
     actor: &Actor,
     tenant_id: Uuid,
 ) -> Result<Vec<CloudAccountView>, AppError> {
+    list_page(db, actor, tenant_id, None, None).await
+}
+
+/// The tenant's cloud accounts ordered by name, after `after_name`, at most `limit` (all when
+/// `None`): keyset pagination in SQL.
+pub async fn list_page(
+    db: &PgPool,
+    actor: &Actor,
+    tenant_id: Uuid,
+    after_name: Option<&str>,
+    limit: Option<i64>,
+) -> Result<Vec<CloudAccountView>, AppError> {
     authorize(db, actor, tenant_id, Action::ViewCloudAccounts).await?;
     Ok(sqlx::query_as(&format!(
-        "select {COLUMNS} from cloud_account where tenant_id = $1 order by name"
+        "select {COLUMNS} from cloud_account where tenant_id = $1 and ($2::text is null or name > $2)
+         order by name limit $3"
     ))
     .bind(tenant_id)
+    .bind(after_name)
+    .bind(limit)
     .fetch_all(db)
     .await?)
 }
