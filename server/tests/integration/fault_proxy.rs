@@ -267,21 +267,17 @@ async fn latency_delays_the_matching_operation_only() {
             .for_account(&account)
             .times(1),
     );
-    let started = Instant::now();
+    // Another operation passes untouched (timing it would be flaky on a busy machine).
     ec2.describe_subnets()
         .send()
         .await
         .expect("DescribeSubnets");
-    assert!(started.elapsed() < Duration::from_millis(1500));
+    assert_eq!(proxy.rules()[0].fired, 0);
     let started = Instant::now();
     ec2.describe_vpcs().send().await.expect("DescribeVpcs");
     assert!(started.elapsed() >= Duration::from_millis(1500));
-    let started = Instant::now();
+    assert!(proxy.rules().is_empty(), "fired once, expired");
     ec2.describe_vpcs().send().await.expect("DescribeVpcs");
-    assert!(
-        started.elapsed() < Duration::from_millis(1500),
-        "the rule expired"
-    );
 }
 
 /// An RDS query-protocol call (no RDS SDK in this build; the wire format is the same).

@@ -465,6 +465,23 @@ async fn automation_lists_cloud_accounts_jobs_and_secrets_page_by_page() {
         walk(&app, &key, &format!("{base}/jobs"), "job_id").await,
         started
     );
+    // Text PostgreSQL cannot store is refused per field, not a 500.
+    let nul = http
+        .post(format!("{}{base}/cloud-accounts", app.url))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({
+            "name": "a\u{0}b", "region": "eu-west-1", "access_key_id": "AKIAIOSFODNN7EXAMPLE",
+            "secret_access_key": "x", "endpoint_url": "http://h\u{0}st",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(nul.status(), 422);
+    let nul = nul.text().await.unwrap();
+    assert!(
+        nul.contains("\"name\"") && nul.contains("\"endpoint_url\""),
+        "{nul}"
+    );
     // A bad cursor is a problem, not a crash.
     let bad = http
         .get(format!("{}{base}/jobs?cursor=bm90LWEtbnVtYmVy", app.url))

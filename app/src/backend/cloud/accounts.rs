@@ -62,7 +62,13 @@ fn check_endpoint(url: &str) -> Result<(), String> {
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"));
     match rest {
-        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(()),
+        Some(host)
+            if !host.is_empty()
+                && !host.contains(char::is_whitespace)
+                && !host.contains(char::is_control) =>
+        {
+            Ok(())
+        }
         _ => Err("Enter a URL starting with https:// (or http:// for a local emulator), or leave it empty.".into()),
     }
 }
@@ -131,7 +137,17 @@ async fn insert(
         .map(str::to_string);
     let mut checks = Checks::default();
     checks
-        .check("name", validate::display_name(&name))
+        .check(
+            "name",
+            validate::display_name(&name).and_then(|()| {
+                // PostgreSQL text cannot hold NUL, and no name needs a control character.
+                if name.contains(char::is_control) {
+                    Err("Use letters, digits, spaces and punctuation.".to_string())
+                } else {
+                    Ok(())
+                }
+            }),
+        )
         .check("region", check_region(new.region.trim()))
         .check(
             "access_key_id",
