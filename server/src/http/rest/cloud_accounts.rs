@@ -61,7 +61,7 @@ pub async fn list(
         Some(limit as i64 + 1),
     )
     .await?;
-    Ok(Json(page.from_keyset(items, limit, |a| a.name.clone())))
+    Ok(Json(page.page_of_keyset(items, limit, |a| a.name.clone())))
 }
 
 /// Add an AWS account (admins and owners). Stratus asks STS who the credentials are and keeps

@@ -45,7 +45,7 @@ pub async fn list(
     let items =
         jobs::list_tenant_jobs_page(&state.db, &actor, tenant_id, before, limit as i64 + 1).await?;
     Ok(Json(
-        page.from_keyset(items, limit, |j| j.job_id.to_string()),
+        page.page_of_keyset(items, limit, |j| j.job_id.to_string()),
     ))
 }
 
@@ -86,7 +86,7 @@ pub async fn events(
     )
     .await?;
     Ok(Json(
-        page.from_keyset(items, limit, |e| e.event_id.to_string()),
+        page.page_of_keyset(items, limit, |e| e.event_id.to_string()),
     ))
 }
 

@@ -46,7 +46,7 @@ pub async fn list(
         Some(limit as i64 + 1),
     )
     .await?;
-    Ok(Json(page.from_keyset(items, limit, |s| s.name.clone())))
+    Ok(Json(page.page_of_keyset(items, limit, |s| s.name.clone())))
 }
 
 /// Create a secret (admins and owners).
