@@ -37,7 +37,9 @@ async fn env(slug: &str) -> Env {
         access_key_id: "AKIASANDBOXEXAMPLE00".into(),
         secret_access_key: "sandbox-secret".into(),
         endpoint_url: Some(moto_url()),
-        emulated: true,
+        // Not emulated: an emulated account lives in a moto account of its own
+        // (x-moto-account-id), and `ec2()` below inspects moto's default account.
+        emulated: false,
     };
     let account = cloud_accounts::create(&app.db, &keyring(), &owner, fixture.tenant_id, account)
         .await
@@ -165,6 +167,7 @@ fn ec2() -> aws_sdk_ec2::Client {
         endpoint_url: Some(moto_url()),
         access_key_id: "AKIASANDBOXEXAMPLE00".into(),
         secret_access_key: SecretString::from("sandbox-secret"),
+        moto_account_id: None,
     })
 }
 
