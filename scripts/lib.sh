@@ -124,13 +124,20 @@ ensure_e2e_deps() {
   fi
 }
 
-# moto, the AWS emulator, in a virtualenv owned by the project (.stratus/venv).
+# moto, the AWS emulator, in a virtualenv owned by the project (.stratus/venv), pinned: its
+# behaviour (docs/sandbox.md, PROVISIONING.md §6) was checked against this version, and a newer
+# one may change what the sandbox accepts. A venv holding another version is reinstalled.
 MOTO_VENV="$ROOT/.stratus/venv"
+MOTO_VERSION="5.2.5"
 ensure_moto() {
-  if [ ! -x "$MOTO_VENV/bin/moto_server" ]; then
-    say "installing moto (the sandbox cloud) into .stratus/venv"
-    python3 -m venv "$MOTO_VENV" >&2 || { apt_install python3-venv; python3 -m venv "$MOTO_VENV" >&2; }
-    "$MOTO_VENV/bin/pip" install --quiet --disable-pip-version-check 'moto[server]' >&2
+  local have=""
+  if [ -x "$MOTO_VENV/bin/python" ]; then
+    have="$("$MOTO_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("moto"))' 2>/dev/null || true)"
+  fi
+  if [ ! -x "$MOTO_VENV/bin/moto_server" ] || [ "$have" != "$MOTO_VERSION" ]; then
+    say "installing moto $MOTO_VERSION (the sandbox cloud) into .stratus/venv${have:+ (found $have)}"
+    [ -x "$MOTO_VENV/bin/pip" ] || python3 -m venv "$MOTO_VENV" >&2 || { apt_install python3-venv; python3 -m venv "$MOTO_VENV" >&2; }
+    "$MOTO_VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" >&2
   fi
 }
 

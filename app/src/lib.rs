@@ -9,6 +9,7 @@
 pub mod api;
 pub mod components;
 pub mod error;
+pub mod faults;
 pub mod live;
 pub mod model;
 pub mod pages;

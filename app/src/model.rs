@@ -267,6 +267,7 @@ pub struct UserAdminView {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(sqlx::Type))]
 #[cfg_attr(
     feature = "ssr",
@@ -302,6 +303,7 @@ impl JobState {
 
 /// One job in a list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct JobSummary {
     pub job_id: i64,
@@ -326,6 +328,7 @@ pub struct JobSummary {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct JobEventView {
     pub event_id: i64,
@@ -338,6 +341,7 @@ pub struct JobEventView {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct JobDetail {
     pub job: JobSummary,
     pub events: Vec<JobEventView>,
@@ -362,6 +366,7 @@ pub struct QueueOverview {
 
 /// A secret as listed: never its value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct SecretView {
     pub secret_id: Uuid,
@@ -376,6 +381,7 @@ pub struct SecretView {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct CloudAccountView {
     pub cloud_account_id: Uuid,
@@ -386,15 +392,22 @@ pub struct CloudAccountView {
     pub access_key_id: String,
     /// Runs against an emulator (the sandbox cloud), not a real provider.
     pub emulated: bool,
+    /// The provider account the credentials reach (AWS: the 12-digit account id from STS
+    /// GetCallerIdentity, at creation and at each connection test); absent until known. On the
+    /// sandbox, the cloud account's own moto account.
+    pub provider_account_id: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 
-/// The answer of "Test connection": the zones the account sees.
+/// The answer of "Test connection": the zones the account sees, and who it is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ConnectionTest {
     pub region: String,
     pub zones: Vec<String>,
+    /// The provider account reached (absent when the provider has no STS).
+    pub provider_account_id: Option<String>,
 }
 
 /// Everything the audit log records, as stable dotted names (the filter offers this list).

@@ -38,6 +38,9 @@ pub struct Settings {
     pub data_dir: std::path::PathBuf,
     /// A moto server to register as the demo tenant's sandbox cloud (`scripts/run` sets it).
     pub sandbox_endpoint: Option<String>,
+    /// Where the sandbox's fault proxy listens (`STRATUS_FAULT_PROXY_ADDR`; default a free
+    /// loopback port). Only with the sandbox.
+    pub fault_proxy_addr: SocketAddr,
     /// Where people reach the portal (`STRATUS_PUBLIC_URL`); WebSocket handshakes carrying a
     /// session cookie must come from exactly this origin. Default: `http://` + the listen address.
     pub public_url: Option<String>,
@@ -165,6 +168,10 @@ impl Settings {
                 .unwrap_or_else(|| ".stratus".into())
                 .into(),
             sandbox_endpoint: var("STRATUS_SANDBOX_ENDPOINT"),
+            fault_proxy_addr: parse(
+                "STRATUS_FAULT_PROXY_ADDR",
+                SocketAddr::from(([127, 0, 0, 1], 0)),
+            )?,
             public_url: var("STRATUS_PUBLIC_URL"),
             engine: app::backend::resources::EngineSettings {
                 resync_interval: Duration::from_millis(parse("STRATUS_RESYNC_MS", 60_000)?),

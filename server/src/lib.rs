@@ -4,6 +4,7 @@ pub mod bench;
 pub mod bench_events;
 pub mod cli;
 pub mod config;
+pub mod fault_proxy;
 pub mod http;
 pub mod keys;
 pub mod metrics;

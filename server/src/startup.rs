@@ -31,6 +31,8 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Scrapes>,
     /// Where cloud accounts may connect.
     pub endpoints: Arc<EndpointPolicy>,
+    /// The sandbox's fault proxy, when the sandbox runs (STRATUS_SANDBOX_ENDPOINT).
+    pub faults: app::faults::Faults,
 }
 
 pub struct Application {
@@ -171,11 +173,18 @@ impl Application {
             .site_pkg_dir("pkg")
             .site_addr(addr)
             .build();
+        let mut faults = app::faults::Faults::default();
         if let Some(endpoint) = &settings.sandbox_endpoint {
-            cloud_accounts::ensure_sandbox(&db, &keyring, endpoint)
+            // Stratus reaches the sandbox through the fault proxy, so rules apply to its calls.
+            let proxy =
+                crate::fault_proxy::FaultProxy::start_on(settings.fault_proxy_addr, endpoint)
+                    .await?;
+            let proxied = proxy.url();
+            cloud_accounts::ensure_sandbox(&db, &keyring, &proxied)
                 .await
                 .map_err(|e| anyhow::anyhow!("registering the sandbox cloud: {e}"))?;
-            tracing::info!(%endpoint, "the demo tenant's sandbox cloud (emulated AWS) is registered");
+            tracing::info!(moto = %endpoint, fault_proxy = %proxied, control = %format!("{proxied}{}", crate::fault_proxy::CONTROL_PATH), "the demo tenant's sandbox cloud (emulated AWS) is registered behind the fault proxy");
+            faults = app::faults::Faults(Some(Arc::new(proxy)));
         }
         let events = http::events::EventStream {
             hub: EventHub::start(
@@ -203,6 +212,7 @@ impl Application {
                 settings.metrics_token.as_ref(),
             )),
             endpoints: endpoints.clone(),
+            faults,
         };
         let router = http::router(state, &settings).await?;
         let worker = (settings.worker_concurrency > 0).then(|| {

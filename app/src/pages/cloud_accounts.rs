@@ -1,12 +1,12 @@
 use super::PageHeader;
 use crate::api::{
-    get_cloud_accounts, CreateCloudAccount, DeleteCloudAccount, SurveyCloudAccount,
-    TestCloudAccount,
+    get_cloud_accounts, get_fault_rules, AddFaultRule, CreateCloudAccount, DeleteCloudAccount,
+    RemoveFaultRule, SurveyCloudAccount, TestCloudAccount,
 };
 use crate::components::form::{field_error, form_error, Field, FormError};
 use crate::components::layout::can;
 use crate::components::page::{page_body, ConfirmButton, EmptyState};
-use crate::components::status::{date, ReadableError};
+use crate::components::status::{date, ErrorPanel, ReadableError};
 use crate::model::CloudAccountView;
 use crate::rbac::Action;
 use leptos::prelude::*;
@@ -39,6 +39,7 @@ pub fn CloudAccountsPage() -> impl IntoView {
             Some(Ok(result)) => Some(view! {
                 <div class="alert alert-ok" role="status">
                     <strong>{format!("Connected: {} availability zones in {}", result.zones.len(), result.region)}</strong>
+                    {result.provider_account_id.map(|id| view! { <p>"Provider account: " <code>{id}</code></p> })}
                     <ul class="zone-list">{result.zones.into_iter().map(|z| view! { <li><code>{z}</code></li> }).collect_view()}</ul>
                 </div>
             }.into_any()),
@@ -56,7 +57,11 @@ pub fn CloudAccountsPage() -> impl IntoView {
                 }/>
             }.into_any()
         } else {
-            view! { <AccountTable accounts can_manage test delete survey/> }.into_any()
+            let sandboxes: Vec<CloudAccountView> = accounts.iter().filter(|a| a.emulated).cloned().collect();
+            view! {
+                <AccountTable accounts can_manage test delete survey/>
+                {sandboxes.into_iter().map(|a| view! { <SandboxFaults account=a can_manage/> }).collect_view()}
+            }.into_any()
         })}
         {can_manage.then(|| view! { <CreateForm create/> })}
     }
@@ -75,7 +80,7 @@ fn AccountTable(
             <table class="table">
                 <thead><tr>
                     <th scope="col">"Name"</th><th scope="col">"Provider"</th><th scope="col">"Region"</th>
-                    <th scope="col">"Access key"</th><th scope="col">"Added"</th>
+                    <th scope="col">"Access key"</th><th scope="col">"Provider account"</th><th scope="col">"Added"</th>
                     {can_manage.then(|| view! { <th scope="col"><span class="sr-only">"Actions"</span></th> })}
                 </tr></thead>
                 <tbody>
@@ -97,6 +102,10 @@ fn AccountTable(
                             <td>{if a.emulated { "AWS API (emulated)".to_string() } else { "AWS".to_string() }}</td>
                             <td><code>{a.region.clone()}</code></td>
                             <td><code>{a.access_key_id.clone()}</code></td>
+                            <td>{match a.provider_account_id.clone() {
+                                Some(id) => view! { <code title="The account these credentials reach (STS GetCallerIdentity)">{id}</code> }.into_any(),
+                                None => view! { <span class="muted" title="Not known yet: test the connection">"—"</span> }.into_any(),
+                            }}</td>
                             <td>{date(a.created_at)}</td>
                             {can_manage.then(|| view! {
                                 <td class="actions">
@@ -142,6 +151,84 @@ fn CreateForm(create: ServerAction<CreateCloudAccount>) -> impl IntoView {
                     <button type="submit" class="button">"Add account"</button>
                 </div>
             </ActionForm>
+        </section>
+    }
+}
+
+/// The fault proxy's rules for one sandbox account: what its next calls will meet.
+#[component]
+fn SandboxFaults(account: CloudAccountView, can_manage: bool) -> impl IntoView {
+    let add = ServerAction::<AddFaultRule>::new();
+    let remove = ServerAction::<RemoveFaultRule>::new();
+    let id = account.cloud_account_id;
+    let rules = Resource::new(
+        move || (add.version().get(), remove.version().get()),
+        move |_| get_fault_rules(id),
+    );
+    let v = add.value();
+    view! {
+        <section class="panel" aria-label=format!("Faults for {}", account.name)>
+            <h2>{format!("Sandbox faults: {}", account.name)}</h2>
+            <p class="muted">"The fault proxy in front of the sandbox applies these rules to this account's calls: answer an operation with an AWS error (optionally in one zone), lose its reply after it took effect, slow it down, or hold a database's status. A rule with a count expires after firing that many times."</p>
+            <FormError error=form_error(remove.value())/>
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match rules.await {
+                        Err(error) => view! { <ErrorPanel error/> }.into_any(),
+                        Ok(rules) if rules.is_empty() => view! { <p class="muted">"No faults: calls reach the sandbox untouched."</p> }.into_any(),
+                        Ok(rules) => view! {
+                            <table class="table">
+                                <thead><tr><th scope="col">"Rule"</th><th scope="col">"Fired"</th><th scope="col">"Left"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
+                                <tbody>
+                                    {rules.into_iter().map(|r| view! {
+                                        <tr>
+                                            <td><code>{r.rule.describe()}</code></td>
+                                            <td>{r.fired}</td>
+                                            <td>{r.remaining().map(|n| n.to_string()).unwrap_or_else(|| "until removed".into())}</td>
+                                            <td class="actions">
+                                                {can_manage.then(|| view! {
+                                                    <ActionForm action=remove attr:class="inline-form">
+                                                        <input type="hidden" name="cloud_account_id" value=id.to_string()/>
+                                                        <input type="hidden" name="rule_id" value=r.id.to_string()/>
+                                                        <button type="submit" class="button small link danger">"Remove"</button>
+                                                    </ActionForm>
+                                                })}
+                                            </td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any(),
+                    }
+                })}
+            </Transition>
+            {can_manage.then(|| view! {
+                <h3>"Add a fault"</h3>
+                <ActionForm action=add attr:class="form grid-3" attr:aria-label="Add a fault">
+                    <FormError error=form_error(v)/>
+                    <input type="hidden" name="cloud_account_id" value=id.to_string()/>
+                    <Field label="Operation" name="action" form="fault" value="RunInstances" hint="An AWS operation: RunInstances, CreateSubnet, DescribeDBInstances…" error=field_error(v, "action")/>
+                    <div class="field">
+                        <label for="fault-effect">"Effect"</label>
+                        <select id="fault-effect" name="effect">
+                            <option value="error">"Answer with an AWS error"</option>
+                            <option value="drop_reply">"Perform it, drop the reply"</option>
+                            <option value="latency">"Add latency"</option>
+                            <option value="hold_rds_status">"Hold the RDS status"</option>
+                        </select>
+                    </div>
+                    <Field label="Zone (optional)" name="zone" form="fault" hint="Only calls naming this zone, or a subnet in it" error=field_error(v, "zone")/>
+                    <Field label="Error code" name="code" form="fault" value="InsufficientInstanceCapacity" error=field_error(v, "code")/>
+                    <Field label="Error message" name="message" form="fault" value="We currently do not have sufficient capacity in the Availability Zone you requested." error=field_error(v, "message")/>
+                    <Field label="HTTP status" name="status" form="fault" value="500" error=field_error(v, "status")/>
+                    <Field label="Latency (ms)" name="millis" form="fault" error=field_error(v, "millis")/>
+                    <Field label="RDS status" name="rds_status" form="fault" value="creating" error=field_error(v, "rds_status")/>
+                    <Field label="Times (empty: until removed)" name="count" form="fault" value="1" error=field_error(v, "count")/>
+                    <div class="form-actions">
+                        <button type="submit" class="button">"Add fault"</button>
+                    </div>
+                </ActionForm>
+            })}
         </section>
     }
 }

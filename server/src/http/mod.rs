@@ -62,10 +62,12 @@ pub async fn router(state: AppState, settings: &Settings) -> anyhow::Result<Rout
     let db = state.db.clone();
     let keyring = state.keyring.clone();
     let endpoints = state.endpoints.clone();
+    let faults = state.faults.clone();
     let context = move || {
         provide_context(db.clone());
         provide_context(keyring.clone());
         provide_context(endpoints.clone());
+        provide_context(faults.clone());
         // Pages: Leptos made this response's nonce (its hydration scripts carry it); the
         // policy naming it goes out with the page. Server functions have none and keep the
         // script-free default.

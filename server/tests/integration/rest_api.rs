@@ -591,12 +591,193 @@ fn routes(
     ]
 }
 
+/// Fresh cloud accounts, jobs and secrets of the tenant, for the automation routes: one of each
+/// to read or act on, and one more to delete.
+struct CloudTargets {
+    account: Uuid,
+    doomed_account: Uuid,
+    job: i64,
+    finished_job: i64,
+    secret: Uuid,
+    doomed_secret: Uuid,
+}
+
+async fn cloud_targets(app: &TestApp, tenant_id: Uuid, owner: Uuid) -> CloudTargets {
+    use app::backend::{cloud::accounts, jobs, secrets};
+    let owner = app.actor(owner).await;
+    let keys = crate::support::keyring();
+    let mut accounts_made = Vec::new();
+    for _ in 0..2 {
+        let new = accounts::NewCloudAccount {
+            name: format!("acct-{}", Uuid::new_v4().simple()),
+            region: "eu-west-1".into(),
+            access_key_id: "AKIAIOSFODNN7EXAMPLE".into(),
+            secret_access_key: "moto-secret".into(),
+            endpoint_url: Some(crate::support::moto_url()),
+            emulated: false,
+        };
+        let made = accounts::create(
+            &app.db,
+            &keys,
+            &crate::support::endpoints(),
+            &owner,
+            tenant_id,
+            new,
+        )
+        .await
+        .unwrap();
+        accounts_made.push(made.cloud_account_id);
+    }
+    let mut jobs_made = Vec::new();
+    for _ in 0..2 {
+        let mut conn = app.db.acquire().await.unwrap();
+        let job = jobs::enqueue(
+            &mut conn,
+            jobs::NewJob::new("test.later")
+                .tenant(tenant_id)
+                .run_at(time::OffsetDateTime::now_utc() + time::Duration::hours(1)),
+        )
+        .await
+        .unwrap();
+        jobs_made.push(job.job_id);
+    }
+    // The second is cancelled, so it can be retried.
+    jobs::cancel_tenant_job(&app.db, &owner, tenant_id, jobs_made[1])
+        .await
+        .unwrap();
+    let mut secrets_made = Vec::new();
+    for _ in 0..2 {
+        let name = format!("s-{}", Uuid::new_v4().simple());
+        secrets_made.push(
+            secrets::create_secret(&app.db, &keys, &owner, tenant_id, &name, "value".into())
+                .await
+                .unwrap(),
+        );
+    }
+    CloudTargets {
+        account: accounts_made[0],
+        doomed_account: accounts_made[1],
+        job: jobs_made[0],
+        finished_job: jobs_made[1],
+        secret: secrets_made[0],
+        doomed_secret: secrets_made[1],
+    }
+}
+
+/// Cloud accounts, jobs and secrets for automation.
+fn cloud_routes(tenant: Uuid, c: &CloudTargets) -> Vec<Route> {
+    let t = format!("/api/v1/tenants/{tenant}");
+    let route = |method, path: String, body, min, ok| Route {
+        method,
+        path,
+        body,
+        needs: Needs::Role(min),
+        ok,
+    };
+    let new_account = json!({
+        "name": format!("api-{}", Uuid::new_v4().simple()),
+        "region": "eu-west-1",
+        "access_key_id": "AKIAIOSFODNN7EXAMPLE",
+        "secret_access_key": "moto-secret",
+        "endpoint_url": crate::support::moto_url(),
+    });
+    let new_secret = json!({ "name": format!("api-{}", Uuid::new_v4().simple()), "value": "v" });
+    vec![
+        route(
+            Method::GET,
+            format!("{t}/cloud-accounts"),
+            None,
+            Role::Viewer,
+            200,
+        ),
+        route(
+            Method::POST,
+            format!("{t}/cloud-accounts"),
+            Some(new_account),
+            Role::Admin,
+            201,
+        ),
+        route(
+            Method::POST,
+            format!("{t}/cloud-accounts/{}/test", c.account),
+            None,
+            Role::Admin,
+            200,
+        ),
+        route(
+            Method::POST,
+            format!("{t}/cloud-accounts/{}/survey", c.account),
+            None,
+            Role::Admin,
+            202,
+        ),
+        route(
+            Method::DELETE,
+            format!("{t}/cloud-accounts/{}", c.doomed_account),
+            None,
+            Role::Admin,
+            204,
+        ),
+        route(Method::GET, format!("{t}/jobs"), None, Role::Viewer, 200),
+        route(
+            Method::GET,
+            format!("{t}/jobs/{}", c.job),
+            None,
+            Role::Viewer,
+            200,
+        ),
+        route(
+            Method::GET,
+            format!("{t}/jobs/{}/events", c.job),
+            None,
+            Role::Viewer,
+            200,
+        ),
+        route(
+            Method::POST,
+            format!("{t}/jobs/{}/cancel", c.job),
+            None,
+            Role::Member,
+            200,
+        ),
+        route(
+            Method::POST,
+            format!("{t}/jobs/{}/retry", c.finished_job),
+            None,
+            Role::Member,
+            204,
+        ),
+        route(Method::GET, format!("{t}/secrets"), None, Role::Admin, 200),
+        route(
+            Method::POST,
+            format!("{t}/secrets"),
+            Some(new_secret),
+            Role::Admin,
+            201,
+        ),
+        route(
+            Method::PUT,
+            format!("{t}/secrets/{}", c.secret),
+            Some(json!({ "value": "w" })),
+            Role::Admin,
+            200,
+        ),
+        route(
+            Method::DELETE,
+            format!("{t}/secrets/{}", c.doomed_secret),
+            None,
+            Role::Admin,
+            204,
+        ),
+    ]
+}
+
 /// Route templates as the OpenAPI document names them, to check the matrix covers every route.
 fn template(path: &str) -> String {
     let path = path.split('?').next().unwrap();
     path.split('/')
         .map(|seg| {
-            if Uuid::parse_str(seg).is_ok() {
+            if Uuid::parse_str(seg).is_ok() || (!seg.is_empty() && seg.parse::<i64>().is_ok()) {
                 "{}"
             } else {
                 seg
@@ -632,7 +813,11 @@ async fn every_route_for_every_role_in_own_and_foreign_tenants_with_keys_and_tok
                 } else {
                     foreign_resources
                 };
-                for route in routes(tenant.tenant_id, member, invitation, other_key, resources) {
+                let cloud = cloud_targets(&app, tenant.tenant_id, tenant.user(Role::Owner)).await;
+                let routes = routes(tenant.tenant_id, member, invitation, other_key, resources)
+                    .into_iter()
+                    .chain(cloud_routes(tenant.tenant_id, &cloud));
+                for route in routes {
                     let expected = match route.needs {
                         Needs::AnyCredential => route.ok,
                         Needs::Role(_) if !is_own => 404,
@@ -673,7 +858,11 @@ async fn every_route_for_every_role_in_own_and_foreign_tenants_with_keys_and_tok
         // No credential: every protected route is 401.
         let (member, invitation, other_key) =
             targets(&app, own.tenant_id, own.user(Role::Owner)).await;
-        for route in routes(own.tenant_id, member, invitation, other_key, own_resources) {
+        let cloud = cloud_targets(&app, own.tenant_id, own.user(Role::Owner)).await;
+        let routes = routes(own.tenant_id, member, invitation, other_key, own_resources)
+            .into_iter()
+            .chain(cloud_routes(own.tenant_id, &cloud));
+        for route in routes {
             let answer = call(
                 &app,
                 route.method.clone(),

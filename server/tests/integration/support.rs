@@ -152,6 +152,7 @@ pub fn settings(database_url: &str) -> Settings {
         jwt_key_file: None,
         data_dir: std::env::temp_dir().join("stratus-test"),
         sandbox_endpoint: None,
+        fault_proxy_addr: "127.0.0.1:0".parse().unwrap(),
         public_url: None,
         engine: Default::default(),
         trusted_proxies: Vec::new(),
@@ -511,4 +512,12 @@ pub async fn insert_tenant(db: &PgPool, slug: &str) -> Uuid {
     .fetch_one(db)
     .await
     .unwrap()
+}
+
+/// The test harness's endpoint policy: moto is a private address, allowed as an operator would
+/// (the same list `settings()` gives the server).
+pub fn endpoints() -> app::backend::cloud::endpoints::EndpointPolicy {
+    server::startup::endpoint_policy(&settings("postgres://unused/x"))
+        .map(|p| (*p).clone())
+        .unwrap()
 }

@@ -4,7 +4,7 @@
 //! moto is shared by the tests running at once, so every assertion about the cloud filters by
 //! this test's tenant tag.
 
-use crate::support::{keyring, moto_url, wait_until, TestApp, TEST_KEYS};
+use crate::support::{endpoints, keyring, moto_url, wait_until, TestApp, TEST_KEYS};
 use app::backend::cloud::accounts as cloud_accounts;
 use app::backend::cloud::providers::aws;
 use app::backend::identity::actor::Actor;
@@ -37,7 +37,9 @@ async fn env(slug: &str) -> Env {
         access_key_id: "AKIASANDBOXEXAMPLE00".into(),
         secret_access_key: "sandbox-secret".into(),
         endpoint_url: Some(moto_url()),
-        emulated: true,
+        // Not emulated: an emulated account lives in a moto account of its own
+        // (x-moto-account-id), and `ec2()` below inspects moto's default account.
+        emulated: false,
     };
     let account = cloud_accounts::create(
         &app.db,
@@ -165,13 +167,6 @@ impl Env {
         groups.sort();
         (vpcs, subnets, groups)
     }
-}
-
-/// The test harness's endpoint policy: moto is a private address, allowed like an operator would.
-fn endpoints() -> app::backend::cloud::endpoints::EndpointPolicy {
-    server::startup::endpoint_policy(&crate::support::settings("postgres://unused/x"))
-        .map(|p| (*p).clone())
-        .unwrap()
 }
 
 fn ec2() -> aws_sdk_ec2::Client {
@@ -499,6 +494,8 @@ async fn a_worker_killed_between_creating_and_recording_the_subnet_leaves_one_su
             .env("STRATUS_JOB_LEASE_SECS", "2")
             .env("STRATUS_JOB_POLL_MS", "100")
             .env("STRATUS_FAILPOINTS", failpoints)
+            // moto is a private address: allowed, as an operator would.
+            .env("STRATUS_ALLOWED_ENDPOINTS", moto_url())
             .env("STRATUS_LOG", "warn")
             .kill_on_drop(true)
             .spawn()

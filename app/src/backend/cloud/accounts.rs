@@ -1,7 +1,7 @@
 //! Cloud accounts: where a tenant's resources are created, with credentials kept as a secret.
 
 use crate::backend::audit::{self, By};
-use crate::backend::cloud::endpoints::{Endpoint, EndpointPolicy, NOT_ALLOWED};
+use crate::backend::cloud::endpoints::{Endpoint, EndpointPolicy, Route, NOT_ALLOWED};
 use crate::backend::cloud::providers::aws;
 use crate::backend::identity::actor::Actor;
 use crate::backend::secrets::{self, Keyring};
@@ -58,19 +58,39 @@ fn check_access_key_id(id: &str) -> Result<(), String> {
     }
 }
 
+/// An AWS account id is 12 digits (the column's check says the same).
+fn valid_account_id(id: &str) -> bool {
+    id.len() == 12 && id.chars().all(|c| c.is_ascii_digit())
+}
+
 const COLUMNS: &str =
-    "cloud_account_id, name, provider, region, endpoint_url, access_key_id, emulated, created_at";
+    "cloud_account_id, name, provider, region, endpoint_url, access_key_id, emulated, provider_account_id, created_at";
 
 pub async fn list(
     db: &PgPool,
     actor: &Actor,
     tenant_id: Uuid,
 ) -> Result<Vec<CloudAccountView>, AppError> {
+    list_page(db, actor, tenant_id, None, None).await
+}
+
+/// The tenant's cloud accounts ordered by name, after `after_name`, at most `limit` (all when
+/// `None`): keyset pagination in SQL.
+pub async fn list_page(
+    db: &PgPool,
+    actor: &Actor,
+    tenant_id: Uuid,
+    after_name: Option<&str>,
+    limit: Option<i64>,
+) -> Result<Vec<CloudAccountView>, AppError> {
     authorize(db, actor, tenant_id, Action::ViewCloudAccounts).await?;
     Ok(sqlx::query_as(&format!(
-        "select {COLUMNS} from cloud_account where tenant_id = $1 order by name"
+        "select {COLUMNS} from cloud_account where tenant_id = $1 and ($2::text is null or name > $2)
+         order by name limit $3"
     ))
     .bind(tenant_id)
+    .bind(after_name)
+    .bind(limit)
     .fetch_all(db)
     .await?)
 }
@@ -107,7 +127,17 @@ async fn insert(
         .map(str::to_string);
     let mut checks = Checks::default();
     checks
-        .check("name", validate::display_name(&name))
+        .check(
+            "name",
+            validate::display_name(&name).and_then(|()| {
+                // PostgreSQL text cannot hold NUL, and no name needs a control character.
+                if name.contains(char::is_control) {
+                    Err("Use letters, digits, spaces and punctuation.".to_string())
+                } else {
+                    Ok(())
+                }
+            }),
+        )
         .check("region", check_region(new.region.trim()))
         .check(
             "access_key_id",
@@ -117,19 +147,40 @@ async fn insert(
             "secret_access_key",
             secrets::check_value(new.secret_access_key.expose_secret()),
         );
+    // How the creation's own call (GetCallerIdentity) may connect: like `providers::open` later.
+    let mut route = Route::PublicOnly;
     if let Some(url) = &endpoint {
         let vetted = match (Endpoint::parse(url), endpoints) {
             (Err(invalid), _) => Err(invalid),
-            (Ok(_), None) => Ok(()),
+            (Ok(_), None) => {
+                route = Route::Trusted;
+                Ok(())
+            }
             (Ok(_), Some(policy)) => policy
                 .vet(url, false)
                 .await
-                .map(drop)
+                .map(|vetted| route = vetted)
                 .map_err(|_| NOT_ALLOWED.to_string()),
         };
         checks.check("endpoint_url", vetted);
     }
     checks.finish()?;
+
+    // Which provider account the credentials reach, asked before anything is written. A
+    // failure does not stop the creation (the connection test reports it); the id stays empty.
+    let cloud_account_id = Uuid::new_v4();
+    let target = aws::Target::new(
+        new.region.trim().to_string(),
+        endpoint.clone(),
+        new.access_key_id.trim().to_string(),
+        new.secret_access_key.clone(),
+        route,
+    )
+    .with_moto_account(new.emulated.then(|| aws::moto_account_id(cloud_account_id)));
+    let provider_account_id = aws::caller_account(&target)
+        .await
+        .ok()
+        .filter(|a| valid_account_id(a));
 
     let mut tx = db.begin().await?;
     let secret_name = format!("cloud-account/{}", Uuid::new_v4().simple());
@@ -144,8 +195,10 @@ async fn insert(
     )
     .await?;
     let account: CloudAccountView = sqlx::query_as(&format!(
-        "insert into cloud_account (tenant_id, name, provider, region, endpoint_url, access_key_id, secret_id, emulated)
-         values ($1, $2, 'aws', $3, $4, $5, $6, $7) returning {COLUMNS}"
+        "insert into cloud_account (tenant_id, name, provider, region, endpoint_url, access_key_id, secret_id, emulated,
+                                    cloud_account_id, provider_account_id, provider_account_checked_at)
+         values ($1, $2, 'aws', $3, $4, $5, $6, $7, $8, $9, case when $9::text is null then null else now() end)
+         returning {COLUMNS}"
     ))
     .bind(tenant_id)
     .bind(&name)
@@ -154,6 +207,8 @@ async fn insert(
     .bind(new.access_key_id.trim())
     .bind(secret_id)
     .bind(new.emulated)
+    .bind(cloud_account_id)
+    .bind(&provider_account_id)
     .fetch_one(&mut *tx)
     .await
     .map_err(|e| {
@@ -176,6 +231,7 @@ async fn insert(
             // Whether, not where: a URL may carry userinfo.
             "custom_endpoint": account.endpoint_url.is_some(),
             "access_key_id": account.access_key_id,
+            "provider_account_id": account.provider_account_id,
         }),
     )
     .await?;
@@ -250,7 +306,7 @@ pub async fn test_connection(
     cloud_account_id: Uuid,
 ) -> Result<ConnectionTest, AppError> {
     authorize(db, actor, tenant_id, Action::ManageCloudAccounts).await?;
-    let (name, region, outcome) = match super::providers::open(
+    let (name, region, outcome, provider_account_id) = match super::providers::open(
         db,
         keyring,
         endpoints,
@@ -261,7 +317,16 @@ pub async fn test_connection(
     {
         Ok(account) => {
             let outcome = aws::availability_zones(&account.target).await;
-            (account.name, account.region, outcome)
+            // Who the credentials are; kept with the account when the provider says. A provider
+            // without STS (an AWS-compatible cloud) still passes the test, with the id unknown.
+            let provider_account_id = match &outcome {
+                Ok(_) => aws::caller_account(&account.target)
+                    .await
+                    .ok()
+                    .filter(|a| valid_account_id(a)),
+                Err(_) => None,
+            };
+            (account.name, account.region, outcome, provider_account_id)
         }
         Err(AppError::EndpointNotAllowed) => {
             let (name, region): (String, String) = sqlx::query_as(
@@ -271,10 +336,21 @@ pub async fn test_connection(
                 .bind(tenant_id)
                 .fetch_one(db)
                 .await?;
-            (name, region, Err(aws::CallError::NotAllowed))
+            (name, region, Err(aws::CallError::NotAllowed), None)
         }
         Err(other) => return Err(other),
     };
+    if let Some(id) = &provider_account_id {
+        sqlx::query(
+            "update cloud_account set provider_account_id = $3, provider_account_checked_at = now()
+             where cloud_account_id = $1 and tenant_id = $2",
+        )
+        .bind(cloud_account_id)
+        .bind(tenant_id)
+        .bind(id)
+        .execute(db)
+        .await?;
+    }
     // Recorded whatever the outcome; the provider's message is not, as it may echo the endpoint
     // (which could carry userinfo).
     let mut conn = db.acquire().await?;
@@ -289,6 +365,7 @@ pub async fn test_connection(
             "succeeded": outcome.is_ok(),
             "endpoint_refused": outcome.as_ref().err() == Some(&aws::CallError::NotAllowed),
             "zones": outcome.as_ref().map(Vec::len).ok(),
+            "provider_account_id": provider_account_id,
         }),
     )
     .await?;
@@ -296,7 +373,32 @@ pub async fn test_connection(
         aws::CallError::NotAllowed => AppError::EndpointNotAllowed,
         aws::CallError::Provider(message) => AppError::Provider(message),
     })?;
-    Ok(ConnectionTest { region, zones })
+    Ok(ConnectionTest {
+        region,
+        zones,
+        provider_account_id,
+    })
+}
+
+/// Registers a cloud account on the sandbox (moto, at `endpoint`) for a tenant: emulated, so it
+/// gets a moto account of its own. Not a tenant action (tenants add real accounts): the sandbox
+/// registers the demo tenant's at startup, and tests give tenants sandboxes of their own.
+pub async fn register_sandbox(
+    db: &PgPool,
+    keyring: &Keyring,
+    tenant_id: Uuid,
+    name: &str,
+    endpoint: &str,
+) -> Result<CloudAccountView, AppError> {
+    let sandbox = NewCloudAccount {
+        name: name.into(),
+        region: "us-east-1".into(),
+        access_key_id: "AKIASANDBOXEXAMPLE00".into(),
+        secret_access_key: SecretString::from("sandbox-secret-access-key"),
+        endpoint_url: Some(endpoint.to_string()),
+        emulated: true,
+    };
+    insert(db, keyring, None, None, tenant_id, sandbox).await
 }
 
 /// The embedded default: a "demo" tenant owned by the first platform admin, with a cloud
@@ -357,15 +459,7 @@ pub async fn ensure_sandbox(
                 .await?;
         }
         None => {
-            let sandbox = NewCloudAccount {
-                name: SANDBOX_NAME.into(),
-                region: "us-east-1".into(),
-                access_key_id: "AKIASANDBOXEXAMPLE00".into(),
-                secret_access_key: SecretString::from("sandbox-secret-access-key"),
-                endpoint_url: Some(endpoint.to_string()),
-                emulated: true,
-            };
-            insert(db, keyring, None, None, tenant_id, sandbox).await?;
+            register_sandbox(db, keyring, tenant_id, SANDBOX_NAME, endpoint).await?;
         }
     }
     Ok(())

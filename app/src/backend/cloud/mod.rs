@@ -4,4 +4,5 @@
 pub mod accounts;
 pub mod endpoints;
 pub mod providers;
+pub mod sandbox;
 pub mod zone_survey;

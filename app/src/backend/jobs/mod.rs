@@ -32,12 +32,53 @@ pub async fn list_tenant_jobs(
     tenant_id: Uuid,
     limit: i64,
 ) -> Result<Vec<JobSummary>, AppError> {
+    list_tenant_jobs_page(db, actor, tenant_id, None, limit.clamp(1, 500)).await
+}
+
+/// The tenant's jobs, newest first, older than `before_job_id`: keyset pagination in SQL.
+pub async fn list_tenant_jobs_page(
+    db: &PgPool,
+    actor: &Actor,
+    tenant_id: Uuid,
+    before_job_id: Option<i64>,
+    limit: i64,
+) -> Result<Vec<JobSummary>, AppError> {
     authorize(db, actor, tenant_id, Action::ViewJobs).await?;
     Ok(sqlx::query_as(&format!(
-        "select {SUMMARY_COLUMNS} from job where tenant_id = $1 order by job_id desc limit $2"
+        "select {SUMMARY_COLUMNS} from job where tenant_id = $1 and ($2::bigint is null or job_id < $2)
+         order by job_id desc limit $3"
     ))
     .bind(tenant_id)
-    .bind(limit.clamp(1, 500))
+    .bind(before_job_id)
+    .bind(limit.clamp(1, 501))
+    .fetch_all(db)
+    .await?)
+}
+
+/// A tenant job's events in order, after `after_event_id`; another tenant's job is 404.
+pub async fn tenant_job_events(
+    db: &PgPool,
+    actor: &Actor,
+    tenant_id: Uuid,
+    job_id: i64,
+    after_event_id: Option<i64>,
+    limit: i64,
+) -> Result<Vec<JobEventView>, AppError> {
+    authorize(db, actor, tenant_id, Action::ViewJobs).await?;
+    let exists: Option<i64> =
+        sqlx::query_scalar("select job_id from job where job_id = $1 and tenant_id = $2")
+            .bind(job_id)
+            .bind(tenant_id)
+            .fetch_optional(db)
+            .await?;
+    exists.ok_or(AppError::NotFound)?;
+    Ok(sqlx::query_as(
+        "select event_id, job_id, kind, percent, message, created_at from job_event
+         where job_id = $1 and ($2::bigint is null or event_id > $2) order by event_id limit $3",
+    )
+    .bind(job_id)
+    .bind(after_event_id)
+    .bind(limit.clamp(1, 501))
     .fetch_all(db)
     .await?)
 }

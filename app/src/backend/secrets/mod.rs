@@ -150,13 +150,46 @@ pub async fn list_secrets(
     actor: &Actor,
     tenant_id: Uuid,
 ) -> Result<Vec<SecretView>, AppError> {
+    list_secrets_page(db, actor, tenant_id, None, None).await
+}
+
+const SECRET_COLUMNS: &str = "secret_id, name, purpose, created_at, updated_at, last_revealed_at";
+
+/// The tenant's secrets (never their values) ordered by name, after `after_name`, at most
+/// `limit` (all when `None`): keyset pagination in SQL.
+pub async fn list_secrets_page(
+    db: &PgPool,
+    actor: &Actor,
+    tenant_id: Uuid,
+    after_name: Option<&str>,
+    limit: Option<i64>,
+) -> Result<Vec<SecretView>, AppError> {
     authorize(db, actor, tenant_id, Action::ViewSecrets).await?;
-    Ok(sqlx::query_as(
-        "select secret_id, name, purpose, created_at, updated_at, last_revealed_at
-         from secret where tenant_id = $1 order by name",
-    )
+    Ok(sqlx::query_as(&format!(
+        "select {SECRET_COLUMNS} from secret where tenant_id = $1 and ($2::text is null or name > $2)
+         order by name limit $3"
+    ))
     .bind(tenant_id)
+    .bind(after_name)
+    .bind(limit)
     .fetch_all(db)
+    .await?)
+}
+
+/// One secret of the tenant (never its value); another tenant's is 404.
+pub async fn get_secret(
+    db: &PgPool,
+    actor: &Actor,
+    tenant_id: Uuid,
+    secret_id: Uuid,
+) -> Result<SecretView, AppError> {
+    authorize(db, actor, tenant_id, Action::ViewSecrets).await?;
+    Ok(sqlx::query_as(&format!(
+        "select {SECRET_COLUMNS} from secret where tenant_id = $1 and secret_id = $2"
+    ))
+    .bind(tenant_id)
+    .bind(secret_id)
+    .fetch_one(db)
     .await?)
 }
 

@@ -3,12 +3,15 @@
 
 mod account;
 mod audit;
+mod cloud_accounts;
 mod docs;
 mod extract;
 mod idempotency;
+mod jobs;
 mod keys;
 mod page;
 mod problems;
+mod secrets;
 mod tenants;
 mod zones;
 
@@ -73,7 +76,18 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(keys::revoke))
         .routes(routes!(audit::list))
         .routes(routes!(zones::list, zones::create))
-        .routes(routes!(zones::get, zones::update, zones::delete));
+        .routes(routes!(zones::get, zones::update, zones::delete))
+        .routes(routes!(cloud_accounts::list, cloud_accounts::create))
+        .routes(routes!(cloud_accounts::delete))
+        .routes(routes!(cloud_accounts::test_connection))
+        .routes(routes!(cloud_accounts::survey))
+        .routes(routes!(jobs::list))
+        .routes(routes!(jobs::get))
+        .routes(routes!(jobs::events))
+        .routes(routes!(jobs::cancel))
+        .routes(routes!(jobs::retry))
+        .routes(routes!(secrets::list, secrets::create))
+        .routes(routes!(secrets::replace, secrets::delete));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
         .split_for_parts()

@@ -1,13 +1,18 @@
-//! AWS through aws-sdk-ec2, with an endpoint override for emulators (moto) and compatible clouds.
+//! AWS through aws-sdk-ec2 (and aws-sdk-sts for who the credentials are), with an endpoint override for emulators (moto) and compatible clouds.
 
 use crate::backend::cloud::endpoints::{PublicOnly, Route, NOT_ALLOWED};
+use aws_sdk_ec2::config::interceptors::BeforeTransmitInterceptorContextMut;
 use aws_sdk_ec2::config::timeout::TimeoutConfig;
-use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
-use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_ec2::config::{
+    BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents,
+};
+use aws_sdk_ec2::error::{BoxError, DisplayErrorContext, ProvideErrorMetadata};
 use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use uuid::Uuid;
 
 /// The most availability zones taken from one answer: a region has a handful, so more is an
 /// endpoint misbehaving (and each zone costs the survey a call).
@@ -26,6 +31,51 @@ pub struct Target {
     /// Set by the client's resolver when it refused a name: a failure is then a refusal, not
     /// a transport error to pass on.
     pub refused: Arc<AtomicBool>,
+    /// On the sandbox (moto): the moto account this cloud account lives in, sent as
+    /// `x-moto-account-id` on every request so each cloud account has its own VPCs, instances
+    /// and databases. `None` for real AWS.
+    pub moto_account_id: Option<String>,
+}
+
+/// The moto account of a sandbox cloud account: 12 digits derived from its id, the same on every
+/// start (so its objects are found again) and different for every account (so two tenants'
+/// sandboxes never see each other). Never moto's default account 123456789012, which every
+/// request without the header shares.
+pub fn moto_account_id(cloud_account_id: Uuid) -> String {
+    let digest = Sha256::digest(cloud_account_id.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    // 100000000000..=999999999999: twelve digits with no leading zero.
+    let n = u64::from_be_bytes(first) % 900_000_000_000 + 100_000_000_000;
+    if n == 123_456_789_012 {
+        "123456789013".to_string()
+    } else {
+        n.to_string()
+    }
+}
+
+/// Adds `x-moto-account-id` to every request (after signing: moto does not check signatures,
+/// and the header must not change what a real endpoint would verify).
+#[derive(Debug)]
+struct MotoAccount(String);
+
+impl Intercept for MotoAccount {
+    fn name(&self) -> &'static str {
+        "MotoAccount"
+    }
+
+    fn modify_before_transmit(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        _config: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        context
+            .request_mut()
+            .headers_mut()
+            .insert("x-moto-account-id", self.0.clone());
+        Ok(())
+    }
 }
 
 impl Target {
@@ -43,7 +93,14 @@ impl Target {
             secret_access_key,
             route,
             refused: Default::default(),
+            moto_account_id: None,
         }
+    }
+
+    /// On the sandbox: the moto account to send every request as.
+    pub fn with_moto_account(mut self, moto_account_id: Option<String>) -> Target {
+        self.moto_account_id = moto_account_id;
+        self
     }
 
     /// Whether a call failed because the endpoint's name resolved to a non-public address.
@@ -94,17 +151,11 @@ pub fn ec2(target: &Target) -> aws_sdk_ec2::Client {
         None,
         "stratus-cloud-account",
     );
-    let timeouts = TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(3))
-        .read_timeout(Duration::from_secs(10))
-        .operation_attempt_timeout(Duration::from_secs(10))
-        .operation_timeout(Duration::from_secs(20))
-        .build();
     let mut config = aws_sdk_ec2::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(target.region.clone()))
         .credentials_provider(credentials)
-        .timeout_config(timeouts);
+        .timeout_config(timeouts());
     if let Some(endpoint) = &target.endpoint_url {
         config = config.endpoint_url(endpoint);
     }
@@ -118,7 +169,54 @@ pub fn ec2(target: &Target) -> aws_sdk_ec2::Client {
             .build_with_resolver(resolver);
         config = config.http_client(client);
     }
+    if let Some(account) = &target.moto_account_id {
+        config = config.interceptor(MotoAccount(account.clone()));
+    }
     aws_sdk_ec2::Client::from_conf(config.build())
+}
+
+/// STS GetCallerIdentity: the AWS account the credentials belong to (no permission needed). On
+/// the sandbox it is the cloud account's own moto account.
+pub async fn caller_account(target: &Target) -> Result<String, String> {
+    let credentials = Credentials::new(
+        &target.access_key_id,
+        target.secret_access_key.expose_secret(),
+        None,
+        None,
+        "stratus-cloud-account",
+    );
+    let mut config = aws_sdk_sts::Config::builder()
+        .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+        .region(aws_sdk_sts::config::Region::new(target.region.clone()))
+        .credentials_provider(credentials)
+        .timeout_config(timeouts());
+    if let Some(endpoint) = &target.endpoint_url {
+        config = config.endpoint_url(endpoint);
+    }
+    if let Some(account) = &target.moto_account_id {
+        config = config.interceptor(MotoAccount(account.clone()));
+    }
+    let answer = aws_sdk_sts::Client::from_conf(config.build())
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| match (e.code(), e.message()) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            _ => DisplayErrorContext(&e).to_string(),
+        })?;
+    answer
+        .account()
+        .map(str::to_string)
+        .ok_or_else(|| "GetCallerIdentity answered without an account".to_string())
+}
+
+fn timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .read_timeout(Duration::from_secs(10))
+        .operation_attempt_timeout(Duration::from_secs(10))
+        .operation_timeout(Duration::from_secs(20))
+        .build()
 }
 
 /// The provider's own words for an SDK error: its code and message when AWS answered, the
@@ -213,5 +311,24 @@ where
         class,
         code,
         message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moto_accounts_are_twelve_digits_stable_and_distinct() {
+        let a = Uuid::from_u128(1);
+        let b = Uuid::from_u128(2);
+        assert_eq!(moto_account_id(a), moto_account_id(a));
+        assert_ne!(moto_account_id(a), moto_account_id(b));
+        for id in [a, b, Uuid::new_v4(), Uuid::nil(), Uuid::max()] {
+            let account = moto_account_id(id);
+            assert_eq!(account.len(), 12, "{account}");
+            assert!(account.chars().all(|c| c.is_ascii_digit()), "{account}");
+            assert_ne!(account, "123456789012");
+        }
     }
 }

@@ -114,6 +114,8 @@ pub async fn open(
             access_key_id,
             secret_access_key,
             route,
-        ),
+        )
+        // Each sandbox cloud account is its own moto account (docs/sandbox.md).
+        .with_moto_account(emulated.then(|| aws::moto_account_id(cloud_account_id))),
     })
 }
