@@ -132,8 +132,8 @@ mod tests {
 
     #[test]
     fn rotation_keeps_old_tokens_valid_until_the_old_key_goes() {
-        let old = super::super::keyfile::generate_line("old");
-        let new = super::super::keyfile::generate_line("new");
+        let old = crate::backend::secrets::keyfile::generate_line("old");
+        let new = crate::backend::secrets::keyfile::generate_line("new");
         let token = keys(&old).issue(&claims(60)).unwrap();
         let both = keys(&format!("{new}\n{old}"));
         assert_eq!(both.active_kid(), "new");
@@ -143,7 +143,7 @@ mod tests {
 
     #[test]
     fn refuses_expired_and_foreign_tokens() {
-        let k = keys(&super::super::keyfile::generate_line("a"));
+        let k = keys(&crate::backend::secrets::keyfile::generate_line("a"));
         assert!(k.verify(&k.issue(&claims(-60)).unwrap()).is_err());
         let mut wrong_aud = claims(60);
         wrong_aud.aud = "someone-else".into();
