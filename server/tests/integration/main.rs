@@ -5,6 +5,7 @@ mod audit;
 mod authz_matrix;
 mod events;
 mod health;
+mod instance_groups;
 mod queue;
 mod rest_api;
 mod secrets;

@@ -4,4 +4,5 @@
 //!   to bounded steps and conditions. Everything the group promises (zone balance, protection,
 //!   scale-in order, repair budget, rolling replacement) is decided there and table-tested.
 
+pub mod instances;
 pub mod planner;
