@@ -53,9 +53,14 @@ async fn group(slug: &str) -> Group {
     .fetch_one(&app.db)
     .await
     .expect("a group row");
-    let open = providers::open(&app.db, &keyring(), fixture.tenant_id, account.cloud_account_id)
-        .await
-        .expect("the account opens");
+    let open = providers::open(
+        &app.db,
+        &keyring(),
+        fixture.tenant_id,
+        account.cloud_account_id,
+    )
+    .await
+    .expect("the account opens");
     let images = aws::ec2(&open.target)
         .describe_images()
         .send()
@@ -223,7 +228,9 @@ async fn twelve_over_three_zones_then_seven_then_healed_after_out_of_band_termin
     assert!(ZONES.iter().all(|z| zones.contains_key(*z)));
     let rows = g.observe().await;
     assert_eq!(rows.len(), 12);
-    assert!(rows.iter().all(|r| r.provider_id.is_some() && r.state == "running"));
+    assert!(rows
+        .iter()
+        .all(|r| r.provider_id.is_some() && r.state == "running"));
 
     // Every instance carries its ownership tags from the launch call.
     let described = aws::ec2(&g.target)
@@ -240,7 +247,12 @@ async fn twelve_over_three_zones_then_seven_then_healed_after_out_of_band_termin
     for r in described.reservations() {
         for i in r.instances() {
             let keys: Vec<&str> = i.tags().iter().filter_map(|t| t.key()).collect();
-            for k in ["stratus:installation", "stratus:tenant", "stratus:token", "stratus:revision"] {
+            for k in [
+                "stratus:installation",
+                "stratus:tenant",
+                "stratus:token",
+                "stratus:revision",
+            ] {
                 assert!(keys.contains(&k), "{k} missing on {:?}", i.instance_id());
             }
         }
@@ -270,7 +282,9 @@ async fn twelve_over_three_zones_then_seven_then_healed_after_out_of_band_termin
     assert_eq!(runs, 1);
     assert_eq!(sorted(&g.at_provider().await), vec![2, 2, 3]);
     let rows = g.observe().await;
-    assert!(rows.iter().all(|r| !victims.contains(r.provider_id.as_ref().unwrap_or(&String::new()))));
+    assert!(rows
+        .iter()
+        .all(|r| !victims.contains(r.provider_id.as_ref().unwrap_or(&String::new()))));
     g.cleanup().await;
 }
 

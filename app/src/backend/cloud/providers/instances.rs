@@ -11,7 +11,9 @@
 use super::aws::{self, Target};
 use super::network::{Ownership, TAG_RESOURCE, TAG_TOKEN};
 use super::{ErrorClass, ProviderError};
-use aws_sdk_ec2::types::{Filter, InstanceStateName, InstanceType, Placement, ResourceType, TagSpecification};
+use aws_sdk_ec2::types::{
+    Filter, InstanceStateName, InstanceType, Placement, ResourceType, TagSpecification,
+};
 use time::OffsetDateTime;
 
 /// What a launch asks for.
@@ -72,7 +74,10 @@ impl AwsInstances {
 
     /// One RunInstances call: all `count` instances or none. A capacity refusal comes back as
     /// `ErrorClass::Capacity` naming the zone, with the provider's words.
-    pub async fn launch(&self, req: &LaunchRequest) -> Result<Vec<ProviderInstance>, ProviderError> {
+    pub async fn launch(
+        &self,
+        req: &LaunchRequest,
+    ) -> Result<Vec<ProviderInstance>, ProviderError> {
         use base64::Engine as _;
         let count = i32::try_from(req.count).unwrap_or(i32::MAX);
         let mut tags = req.owner.tags();

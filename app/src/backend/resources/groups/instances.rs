@@ -117,7 +117,11 @@ pub async fn observe(
         match found {
             Some(p) => {
                 let state = state_of(p);
-                let health = if state == "running" { "healthy" } else { "unknown" };
+                let health = if state == "running" {
+                    "healthy"
+                } else {
+                    "unknown"
+                };
                 sqlx::query(
                     "update instance set provider_id = $2, state = $3, health = $4,
                             terminated_at = case when $3 = 'terminated' then now() else terminated_at end
