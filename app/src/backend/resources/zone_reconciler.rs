@@ -294,7 +294,6 @@ async fn provision(
     }
 
     // Done for the generation read at the start; a change since then runs us again.
-    let mut conditions = conditions;
     set_condition(
         &mut conditions,
         "Ready",
