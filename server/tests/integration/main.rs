@@ -7,6 +7,7 @@ mod authz_matrix;
 mod events;
 mod fault_proxy;
 mod health;
+mod instance_groups;
 mod overview;
 mod queue;
 mod rest_api;

@@ -12,6 +12,7 @@
 //!   any event; [`sweeper`]: per cloud account, deletes tagged objects nothing tracks.
 
 pub mod cloud_objects;
+pub mod groups;
 pub mod prices;
 pub mod sweeper;
 mod zone_reconciler;

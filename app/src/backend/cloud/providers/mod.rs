@@ -6,6 +6,7 @@
 //! fails with a [`ProviderError`] whose class tells the reconciler what to do next.
 
 pub mod aws;
+pub mod instances;
 pub mod network;
 
 use crate::backend::cloud::endpoints::{EndpointPolicy, Route};

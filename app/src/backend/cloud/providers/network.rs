@@ -52,7 +52,7 @@ pub struct Ownership {
 }
 
 impl Ownership {
-    fn tags(&self) -> Vec<Tag> {
+    pub fn tags(&self) -> Vec<Tag> {
         let created = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();

@@ -1,0 +1,235 @@
+//! Instances at the provider, for instance groups: one batched launch per zone, listing a
+//! group's instances by tag, and terminating them (PROVISIONING.md §2.3, §4).
+//!
+//! A launch of `n` instances is one RunInstances call with `MinCount = MaxCount = n`, so every
+//! instance of the batch carries the same tags, set by the call itself: the ownership tags and
+//! the batch's write-ahead token (`stratus:token`). An instance's own identity is the pair
+//! (token, `AmiLaunchIndex`), which EC2 numbers 0..n-1 within the call; that is what a
+//! reconciler that crashed after the call matches its write-ahead rows against. `ClientToken`
+//! carries the same token for AWS (the sandbox ignores it).
+
+use super::aws::{self, Target};
+use super::network::{Ownership, TAG_RESOURCE, TAG_TOKEN};
+use super::{ErrorClass, ProviderError};
+use aws_sdk_ec2::types::{
+    Filter, InstanceStateName, InstanceType, Placement, ResourceType, TagSpecification,
+};
+use time::OffsetDateTime;
+
+/// What a launch asks for.
+#[derive(Debug, Clone)]
+pub struct LaunchRequest {
+    pub availability_zone: String,
+    /// The zone's subnet, when the zone has one.
+    pub subnet_id: Option<String>,
+    pub security_group_id: Option<String>,
+    pub image_id: String,
+    pub instance_type: String,
+    /// Base64 is applied here; the caller passes the script as written.
+    pub user_data: Option<String>,
+    pub count: u32,
+    /// Tags every instance of the batch carries (the token is the batch's write-ahead token).
+    pub owner: Ownership,
+    /// The template revision, tagged so an adopted instance's revision is known.
+    pub revision: i64,
+}
+
+pub const TAG_REVISION: &str = "stratus:revision";
+
+/// One instance as the provider lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderInstance {
+    pub instance_id: String,
+    pub availability_zone: String,
+    /// EC2's state name: `pending`, `running`, `stopping`, `stopped`, `shutting-down`,
+    /// `terminated`.
+    pub state: String,
+    pub launch_token: Option<String>,
+    pub launch_index: i32,
+    pub revision: Option<i64>,
+    pub launched_at: Option<OffsetDateTime>,
+}
+
+fn missing(call: &str) -> ProviderError {
+    ProviderError {
+        class: ErrorClass::UnknownOutcome,
+        code: None,
+        message: format!("{call} answered without the instances it launched"),
+    }
+}
+
+/// Instance calls for one cloud account.
+pub struct AwsInstances {
+    read: aws_sdk_ec2::Client,
+    once: aws_sdk_ec2::Client,
+}
+
+impl AwsInstances {
+    pub fn new(target: &Target) -> Self {
+        AwsInstances {
+            read: aws::ec2(target),
+            once: aws::ec2_without_retries(target),
+        }
+    }
+
+    /// One RunInstances call: all `count` instances or none. A capacity refusal comes back as
+    /// `ErrorClass::Capacity` naming the zone, with the provider's words.
+    pub async fn launch(
+        &self,
+        req: &LaunchRequest,
+    ) -> Result<Vec<ProviderInstance>, ProviderError> {
+        use base64::Engine as _;
+        let count = i32::try_from(req.count).unwrap_or(i32::MAX);
+        let mut tags = req.owner.tags();
+        tags.push(
+            aws_sdk_ec2::types::Tag::builder()
+                .key(TAG_REVISION)
+                .value(req.revision.to_string())
+                .build(),
+        );
+        let mut call = self
+            .once
+            .run_instances()
+            .image_id(&req.image_id)
+            .instance_type(InstanceType::from(req.instance_type.as_str()))
+            .min_count(count)
+            .max_count(count)
+            // ≤ 64 ASCII characters: the token is built to fit.
+            .client_token(&req.owner.token)
+            .placement(
+                Placement::builder()
+                    .availability_zone(&req.availability_zone)
+                    .build(),
+            )
+            .tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::Instance)
+                    .set_tags(Some(tags))
+                    .build(),
+            );
+        if let Some(subnet) = &req.subnet_id {
+            call = call.subnet_id(subnet);
+        }
+        if let Some(sg) = &req.security_group_id {
+            call = call.security_group_ids(sg);
+        }
+        if let Some(data) = &req.user_data {
+            call = call.user_data(base64::engine::general_purpose::STANDARD.encode(data));
+        }
+        let answer = call.send().await.map_err(|e| {
+            let mut err = aws::classify(&e);
+            if let ErrorClass::Capacity { zone } = &mut err.class {
+                *zone = Some(req.availability_zone.clone());
+            }
+            err
+        })?;
+        let instances: Vec<ProviderInstance> = answer.instances().iter().map(convert).collect();
+        if instances.len() != req.count as usize {
+            return Err(missing("RunInstances"));
+        }
+        Ok(instances)
+    }
+
+    /// Every instance tagged with this resource (terminated ones included while EC2 still
+    /// lists them).
+    pub async fn list_for_resource(
+        &self,
+        resource_id: uuid::Uuid,
+    ) -> Result<Vec<ProviderInstance>, ProviderError> {
+        self.list(
+            Filter::builder()
+                .name(format!("tag:{TAG_RESOURCE}"))
+                .values(resource_id.to_string())
+                .build(),
+        )
+        .await
+    }
+
+    /// The instances one launch call made, found by its token.
+    pub async fn find_by_token(&self, token: &str) -> Result<Vec<ProviderInstance>, ProviderError> {
+        self.list(
+            Filter::builder()
+                .name(format!("tag:{TAG_TOKEN}"))
+                .values(token)
+                .build(),
+        )
+        .await
+    }
+
+    async fn list(&self, filter: Filter) -> Result<Vec<ProviderInstance>, ProviderError> {
+        let mut out = Vec::new();
+        let mut pages = self
+            .read
+            .describe_instances()
+            .filters(filter)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws::classify(&e))?;
+            for r in page.reservations() {
+                out.extend(r.instances().iter().map(convert));
+            }
+        }
+        out.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
+        Ok(out)
+    }
+
+    /// TerminateInstances for these ids; ids EC2 no longer knows count as done.
+    pub async fn terminate(&self, ids: &[String]) -> Result<(), ProviderError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        match self
+            .once
+            .terminate_instances()
+            .set_instance_ids(Some(ids.to_vec()))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let err = aws::classify(&e);
+                if err.class == ErrorClass::NotFound && ids.len() > 1 {
+                    // One unknown id fails the whole call: terminate the rest one by one.
+                    for id in ids {
+                        Box::pin(self.terminate(std::slice::from_ref(id))).await?;
+                    }
+                    Ok(())
+                } else if err.class == ErrorClass::NotFound {
+                    Ok(())
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+}
+
+fn convert(i: &aws_sdk_ec2::types::Instance) -> ProviderInstance {
+    let tag = |key: &str| {
+        i.tags()
+            .iter()
+            .find(|t| t.key() == Some(key))
+            .and_then(|t| t.value())
+            .map(str::to_string)
+    };
+    ProviderInstance {
+        instance_id: i.instance_id().unwrap_or_default().to_string(),
+        availability_zone: i
+            .placement()
+            .and_then(|p| p.availability_zone())
+            .unwrap_or_default()
+            .to_string(),
+        state: i
+            .state()
+            .and_then(|s| s.name())
+            .map(|n: &InstanceStateName| n.as_str().to_string())
+            .unwrap_or_else(|| "pending".into()),
+        launch_token: tag(TAG_TOKEN),
+        launch_index: i.ami_launch_index().unwrap_or(0),
+        revision: tag(TAG_REVISION).and_then(|r| r.parse().ok()),
+        launched_at: i
+            .launch_time()
+            .and_then(|t| OffsetDateTime::from_unix_timestamp(t.secs()).ok()),
+    }
+}

@@ -1,0 +1,309 @@
+//! A group's instances: write-ahead rows, batched launches, observation by tag, adoption after
+//! a crash, and termination (PROVISIONING.md §2.3–2.5).
+//!
+//! A launch writes its `n` rows (`launching`, no provider id, one shared token, indexes
+//! 0..n-1) and commits them before the RunInstances call, under an advisory lock on the token so
+//! two runs never launch the same batch. [`observe`] then reconciles the rows with what the
+//! provider lists under the group's tag: a row without an id takes the instance carrying its
+//! token and launch index; an instance carrying the group's tag that no row knows is adopted;
+//! an instance the provider stopped listing is gone.
+
+use crate::backend::cloud::providers::instances::{AwsInstances, LaunchRequest, ProviderInstance};
+use crate::backend::cloud::providers::{ErrorClass, ProviderError};
+use crate::backend::resources::groups::planner::{Health, InstanceState, ObservedInstance};
+use sqlx::{Connection, PgPool};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+/// How long a `launching` row may wait for its instance to appear before it counts as never
+/// made: longer than the SDK's whole operation timeout, so a call still in flight is not
+/// forgotten.
+pub const LAUNCH_UNSEEN_AFTER: Duration = Duration::seconds(60);
+
+/// One `instance` row.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct InstanceRow {
+    pub instance_row_id: Uuid,
+    pub availability_zone: String,
+    pub launch_token: String,
+    pub launch_index: i32,
+    pub revision: i64,
+    pub provider_id: Option<String>,
+    pub state: String,
+    pub health: String,
+    pub protected: bool,
+    pub launched_at: OffsetDateTime,
+}
+
+impl InstanceRow {
+    /// The row as the planner sees it (a row without a provider id goes by its token).
+    pub fn observed(&self) -> ObservedInstance {
+        ObservedInstance {
+            id: self
+                .provider_id
+                .clone()
+                .unwrap_or_else(|| format!("{}#{}", self.launch_token, self.launch_index)),
+            zone: self.availability_zone.clone(),
+            revision: self.revision,
+            state: InstanceState::parse(&self.state).unwrap_or(InstanceState::Lost),
+            health: match self.health.as_str() {
+                "healthy" => Health::Healthy,
+                "unhealthy" => Health::Unhealthy,
+                _ => Health::Unknown,
+            },
+            launched_at: self.launched_at,
+            protected: self.protected,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InstanceError {
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// A new launch token: `ig` and 32 hex digits, within EC2's 64-character `ClientToken`.
+pub fn new_token() -> String {
+    format!("ig{}", Uuid::new_v4().simple())
+}
+
+/// The group's rows that are not terminated.
+pub async fn live_rows(db: &PgPool, resource_id: Uuid) -> Result<Vec<InstanceRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select instance_row_id, availability_zone, launch_token, launch_index, revision,
+                provider_id, state, health, protected, launched_at
+         from instance where resource_id = $1 and state <> 'terminated'
+         order by availability_zone, launched_at, launch_index",
+    )
+    .bind(resource_id)
+    .fetch_all(db)
+    .await
+}
+
+fn state_of(p: &ProviderInstance) -> &'static str {
+    match p.state.as_str() {
+        "pending" => "pending",
+        "running" => "running",
+        "stopping" => "stopping",
+        "stopped" => "stopped",
+        "shutting-down" => "shutting_down",
+        "terminated" => "terminated",
+        _ => "lost",
+    }
+}
+
+/// Brings the rows in line with the provider, then returns the live rows.
+pub async fn observe(
+    db: &PgPool,
+    provider: &AwsInstances,
+    tenant_id: Uuid,
+    resource_id: Uuid,
+    now: OffsetDateTime,
+) -> Result<Vec<InstanceRow>, InstanceError> {
+    let listed = provider.list_for_resource(resource_id).await?;
+    let rows = live_rows(db, resource_id).await?;
+    let mut tx = db.begin().await?;
+    for row in &rows {
+        let found = match &row.provider_id {
+            Some(id) => listed.iter().find(|p| &p.instance_id == id),
+            None => listed.iter().find(|p| {
+                p.launch_token.as_deref() == Some(row.launch_token.as_str())
+                    && p.launch_index == row.launch_index
+            }),
+        };
+        match found {
+            Some(p) => {
+                let state = state_of(p);
+                let health = if state == "running" {
+                    "healthy"
+                } else {
+                    "unknown"
+                };
+                sqlx::query(
+                    "update instance set provider_id = $2, state = $3, health = $4,
+                            terminated_at = case when $3 = 'terminated' then now() else terminated_at end
+                     where instance_row_id = $1",
+                )
+                .bind(row.instance_row_id)
+                .bind(&p.instance_id)
+                .bind(state)
+                .bind(health)
+                .execute(&mut *tx)
+                .await?;
+            }
+            None if row.provider_id.is_some() => {
+                // The provider no longer lists it at all: gone.
+                sqlx::query(
+                    "update instance set state = 'terminated', terminated_at = now() where instance_row_id = $1",
+                )
+                .bind(row.instance_row_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            None if now - row.launched_at > LAUNCH_UNSEEN_AFTER => {
+                // The launch never made it (the process died before the call, or the call
+                // failed): nothing carries the token, so the planner launches again.
+                sqlx::query(
+                    "update instance set state = 'terminated', terminated_at = now() where instance_row_id = $1",
+                )
+                .bind(row.instance_row_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            None => {}
+        }
+    }
+    // Tagged with this group but unknown to every row (a row lost with a rolled-back
+    // transaction): adopt it, so it is counted and never doubled.
+    for p in &listed {
+        if p.state == "terminated" {
+            continue;
+        }
+        let token = p.launch_token.clone().unwrap_or_else(new_token);
+        sqlx::query(
+            "insert into instance (resource_id, tenant_id, availability_zone, launch_token, launch_index,
+                                   revision, provider_id, state, launched_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, now()))
+             on conflict do nothing",
+        )
+        .bind(resource_id)
+        .bind(tenant_id)
+        .bind(&p.availability_zone)
+        .bind(&token)
+        .bind(p.launch_index)
+        .bind(p.revision.unwrap_or(0))
+        .bind(&p.instance_id)
+        .bind(state_of(p))
+        .bind(p.launched_at)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(live_rows(db, resource_id).await?)
+}
+
+/// One batched launch: commits the write-ahead rows, makes the call, records the ids. A
+/// capacity refusal or any other answer that made nothing closes the rows (the planner sees
+/// the zone's failure and decides); an unknown outcome leaves them for [`observe`] to settle
+/// by tag.
+pub async fn launch_batch(
+    db: &PgPool,
+    provider: &AwsInstances,
+    tenant_id: Uuid,
+    resource_id: Uuid,
+    req: &LaunchRequest,
+) -> Result<Vec<String>, InstanceError> {
+    let token = req.owner.token.clone();
+    // A connection of its own holds the token's lock; if the process dies it closes.
+    let mut lock = db.acquire().await?.detach();
+    sqlx::query("select pg_advisory_lock(hashtextextended($1, 14))")
+        .bind(&token)
+        .execute(&mut lock)
+        .await?;
+    let result = launch_locked(db, provider, tenant_id, resource_id, req).await;
+    let _ = lock.close().await;
+    result
+}
+
+async fn launch_locked(
+    db: &PgPool,
+    provider: &AwsInstances,
+    tenant_id: Uuid,
+    resource_id: Uuid,
+    req: &LaunchRequest,
+) -> Result<Vec<String>, InstanceError> {
+    let token = &req.owner.token;
+    let written: i64 = sqlx::query_scalar("select count(*) from instance where launch_token = $1")
+        .bind(token)
+        .fetch_one(db)
+        .await?;
+    if written == 0 {
+        let mut tx = db.begin().await?;
+        for index in 0..i32::try_from(req.count).unwrap_or(i32::MAX) {
+            sqlx::query(
+                "insert into instance (resource_id, tenant_id, availability_zone, launch_token, launch_index, revision)
+                 values ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(resource_id)
+            .bind(tenant_id)
+            .bind(&req.availability_zone)
+            .bind(token)
+            .bind(index)
+            .bind(req.revision)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+    }
+    // Look before launching: a run that died after the call left instances with the token.
+    let mut made = provider.find_by_token(token).await?;
+    if made.is_empty() {
+        crate::backend::resources::failpoint("instances.before_launch").await;
+        match provider.launch(req).await {
+            Ok(instances) => made = instances,
+            Err(e) if e.class == ErrorClass::UnknownOutcome => return Err(e.into()),
+            Err(e) => {
+                sqlx::query(
+                    "update instance set state = 'terminated', terminated_at = now()
+                     where launch_token = $1 and provider_id is null",
+                )
+                .bind(token)
+                .execute(db)
+                .await?;
+                if let ErrorClass::Capacity { .. } = e.class {
+                    sqlx::query(
+                        "insert into instance_group_capacity_failure (resource_id, availability_zone, message)
+                         values ($1, $2, $3)
+                         on conflict (resource_id, availability_zone)
+                         do update set message = excluded.message, failed_at = now()",
+                    )
+                    .bind(resource_id)
+                    .bind(&req.availability_zone)
+                    .bind(&e.message)
+                    .execute(db)
+                    .await?;
+                }
+                return Err(e.into());
+            }
+        }
+        crate::backend::resources::failpoint("instances.launched").await;
+    }
+    let mut tx = db.begin().await?;
+    for p in &made {
+        sqlx::query(
+            "update instance set provider_id = $3, state = $4
+             where launch_token = $1 and launch_index = $2",
+        )
+        .bind(token)
+        .bind(p.launch_index)
+        .bind(&p.instance_id)
+        .bind(state_of(p))
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(made.into_iter().map(|p| p.instance_id).collect())
+}
+
+/// Terminates these instances (by provider id) and records that the call was made; the next
+/// [`observe`] confirms they are gone.
+pub async fn terminate(
+    db: &PgPool,
+    provider: &AwsInstances,
+    resource_id: Uuid,
+    ids: &[String],
+) -> Result<(), InstanceError> {
+    provider.terminate(ids).await?;
+    sqlx::query(
+        "update instance set state = 'shutting_down'
+         where resource_id = $1 and provider_id = any($2) and state <> 'terminated'",
+    )
+    .bind(resource_id)
+    .bind(ids)
+    .execute(db)
+    .await?;
+    Ok(())
+}
