@@ -734,3 +734,37 @@ async fn rest_plans_applies_and_replays_with_idempotency_keys() {
     assert_eq!(status, 422, "{problem}");
     assert_eq!(problem["type"], "/problems/invalid-input");
 }
+
+/// The reply to CreateSubnet is lost (the fault proxy forwards the request and closes the
+/// connection): the reconciler cannot know whether the subnet exists, looks it up by tag, and
+/// adopts it. Exactly one subnet, and the zone is ready.
+#[tokio::test]
+async fn a_lost_reply_to_create_subnet_ends_with_one_subnet() {
+    use server::fault_proxy::{FaultProxy, Rule};
+    let env = env("lostreply").await;
+    let proxy = FaultProxy::start(&moto_url()).await.unwrap();
+    proxy.add_rule(Rule::drop_reply("CreateSubnet").times(1));
+    // The account reaches moto through the proxy (a private address: allowed, as an operator would).
+    let policy = app::backend::cloud::endpoints::EndpointPolicy::new(&[proxy.url(), moto_url()], None).unwrap();
+    sqlx::query("update cloud_account set endpoint_url = $2 where cloud_account_id = $1")
+        .bind(env.account_id)
+        .bind(proxy.url())
+        .execute(&env.app.db)
+        .await
+        .unwrap();
+    let mut settings = crate::support::settings(&env.app.database_url);
+    settings.engine.resync_interval = Duration::from_millis(500);
+    let registry = server::startup::registry(&Arc::new(keyring()), &settings, &Arc::new(policy));
+    let mut config = WorkerConfig::new(2);
+    config.poll_interval = Duration::from_millis(100);
+    config.backoff_base = Duration::from_millis(100);
+    let worker = Worker::start(env.app.db.clone(), registry, config);
+
+    let zone = env.create("lossy", "us-east-1a").await;
+    let zone = env.wait_ready(zone.zone_id).await;
+    assert!(proxy.rules().is_empty(), "the one-shot rule fired (dropping the reply) and expired");
+    let (vpcs, subnets, groups) = env.cloud().await;
+    assert_eq!((vpcs.len(), groups.len()), (1, 1));
+    assert_eq!(subnets, vec![zone.subnet_id.clone().unwrap()], "exactly one subnet");
+    worker.shutdown().await;
+}
