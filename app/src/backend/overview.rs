@@ -28,18 +28,25 @@ pub async fn tenant(
     let tenant = tenancy::tenant_overview(db, actor, tenant_id).await?;
     authorize(db, actor, tenant_id, Action::ViewJobs).await?;
     let q = tenant.quotas;
-    // Zones, instances, vCPUs and databases are counted here once their tables exist; until
+    // Zones count as the resource engine counts them against the quota (every zone not yet
+    // deleted). Instances, vCPUs and databases are counted once their resources exist; until
     // then the quota is shown with "not tracked yet" rather than a pretend zero.
+    let zones: i64 = sqlx::query_scalar(
+        "select count(*) from resource where tenant_id = $1 and kind = 'zone' and status <> 'deleted'",
+    )
+    .bind(tenant_id)
+    .fetch_one(db)
+    .await?;
     let usage = [
-        ("Zones", q.max_zones),
-        ("Instances", q.max_instances),
-        ("vCPUs", q.max_vcpus),
-        ("Databases", q.max_databases),
+        ("Zones", Some(zones), q.max_zones),
+        ("Instances", None, q.max_instances),
+        ("vCPUs", None, q.max_vcpus),
+        ("Databases", None, q.max_databases),
     ]
     .into_iter()
-    .map(|(label, limit)| QuotaUsage {
+    .map(|(label, used, limit)| QuotaUsage {
         label: label.into(),
-        used: None,
+        used,
         limit: limit.into(),
     })
     .collect();

@@ -106,6 +106,13 @@ async fn the_overviews_show_what_the_database_holds() {
     .unwrap();
     let limits: Vec<i64> = o.usage.iter().map(|u| u.limit).collect();
     assert_eq!(limits, [zones, instances, vcpus, databases].map(i64::from));
+    let zones_used = count(
+        db,
+        "select count(*) from resource where tenant_id = $1 and kind = 'zone' and status <> 'deleted'",
+        t,
+    )
+    .await;
+    assert_eq!(o.usage[0].used, Some(zones_used), "zones in use, as the quota counts them");
 
     assert_eq!(
         o.jobs.queued,
