@@ -63,13 +63,22 @@ pub fn registry(
 }
 
 /// The cloud-endpoint policy from `STRATUS_ALLOWED_ENDPOINTS` and `STRATUS_SANDBOX_ENDPOINT`.
+/// A fault proxy on a fixed address (`STRATUS_FAULT_PROXY_ADDR` with a port) is known to every
+/// process, so separate `stratus worker`s reach the sandbox through it too.
 pub fn endpoint_policy(settings: &Settings) -> anyhow::Result<Arc<EndpointPolicy>> {
-    EndpointPolicy::new(
+    let policy = EndpointPolicy::new(
         &settings.allowed_endpoints,
         settings.sandbox_endpoint.as_deref(),
     )
-    .map(Arc::new)
-    .map_err(|e| anyhow::anyhow!("STRATUS_ALLOWED_ENDPOINTS is invalid: {e}"))
+    .map_err(|e| anyhow::anyhow!("STRATUS_ALLOWED_ENDPOINTS is invalid: {e}"))?;
+    Ok(Arc::new(
+        match (&settings.sandbox_endpoint, settings.fault_proxy_addr.port()) {
+            (Some(_), port) if port != 0 => {
+                policy.with_sandbox_alias(&format!("http://{}", settings.fault_proxy_addr))
+            }
+            _ => policy,
+        },
+    ))
 }
 
 /// A process that runs jobs also runs the resource resync (coalesced across processes).
@@ -159,7 +168,7 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let keyring = Arc::new(crate::keys::load(&settings)?);
         let jwt = Arc::new(crate::keys::load_jwt(&settings)?);
-        let endpoints = endpoint_policy(&settings)?;
+        let mut endpoints = endpoint_policy(&settings)?;
         let db = serving_pool(&settings, &keyring, "stratus").await?;
         tokio::task::spawn_blocking(passwords::warm_up);
 
@@ -180,6 +189,7 @@ impl Application {
                 crate::fault_proxy::FaultProxy::start_on(settings.fault_proxy_addr, endpoint)
                     .await?;
             let proxied = proxy.url();
+            endpoints = Arc::new((*endpoints).clone().with_sandbox_alias(&proxied));
             cloud_accounts::ensure_sandbox(&db, &keyring, &proxied)
                 .await
                 .map_err(|e| anyhow::anyhow!("registering the sandbox cloud: {e}"))?;

@@ -138,7 +138,9 @@ impl Allowed {
 #[derive(Debug, Clone, Default)]
 pub struct EndpointPolicy {
     allowed: Vec<Allowed>,
-    sandbox: Option<String>,
+    /// The sandbox's addresses: moto's (`STRATUS_SANDBOX_ENDPOINT`) and the fault proxy's in
+    /// front of it, where the sandbox account is registered.
+    sandbox: Vec<String>,
 }
 
 /// How a vetted endpoint is reached.
@@ -168,19 +170,25 @@ impl EndpointPolicy {
                 .iter()
                 .map(|e| Allowed::parse(e.trim()))
                 .collect::<Result<_, _>>()?,
-            sandbox: sandbox.map(|s| s.trim().trim_end_matches('/').to_string()),
+            sandbox: sandbox
+                .map(|s| s.trim().trim_end_matches('/').to_string())
+                .into_iter()
+                .collect(),
         })
+    }
+
+    /// Another address of the sandbox: the fault proxy in front of it.
+    pub fn with_sandbox_alias(mut self, url: &str) -> EndpointPolicy {
+        self.sandbox.push(url.trim().trim_end_matches('/').to_string());
+        self
     }
 
     /// Whether `url` may be called, and how. `emulated` is the sandbox account's flag: it
     /// is exempt only while its endpoint is still the configured sandbox.
     pub async fn vet(&self, url: &str, emulated: bool) -> Result<Route, NotAllowed> {
         let endpoint = Endpoint::parse(url).map_err(|_| NotAllowed)?;
-        let is_sandbox = emulated
-            && self
-                .sandbox
-                .as_deref()
-                .is_some_and(|s| s == url.trim().trim_end_matches('/'));
+        let is_sandbox =
+            emulated && self.sandbox.iter().any(|s| s == url.trim().trim_end_matches('/'));
         if is_sandbox || self.allowed.iter().any(|a| a.matches(&endpoint)) {
             return Ok(Route::Trusted);
         }
