@@ -178,6 +178,30 @@ pub async fn list(
     .await?)
 }
 
+/// A page of [`list`] ordered by key id, after `after` (REST's keyset paging).
+pub async fn list_page(
+    db: &PgPool,
+    actor: &Actor,
+    tenant_id: Uuid,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<ApiKeyView>, AppError> {
+    let access = authorize(db, actor, tenant_id, Action::ViewTenant).await?;
+    let everyone = allows(access.role, Action::ManageAllApiKeys);
+    Ok(sqlx::query_as(&format!(
+        "select {VIEW_COLUMNS} from api_key k join app_user u using (user_id)
+         where k.tenant_id = $1 and ($2 or k.user_id = $3) and ($4::uuid is null or k.key_id > $4)
+         order by k.key_id limit $5"
+    ))
+    .bind(tenant_id)
+    .bind(everyone)
+    .bind(actor.user_id)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await?)
+}
+
 /// Revokes a key at once: one's own, or (admins) anyone's. Allowed in a suspended tenant, since
 /// taking access away is always safe.
 pub async fn revoke(

@@ -307,6 +307,80 @@ pub async fn list_members(
     .await?)
 }
 
+/// A page of the tenant's members ordered by email, after `after` (REST's keyset paging).
+pub async fn members_page(
+    db: &PgPool,
+    actor: &Actor,
+    tenant_id: Uuid,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Member>, AppError> {
+    authorize(db, actor, tenant_id, Action::ViewMembers).await?;
+    Ok(sqlx::query_as(
+        "select u.user_id, u.email, u.display_name, m.role, m.created_at as joined_at
+         from membership m join app_user u using (user_id)
+         where m.tenant_id = $1 and ($2::text is null or u.email > $2)
+         order by u.email limit $3",
+    )
+    .bind(tenant_id)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await?)
+}
+
+/// A page of pending invitations ordered by id, after `after` (REST's keyset paging).
+pub async fn invitations_page(
+    db: &PgPool,
+    actor: &Actor,
+    tenant_id: Uuid,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<PendingInvitation>, AppError> {
+    authorize(db, actor, tenant_id, Action::ViewInvitations).await?;
+    Ok(sqlx::query_as(
+        "select invitation_id, email, role, created_at, expires_at from invitation
+         where tenant_id = $1 and accepted_at is null and revoked_at is null and expires_at > now()
+           and ($2::uuid is null or invitation_id > $2)
+         order by invitation_id limit $3",
+    )
+    .bind(tenant_id)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await?)
+}
+
+/// A page of the tenants the actor can reach ordered by slug (an API key reaches its own,
+/// with at most its role), after `after` (REST's keyset paging).
+pub async fn tenants_page(
+    db: &PgPool,
+    actor: &Actor,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<TenantChoice>, AppError> {
+    let scope = actor.key_scope();
+    let mut tenants: Vec<TenantChoice> = sqlx::query_as(
+        "select t.tenant_id, t.slug, t.display_name, m.role
+         from membership m join tenant t using (tenant_id)
+         where m.user_id = $1 and ($2::uuid is null or t.tenant_id = $2)
+           and ($3::text is null or t.slug > $3)
+         order by t.slug limit $4",
+    )
+    .bind(actor.user_id)
+    .bind(scope.map(|(tenant, _)| tenant))
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    if let Some((_, key_role)) = scope {
+        for t in &mut tenants {
+            t.role = t.role.min(key_role);
+        }
+    }
+    Ok(tenants)
+}
+
 pub async fn list_invitations(
     db: &PgPool,
     actor: &Actor,

@@ -19,8 +19,9 @@ pub async fn list(
     Path(tenant_id): Path<Uuid>,
     Query(page): Query<PageQuery>,
 ) -> ApiResult<Json<Page<ApiKeyView>>> {
-    let keys = api_keys::list(&state.db, &actor, tenant_id).await?;
-    Ok(Json(page.page(keys, |k| k.key_id.to_string())?))
+    let (after, limit) = page.keyset_id()?;
+    let keys = api_keys::list_page(&state.db, &actor, tenant_id, after, limit as i64 + 1).await?;
+    Ok(Json(page.page_of_keyset(keys, limit, |k| k.key_id.to_string())))
 }
 
 /// Revoke a key: it and every access token exchanged for it stop working at once.

@@ -55,6 +55,18 @@ impl PageQuery {
         Ok((after, limit))
     }
 
+    /// [`PageQuery::keyset`] for lists ordered by an id: the cursor must be one.
+    pub fn keyset_id(&self) -> Result<(Option<uuid::Uuid>, usize), ApiError> {
+        let (after, limit) = self.keyset()?;
+        let after = match after {
+            None => None,
+            Some(a) => Some(a.parse().map_err(|_| {
+                ApiError::from(AppError::invalid("cursor", "This cursor is not one we issued."))
+            })?),
+        };
+        Ok((after, limit))
+    }
+
     /// The page from at most `limit + 1` rows fetched in key order.
     pub fn page_of_keyset<T>(
         &self,
@@ -70,44 +82,5 @@ impl PageQuery {
             items: rows,
             next_cursor,
         }
-    }
-
-    /// One page of `items`, ordered by `key`.
-    pub fn page<T>(
-        &self,
-        mut items: Vec<T>,
-        key: impl Fn(&T) -> String,
-    ) -> Result<Page<T>, ApiError> {
-        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
-        if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(
-                AppError::invalid("limit", format!("Use a limit from 1 to {MAX_LIMIT}.")).into(),
-            );
-        }
-        let after = match &self.cursor {
-            None => None,
-            Some(cursor) => Some(
-                base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .decode(cursor)
-                    .ok()
-                    .and_then(|bytes| String::from_utf8(bytes).ok())
-                    .ok_or_else(|| {
-                        AppError::invalid("cursor", "This cursor is not one we issued.")
-                    })?,
-            ),
-        };
-        items.sort_by_key(|item| key(item));
-        let mut rest: Vec<T> = items
-            .into_iter()
-            .filter(|item| after.as_ref().is_none_or(|a| key(item) > *a))
-            .collect();
-        let next_cursor = (rest.len() > limit).then(|| {
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key(&rest[limit - 1]))
-        });
-        rest.truncate(limit);
-        Ok(Page {
-            items: rest,
-            next_cursor,
-        })
     }
 }

@@ -20,8 +20,9 @@ pub async fn list(
     Caller(actor): Caller,
     Query(page): Query<PageQuery>,
 ) -> ApiResult<Json<Page<TenantChoice>>> {
-    let tenants = tenancy::session_info(&state.db, &actor).await?.tenants;
-    Ok(Json(page.page(tenants, |t| t.slug.clone())?))
+    let (after, limit) = page.keyset()?;
+    let tenants = tenancy::tenants_page(&state.db, &actor, after.as_deref(), limit as i64 + 1).await?;
+    Ok(Json(page.page_of_keyset(tenants, limit, |t| t.slug.clone())))
 }
 
 /// One tenant: status, quotas, member count and the caller's role.
@@ -48,8 +49,9 @@ pub async fn members(
     Path(tenant_id): Path<Uuid>,
     Query(page): Query<PageQuery>,
 ) -> ApiResult<Json<Page<Member>>> {
-    let members = tenancy::list_members(&state.db, &actor, tenant_id).await?;
-    Ok(Json(page.page(members, |m| m.email.clone())?))
+    let (after, limit) = page.keyset()?;
+    let members = tenancy::members_page(&state.db, &actor, tenant_id, after.as_deref(), limit as i64 + 1).await?;
+    Ok(Json(page.page_of_keyset(members, limit, |m| m.email.clone())))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -107,8 +109,9 @@ pub async fn invitations(
     Path(tenant_id): Path<Uuid>,
     Query(page): Query<PageQuery>,
 ) -> ApiResult<Json<Page<PendingInvitation>>> {
-    let list = tenancy::list_invitations(&state.db, &actor, tenant_id).await?;
-    Ok(Json(page.page(list, |i| i.invitation_id.to_string())?))
+    let (after, limit) = page.keyset_id()?;
+    let list = tenancy::invitations_page(&state.db, &actor, tenant_id, after, limit as i64 + 1).await?;
+    Ok(Json(page.page_of_keyset(list, limit, |i| i.invitation_id.to_string())))
 }
 
 #[derive(Deserialize, ToSchema)]
