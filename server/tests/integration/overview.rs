@@ -112,7 +112,11 @@ async fn the_overviews_show_what_the_database_holds() {
         t,
     )
     .await;
-    assert_eq!(o.usage[0].used, Some(zones_used), "zones in use, as the quota counts them");
+    assert_eq!(
+        o.usage[0].used,
+        Some(zones_used),
+        "zones in use, as the quota counts them"
+    );
 
     assert_eq!(
         o.jobs.queued,

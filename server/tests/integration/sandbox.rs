@@ -217,7 +217,7 @@ async fn serve_puts_the_fault_proxy_in_front_of_the_sandbox_and_tenants_drive_th
     let open_mine = providers::open(
         &app.db,
         &keys,
-        &crate::support::endpoints(),
+        &crate::support::endpoints().with_sandbox_alias(&proxy_url),
         acme.tenant_id,
         mine.cloud_account_id,
     )
@@ -226,7 +226,7 @@ async fn serve_puts_the_fault_proxy_in_front_of_the_sandbox_and_tenants_drive_th
     let open_theirs = providers::open(
         &app.db,
         &keys,
-        &crate::support::endpoints(),
+        &crate::support::endpoints().with_sandbox_alias(&proxy_url),
         globex.tenant_id,
         theirs.cloud_account_id,
     )

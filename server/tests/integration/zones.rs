@@ -745,7 +745,9 @@ async fn a_lost_reply_to_create_subnet_ends_with_one_subnet() {
     let proxy = FaultProxy::start(&moto_url()).await.unwrap();
     proxy.add_rule(Rule::drop_reply("CreateSubnet").times(1));
     // The account reaches moto through the proxy (a private address: allowed, as an operator would).
-    let policy = app::backend::cloud::endpoints::EndpointPolicy::new(&[proxy.url(), moto_url()], None).unwrap();
+    let policy =
+        app::backend::cloud::endpoints::EndpointPolicy::new(&[proxy.url(), moto_url()], None)
+            .unwrap();
     sqlx::query("update cloud_account set endpoint_url = $2 where cloud_account_id = $1")
         .bind(env.account_id)
         .bind(proxy.url())
@@ -762,9 +764,16 @@ async fn a_lost_reply_to_create_subnet_ends_with_one_subnet() {
 
     let zone = env.create("lossy", "us-east-1a").await;
     let zone = env.wait_ready(zone.zone_id).await;
-    assert!(proxy.rules().is_empty(), "the one-shot rule fired (dropping the reply) and expired");
+    assert!(
+        proxy.rules().is_empty(),
+        "the one-shot rule fired (dropping the reply) and expired"
+    );
     let (vpcs, subnets, groups) = env.cloud().await;
     assert_eq!((vpcs.len(), groups.len()), (1, 1));
-    assert_eq!(subnets, vec![zone.subnet_id.clone().unwrap()], "exactly one subnet");
+    assert_eq!(
+        subnets,
+        vec![zone.subnet_id.clone().unwrap()],
+        "exactly one subnet"
+    );
     worker.shutdown().await;
 }

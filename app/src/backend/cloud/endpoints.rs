@@ -179,7 +179,8 @@ impl EndpointPolicy {
 
     /// Another address of the sandbox: the fault proxy in front of it.
     pub fn with_sandbox_alias(mut self, url: &str) -> EndpointPolicy {
-        self.sandbox.push(url.trim().trim_end_matches('/').to_string());
+        self.sandbox
+            .push(url.trim().trim_end_matches('/').to_string());
         self
     }
 
@@ -187,8 +188,11 @@ impl EndpointPolicy {
     /// is exempt only while its endpoint is still the configured sandbox.
     pub async fn vet(&self, url: &str, emulated: bool) -> Result<Route, NotAllowed> {
         let endpoint = Endpoint::parse(url).map_err(|_| NotAllowed)?;
-        let is_sandbox =
-            emulated && self.sandbox.iter().any(|s| s == url.trim().trim_end_matches('/'));
+        let is_sandbox = emulated
+            && self
+                .sandbox
+                .iter()
+                .any(|s| s == url.trim().trim_end_matches('/'));
         if is_sandbox || self.allowed.iter().any(|a| a.matches(&endpoint)) {
             return Ok(Route::Trusted);
         }

@@ -21,7 +21,9 @@ pub async fn list(
 ) -> ApiResult<Json<Page<ApiKeyView>>> {
     let (after, limit) = page.keyset_id()?;
     let keys = api_keys::list_page(&state.db, &actor, tenant_id, after, limit as i64 + 1).await?;
-    Ok(Json(page.page_of_keyset(keys, limit, |k| k.key_id.to_string())))
+    Ok(Json(
+        page.page_of_keyset(keys, limit, |k| k.key_id.to_string()),
+    ))
 }
 
 /// Revoke a key: it and every access token exchanged for it stop working at once.

@@ -61,7 +61,10 @@ impl PageQuery {
         let after = match after {
             None => None,
             Some(a) => Some(a.parse().map_err(|_| {
-                ApiError::from(AppError::invalid("cursor", "This cursor is not one we issued."))
+                ApiError::from(AppError::invalid(
+                    "cursor",
+                    "This cursor is not one we issued.",
+                ))
             })?),
         };
         Ok((after, limit))

@@ -21,8 +21,11 @@ pub async fn list(
     Query(page): Query<PageQuery>,
 ) -> ApiResult<Json<Page<TenantChoice>>> {
     let (after, limit) = page.keyset()?;
-    let tenants = tenancy::tenants_page(&state.db, &actor, after.as_deref(), limit as i64 + 1).await?;
-    Ok(Json(page.page_of_keyset(tenants, limit, |t| t.slug.clone())))
+    let tenants =
+        tenancy::tenants_page(&state.db, &actor, after.as_deref(), limit as i64 + 1).await?;
+    Ok(Json(
+        page.page_of_keyset(tenants, limit, |t| t.slug.clone()),
+    ))
 }
 
 /// One tenant: status, quotas, member count and the caller's role.
@@ -50,8 +53,17 @@ pub async fn members(
     Query(page): Query<PageQuery>,
 ) -> ApiResult<Json<Page<Member>>> {
     let (after, limit) = page.keyset()?;
-    let members = tenancy::members_page(&state.db, &actor, tenant_id, after.as_deref(), limit as i64 + 1).await?;
-    Ok(Json(page.page_of_keyset(members, limit, |m| m.email.clone())))
+    let members = tenancy::members_page(
+        &state.db,
+        &actor,
+        tenant_id,
+        after.as_deref(),
+        limit as i64 + 1,
+    )
+    .await?;
+    Ok(Json(
+        page.page_of_keyset(members, limit, |m| m.email.clone()),
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -110,8 +122,11 @@ pub async fn invitations(
     Query(page): Query<PageQuery>,
 ) -> ApiResult<Json<Page<PendingInvitation>>> {
     let (after, limit) = page.keyset_id()?;
-    let list = tenancy::invitations_page(&state.db, &actor, tenant_id, after, limit as i64 + 1).await?;
-    Ok(Json(page.page_of_keyset(list, limit, |i| i.invitation_id.to_string())))
+    let list =
+        tenancy::invitations_page(&state.db, &actor, tenant_id, after, limit as i64 + 1).await?;
+    Ok(Json(page.page_of_keyset(list, limit, |i| {
+        i.invitation_id.to_string()
+    })))
 }
 
 #[derive(Deserialize, ToSchema)]
