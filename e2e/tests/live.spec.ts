@@ -13,7 +13,7 @@ test('a zone survey moves live on the Jobs page and on its own page, without a r
   let loads = 0;
   watcher.on('load', () => loads++);
   await watcher.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Jobs' }).click();
-  await expect(watcher.getByRole('heading', { name: 'Jobs' })).toBeVisible();
+  await expect(watcher.getByRole('heading', { name: 'Jobs', exact: true })).toBeVisible();
   await expect(watcher.getByRole('status').filter({ hasText: /^Live$/ })).toBeVisible();
   const loadsBefore = loads;
 

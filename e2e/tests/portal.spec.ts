@@ -62,7 +62,7 @@ test('admin creates a tenant, the owner invites a viewer, the viewer cannot invi
   await inviteForm.getByLabel('Role').selectOption('viewer');
   await inviteForm.getByRole('button', { name: 'Create invitation' }).click();
   const viewerLink = await owner.locator('#invitation-url').inputValue();
-  await expect(owner.getByRole('cell', { name: 'vic@acme.test' })).toBeVisible();
+  await expect(owner.getByRole('cell', { name: 'vic@acme.test', exact: true })).toBeVisible();
 
   // The viewer accepts and sees the members, but no way to invite.
   const viewer = await newPage(browser);

@@ -80,7 +80,7 @@ fn AccountTable(
             <table class="table">
                 <thead><tr>
                     <th scope="col">"Name"</th><th scope="col">"Provider"</th><th scope="col">"Region"</th>
-                    <th scope="col">"Access key"</th><th scope="col">"Provider account"</th><th scope="col">"Added"</th>
+                    <th scope="col">"Access key and provider account"</th><th scope="col">"Added"</th>
                     {can_manage.then(|| view! { <th scope="col"><span class="sr-only">"Actions"</span></th> })}
                 </tr></thead>
                 <tbody>
@@ -101,11 +101,13 @@ fn AccountTable(
                             </td>
                             <td>{if a.emulated { "AWS API (emulated)".to_string() } else { "AWS".to_string() }}</td>
                             <td><code>{a.region.clone()}</code></td>
-                            <td><code>{a.access_key_id.clone()}</code></td>
-                            <td>{match a.provider_account_id.clone() {
-                                Some(id) => view! { <code title="The account these credentials reach (STS GetCallerIdentity)">{id}</code> }.into_any(),
-                                None => view! { <span class="muted" title="Not known yet: test the connection">"—"</span> }.into_any(),
-                            }}</td>
+                            <td class="wrap">
+                                <code>{a.access_key_id.clone()}</code>
+                                <div class="small">{match a.provider_account_id.clone() {
+                                    Some(id) => view! { <code title="The account these credentials reach (STS GetCallerIdentity)">{id}</code> }.into_any(),
+                                    None => view! { <span class="muted" title="Not known yet: test the connection">"account not known yet"</span> }.into_any(),
+                                }}</div>
+                            </td>
                             <td>{date(a.created_at)}</td>
                             {can_manage.then(|| view! {
                                 <td class="actions">
