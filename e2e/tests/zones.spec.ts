@@ -15,6 +15,8 @@ test('a zone is created through its Review step and reaches Ready without a relo
   await expect(page.getByRole('heading', { name: 'Create zone' })).toBeVisible();
   await page.waitForLoadState('networkidle');
 
+  // The sandbox account (other tests add accounts of their own).
+  await page.getByLabel('Cloud account').selectOption({ label: 'Sandbox (emulated AWS) (us-east-1)' });
   // Bad input is explained beside the field, and nothing is created.
   await page.getByLabel('Name').fill('Web A');
   const az = page.getByLabel('Availability zone');
