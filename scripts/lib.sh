@@ -160,6 +160,14 @@ start_moto() {
     nohup "$MOTO_VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$ROOT/.stratus/moto-$port.log" 2>&1 &
     for _ in $(seq 1 60); do curl -fs "$url/moto-api/" >/dev/null 2>&1 && break; sleep 0.5; done
     curl -fs "$url/moto-api/" >/dev/null 2>&1 || die "moto did not start on port $port (see .stratus/moto-$port.log)"
+    # Moto loads each service's code on its first request (about 2 s for EC2 on 2 cores): pay
+    # that here, not inside the first job a person or a test starts.
+    local service action version
+    for service in ec2:DescribeAvailabilityZones:2016-11-15 rds:DescribeDBInstances:2014-10-31; do
+      IFS=: read -r service action version <<<"$service"
+      curl -fs -o /dev/null "$url/" -d "Action=$action&Version=$version" \
+        -H "Authorization: AWS4-HMAC-SHA256 Credential=warmup/20260101/us-east-1/$service/aws4_request, SignedHeaders=host, Signature=0" || true
+    done
   fi
   echo "$url"
 }
