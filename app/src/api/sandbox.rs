@@ -13,6 +13,42 @@ fn faults() -> Option<std::sync::Arc<dyn crate::faults::FaultControl>> {
     use_context::<crate::faults::Faults>().and_then(|f| f.0)
 }
 
+/// The tenant's sandbox accounts, each with its live fault rules (the cloud accounts page's
+/// faults panels: one page-level resource, so the panels never nest a resource inside the
+/// account list's Suspense, which hydrates out of order).
+#[server(prefix = "/rpc", endpoint = "get_sandbox_faults")]
+pub async fn get_sandbox_faults() -> Result<Vec<SandboxFaultsView>, AppError> {
+    respond(
+        async {
+            let (db, actor, tenant_id) = in_tenant().await?;
+            let mut panels = Vec::new();
+            for account in crate::backend::cloud::accounts::list(&db, &actor, tenant_id).await? {
+                if !account.emulated {
+                    continue;
+                }
+                let rules = sandbox::fault_rules(
+                    &db,
+                    faults().as_deref(),
+                    &actor,
+                    tenant_id,
+                    account.cloud_account_id,
+                )
+                .await?;
+                panels.push(SandboxFaultsView { account, rules });
+            }
+            Ok(panels)
+        }
+        .await,
+    )
+}
+
+/// One sandbox account and the fault proxy's rules for it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SandboxFaultsView {
+    pub account: crate::model::CloudAccountView,
+    pub rules: Vec<RuleView>,
+}
+
 /// The live fault rules of one of the tenant's sandbox accounts.
 #[server(prefix = "/rpc", endpoint = "get_fault_rules")]
 pub async fn get_fault_rules(cloud_account_id: Uuid) -> Result<Vec<RuleView>, AppError> {

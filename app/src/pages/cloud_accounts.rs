@@ -1,12 +1,13 @@
 use super::PageHeader;
 use crate::api::{
-    get_cloud_accounts, get_fault_rules, AddFaultRule, CreateCloudAccount, DeleteCloudAccount,
+    get_cloud_accounts, get_sandbox_faults, AddFaultRule, CreateCloudAccount, DeleteCloudAccount,
     RemoveFaultRule, SurveyCloudAccount, TestCloudAccount,
 };
 use crate::components::form::{field_error, form_error, Field, FormError};
 use crate::components::layout::can;
 use crate::components::page::{page_body, ConfirmButton, EmptyState};
-use crate::components::status::{date, ErrorPanel, ReadableError};
+use crate::components::status::{date, ReadableError};
+use crate::faults::RuleView;
 use crate::model::CloudAccountView;
 use crate::rbac::Action;
 use leptos::prelude::*;
@@ -29,6 +30,19 @@ pub fn CloudAccountsPage() -> impl IntoView {
         |_| get_cloud_accounts(),
     );
     let can_manage = can(Action::ManageCloudAccounts);
+    let add_fault = ServerAction::<AddFaultRule>::new();
+    let remove_fault = ServerAction::<RemoveFaultRule>::new();
+    let sandboxes = Resource::new(
+        move || {
+            (
+                create.version().get(),
+                delete.version().get(),
+                add_fault.version().get(),
+                remove_fault.version().get(),
+            )
+        },
+        |_| get_sandbox_faults(),
+    );
     let tv = test.value();
     view! {
         <Title text="Cloud accounts"/>
@@ -57,12 +71,15 @@ pub fn CloudAccountsPage() -> impl IntoView {
                 }/>
             }.into_any()
         } else {
-            let sandboxes: Vec<CloudAccountView> = accounts.iter().filter(|a| a.emulated).cloned().collect();
-            view! {
-                <AccountTable accounts can_manage test delete survey/>
-                {sandboxes.into_iter().map(|a| view! { <SandboxFaults account=a can_manage/> }).collect_view()}
-            }.into_any()
+            view! { <AccountTable accounts can_manage test delete survey/> }.into_any()
         })}
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                sandboxes.await.ok().map(|panels| panels.into_iter().map(|p| view! {
+                    <SandboxFaults account=p.account rules=p.rules can_manage add=add_fault remove=remove_fault/>
+                }).collect_view())
+            })}
+        </Transition>
         {can_manage.then(|| view! { <CreateForm create/> })}
     }
 }
@@ -159,51 +176,47 @@ fn CreateForm(create: ServerAction<CreateCloudAccount>) -> impl IntoView {
 
 /// The fault proxy's rules for one sandbox account: what its next calls will meet.
 #[component]
-fn SandboxFaults(account: CloudAccountView, can_manage: bool) -> impl IntoView {
-    let add = ServerAction::<AddFaultRule>::new();
-    let remove = ServerAction::<RemoveFaultRule>::new();
+fn SandboxFaults(
+    account: CloudAccountView,
+    rules: Vec<RuleView>,
+    can_manage: bool,
+    add: ServerAction<AddFaultRule>,
+    remove: ServerAction<RemoveFaultRule>,
+) -> impl IntoView {
     let id = account.cloud_account_id;
-    let rules = Resource::new(
-        move || (add.version().get(), remove.version().get()),
-        move |_| get_fault_rules(id),
-    );
     let v = add.value();
     view! {
         <section class="panel" aria-label=format!("Faults for {}", account.name)>
             <h2>{format!("Sandbox faults: {}", account.name)}</h2>
             <p class="muted">"The fault proxy in front of the sandbox applies these rules to this account's calls: answer an operation with an AWS error (optionally in one zone), lose its reply after it took effect, slow it down, or hold a database's status. A rule with a count expires after firing that many times."</p>
             <FormError error=form_error(remove.value())/>
-            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match rules.await {
-                        Err(error) => view! { <ErrorPanel error/> }.into_any(),
-                        Ok(rules) if rules.is_empty() => view! { <p class="muted">"No faults: calls reach the sandbox untouched."</p> }.into_any(),
-                        Ok(rules) => view! {
-                            <table class="table">
-                                <thead><tr><th scope="col">"Rule"</th><th scope="col">"Fired"</th><th scope="col">"Left"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
-                                <tbody>
-                                    {rules.into_iter().map(|r| view! {
-                                        <tr>
-                                            <td><code>{r.rule.describe()}</code></td>
-                                            <td>{r.fired}</td>
-                                            <td>{r.remaining().map(|n| n.to_string()).unwrap_or_else(|| "until removed".into())}</td>
-                                            <td class="actions">
-                                                {can_manage.then(|| view! {
-                                                    <ActionForm action=remove attr:class="inline-form">
-                                                        <input type="hidden" name="cloud_account_id" value=id.to_string()/>
-                                                        <input type="hidden" name="rule_id" value=r.id.to_string()/>
-                                                        <button type="submit" class="button small link danger">"Remove"</button>
-                                                    </ActionForm>
-                                                })}
-                                            </td>
-                                        </tr>
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
-                        }.into_any(),
-                    }
-                })}
-            </Transition>
+            {if rules.is_empty() {
+                view! { <p class="muted">"No faults: calls reach the sandbox untouched."</p> }.into_any()
+            } else {
+                view! {
+                    <table class="table">
+                        <thead><tr><th scope="col">"Rule"</th><th scope="col">"Fired"</th><th scope="col">"Left"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
+                        <tbody>
+                            {rules.into_iter().map(|r| view! {
+                                <tr>
+                                    <td><code>{r.rule.describe()}</code></td>
+                                    <td>{r.fired}</td>
+                                    <td>{r.remaining().map(|n| n.to_string()).unwrap_or_else(|| "until removed".into())}</td>
+                                    <td class="actions">
+                                        {can_manage.then(|| view! {
+                                            <ActionForm action=remove attr:class="inline-form">
+                                                <input type="hidden" name="cloud_account_id" value=id.to_string()/>
+                                                <input type="hidden" name="rule_id" value=r.id.to_string()/>
+                                                <button type="submit" class="button small link danger">"Remove"</button>
+                                            </ActionForm>
+                                        })}
+                                    </td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any()
+            }}
             {can_manage.then(|| view! {
                 <h3>"Add a fault"</h3>
                 <ActionForm action=add attr:class="form grid-3" attr:aria-label="Add a fault">
