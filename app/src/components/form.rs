@@ -4,6 +4,9 @@ use crate::error::AppError;
 use leptos::prelude::*;
 
 /// The error message for `field` from the last result of an action.
+///
+/// Read with `try_get`: a form inside a refetching list outlives its derived signal by the
+/// length of the fetch (the old view stays on screen), and reads as error-free meanwhile.
 pub fn field_error<T, S>(value: S, field: &'static str) -> Signal<Option<String>>
 where
     T: Send + Sync + 'static,
@@ -48,7 +51,7 @@ pub fn Field(
     let id = format!("{}-{name}", form.unwrap_or("field"));
     let message_id = format!("{id}-error");
     let hint_id = format!("{id}-hint");
-    let described = move || match (error.get().is_some(), hint.is_some()) {
+    let described = move || match (error.try_get().flatten().is_some(), hint.is_some()) {
         (true, _) => Some(message_id.clone()),
         (false, true) => Some(hint_id.clone()),
         _ => None,
@@ -56,7 +59,7 @@ pub fn Field(
     let message_id2 = format!("{id}-error");
     let hint_id2 = format!("{id}-hint");
     view! {
-        <div class="field" class:invalid=move || error.get().is_some()>
+        <div class="field" class:invalid=move || error.try_get().flatten().is_some()>
             <label for=id.clone()>{label}</label>
             <input
                 id=id.clone()
@@ -64,11 +67,11 @@ pub fn Field(
                 type=kind
                 value=value
                 autocomplete=autocomplete
-                aria-invalid=move || if error.get().is_some() { "true" } else { "false" }
+                aria-invalid=move || if error.try_get().flatten().is_some() { "true" } else { "false" }
                 aria-describedby=described
             />
             {hint.map(|h| view! { <p class="hint" id=hint_id2.clone()>{h}</p> })}
-            {move || error.get().map(|m| view! { <p class="field-error" id=message_id2.clone()>{m}</p> })}
+            {move || error.try_get().flatten().map(|m| view! { <p class="field-error" id=message_id2.clone()>{m}</p> })}
         </div>
     }
 }
@@ -78,7 +81,8 @@ pub fn Field(
 pub fn FormError(#[prop(into)] error: Signal<Option<String>>) -> impl IntoView {
     move || {
         error
-            .get()
+            .try_get()
+            .flatten()
             .map(|m| view! { <div class="alert alert-error" role="alert">{m}</div> })
     }
 }

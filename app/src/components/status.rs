@@ -62,14 +62,21 @@ pub fn JobStateBadge(state: crate::model::JobState) -> impl IntoView {
 
 /// An accessible progress bar (0–100).
 #[component]
-pub fn ProgressBar(
-    #[prop(into)] percent: Signal<i16>,
+pub fn ProgressBar<F>(
+    /// Read on every change. A plain closure, not a `Signal::derive`: rows of a live list are
+    /// rebuilt on refetch, and a derived signal owned by the old rows is disposed while their
+    /// DOM still listens (reading it then panics the whole browser app).
+    percent: F,
     #[prop(into, optional)] label: String,
-) -> impl IntoView {
+) -> impl IntoView
+where
+    F: Fn() -> i16 + Clone + Send + Sync + 'static,
+{
+    let width = percent.clone();
     view! {
         <div class="progress" role="progressbar" aria-valuemin="0" aria-valuemax="100"
-            aria-valuenow=move || percent.get().to_string() aria-label=label>
-            <div class="progress-fill" style:width=move || format!("{}%", percent.get().clamp(0, 100))></div>
+            aria-valuenow=move || percent().to_string() aria-label=label>
+            <div class="progress-fill" style:width=move || format!("{}%", width().clamp(0, 100))></div>
         </div>
     }
 }

@@ -106,7 +106,7 @@ pub fn JobTable(
                     {jobs.into_iter().map(|j| {
                         let id = j.job_id;
                         let latest = move || live.and_then(|l| l.with(|m| m.get(&id).cloned()));
-                        let percent = Signal::derive(move || latest().map_or(j.progress, |(p, _)| p));
+                        let percent = move || latest().map_or(j.progress, |(p, _)| p);
                         let base_message = j.progress_message.clone().unwrap_or_default();
                         let message = move || latest().map_or_else(|| base_message.clone(), |(_, m)| m);
                         view! {
@@ -265,17 +265,17 @@ pub fn JobDetailView(
             .find(|e| e.kind == "progress" && e.percent.is_some())
     };
     let (base_percent, base_message) = (j.progress, j.progress_message.clone());
-    let percent = Signal::derive(move || {
+    let percent = move || {
         latest_progress()
             .and_then(|e| e.percent)
             .unwrap_or(base_percent)
-    });
+    };
     let progress_text = move || {
         let message = latest_progress()
             .map(|e| e.message)
             .or_else(|| base_message.clone())
             .unwrap_or_else(|| "no progress reported yet".into());
-        format!("{}% · {}", percent.get(), message)
+        format!("{}% · {}", percent(), message)
     };
     let has_events = !detail.events.is_empty();
     view! {

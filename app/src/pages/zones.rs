@@ -99,7 +99,7 @@ fn ZoneTable(zones: Vec<ZoneView>) -> impl IntoView {
                             <td><code>{z.subnet_cidr.clone()}</code></td>
                             <td class="small">
                                 {[z.vpc_id.clone(), z.subnet_id.clone(), z.security_group_id.clone()]
-                                    .into_iter().flatten().map(|id| view! { <code class="id">{id}</code> " " }).collect_view()}
+                                    .into_iter().flatten().map(|id| view! { <div><code class="id">{id}</code></div> }).collect_view()}
                             </td>
                         </tr>
                     }).collect_view()}
@@ -153,7 +153,7 @@ pub fn PlanView(plan: Plan) -> impl IntoView {
                     view! {
                         <div class="quota" class:over=q.exceeded()>
                             <span>{format!("{} quota: {} → {} of {}", q.quota, q.used_before, q.used_after, q.limit)}</span>
-                            <ProgressBar percent=Signal::derive(move || percent) label=format!("{} quota after this change", q.quota)/>
+                            <ProgressBar percent=move || percent label=format!("{} quota after this change", q.quota)/>
                         </div>
                     }
                 }).collect_view()}
@@ -408,7 +408,7 @@ fn ZoneDetail(
     live_status: ReadSignal<crate::live::LiveStatus>,
 ) -> impl IntoView {
     let in_progress = zone.status.in_progress();
-    let percent = Signal::derive(move || progress.get().map_or(0, |(p, _)| p));
+    let percent = move || progress.get().map_or(0, |(p, _)| p);
     let message = move || progress.get().map(|(_, m)| m).unwrap_or_default();
     view! {
         <Title text=format!("Zone {}", zone.name)/>
