@@ -1,5 +1,5 @@
-import { test, expect, Page, Browser } from '@playwright/test';
-import { adminEmail, adminPassword, enrolMfa, shot, signIn, signInAdmin, signInWithCode } from './support';
+import { Page, Browser } from '@playwright/test';
+import { test, expect, adminEmail, adminPassword, enrolMfa, shot, signIn, signInAdmin, signInWithCode } from './support';
 
 const ownerPassword = 'owner passphrase for acme';
 const viewerPassword = 'viewer passphrase for acme';

@@ -1,10 +1,34 @@
 // Helpers shared by the spec files: signing in, and a small authenticator app for the
 // two-factor step that platform admins must enrol at their first sign-in.
-import { expect, Page } from '@playwright/test';
+import { test as base, expect, Browser, BrowserContext, Page } from '@playwright/test';
 import { createHmac } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+/**
+ * The spec files' `test`: it fails a test whose pages threw in the browser. A hydration
+ * mismatch panics the browser app, after which forms post without it and nothing is live; the
+ * test would otherwise fail later with a misleading symptom, or not at all.
+ */
+export const test = base.extend<{ pageErrors: void }>({
+  pageErrors: [async ({ browser, context }, use) => {
+    const errors: string[] = [];
+    const watch = (ctx: BrowserContext) =>
+      ctx.on('page', (p) => p.on('pageerror', (e) => errors.push(`${p.url()}: ${e.message}`)));
+    watch(context);
+    const newContext = browser.newContext.bind(browser);
+    (browser as Browser).newContext = async (...args) => {
+      const ctx = await newContext(...args);
+      watch(ctx);
+      return ctx;
+    };
+    await use();
+    browser.newContext = newContext;
+    expect(errors, 'errors thrown in the browser').toEqual([]);
+  }, { auto: true }],
+});
+export { expect };
 
 export const adminEmail = process.env.E2E_ADMIN_EMAIL ?? 'admin@stratus.local';
 export const adminPassword = process.env.E2E_ADMIN_PASSWORD ?? '';

@@ -1,9 +1,6 @@
-import { test, expect } from '@playwright/test';
-import { adminPassword, shot, signInAdmin } from './support';
+import { adminPassword, expect, shot, signInAdmin, test } from './support';
 
-// fixme: passed and failed in turn on the merged tree (jobs in the e2e server sometimes do not
-// start within the test's wait); see docs/known-gaps.md.
-test.fixme('a zone is created through its Review step and reaches Ready without a reload', async ({ browser }) => {
+test('a zone is created through its Review step and reaches Ready without a reload', async ({ browser }) => {
   test.skip(!adminPassword, 'E2E_ADMIN_PASSWORD is not set (scripts/test sets it)');
   const context = await browser.newContext();
   const page = await context.newPage();
