@@ -1112,8 +1112,9 @@ async fn a_dry_run_writes_nothing_and_bad_input_is_refused_field_by_field() {
         (0, 12)
     );
     assert_eq!((q("vcpus").used_before, q("vcpus").used_after), (0, 24));
-    // 12 × t3.micro at $0.0104 an hour, 730 hours.
-    assert_eq!(dry.plan.cost.monthly_after_cents, 12 * 759);
+    // 12 × t3.micro at $0.0104 an hour, 730 hours: $91.10.
+    assert_eq!(dry.plan.cost.monthly_after_cents, 9110);
+    assert_eq!(dry.plan.cost.monthly_before_cents, 0);
     let instances = aws::ec2(&e.target)
         .describe_instances()
         .send()

@@ -405,7 +405,7 @@ async fn resource_targets(
     app: &TestApp,
     tenant_id: Uuid,
     member: Uuid,
-) -> (Uuid, Uuid, Uuid, Uuid) {
+) -> (Uuid, Uuid, Uuid, Uuid, Uuid) {
     use app::backend::cloud::accounts as cloud_accounts;
     use app::backend::resources::{zones, WriteOptions};
     let owner: Uuid = sqlx::query_scalar(
@@ -449,9 +449,27 @@ async fn resource_targets(
     .await
     .unwrap();
     let zone_id = change.zone.unwrap().zone_id;
-    // No worker runs here: the zone is made Ready by hand, so a group can use it.
+    // The group's zone is another one (a zone in use cannot be deleted, even in a dry run); no
+    // worker runs here, so it is made Ready by hand.
+    let group_zone = zones::create(
+        &app.db,
+        &app.actor(member).await,
+        tenant_id,
+        app::model::resources::NewZone {
+            name: "grouped".into(),
+            cloud_account_id: account.cloud_account_id,
+            availability_zone: "us-east-1c".into(),
+            network_cidr: None,
+        },
+        WriteOptions::default(),
+    )
+    .await
+    .unwrap()
+    .zone
+    .unwrap()
+    .zone_id;
     sqlx::query("update resource set status = 'ready' where resource_id = $1")
-        .bind(zone_id)
+        .bind(group_zone)
         .execute(&app.db)
         .await
         .unwrap();
@@ -459,7 +477,7 @@ async fn resource_targets(
         &app.db,
         &app.actor(member).await,
         tenant_id,
-        group_input("routes", zone_id),
+        group_input("routes", group_zone),
         WriteOptions::default(),
     )
     .await
@@ -477,7 +495,13 @@ async fn resource_targets(
     .fetch_one(&app.db)
     .await
     .unwrap();
-    (account.cloud_account_id, zone_id, group.group_id, instance)
+    (
+        account.cloud_account_id,
+        zone_id,
+        group.group_id,
+        group_zone,
+        instance,
+    )
 }
 
 fn group_input(name: &str, zone_id: Uuid) -> app::model::groups::NewGroup {
@@ -502,9 +526,9 @@ fn routes(
     member: Uuid,
     invitation: Uuid,
     key: Uuid,
-    resources: (Uuid, Uuid, Uuid, Uuid),
+    resources: (Uuid, Uuid, Uuid, Uuid, Uuid),
 ) -> Vec<Route> {
-    let (account, zone, group, instance) = resources;
+    let (account, zone, group, group_zone, instance) = resources;
     let t = format!("/api/v1/tenants/{tenant}");
     let route = |method, path: String, body, needs, ok| Route {
         method,
@@ -648,7 +672,7 @@ fn routes(
         route(
             Method::POST,
             format!("{t}/instance-groups?dry_run=true"),
-            Some(serde_json::to_value(group_input("planned", zone)).unwrap()),
+            Some(serde_json::to_value(group_input("planned", group_zone)).unwrap()),
             Needs::Role(Role::Member),
             200,
         ),
