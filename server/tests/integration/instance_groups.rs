@@ -1363,3 +1363,77 @@ async fn rest_plans_applies_scales_and_protects() {
     assert_eq!(status, 202);
     e.finish().await;
 }
+
+/// Scale-in takes zone balance first, then the oldest instance (the default order), and never a
+/// protected one: from 6 (an old and a new instance per zone, the old one of us-east-1a
+/// protected) to 3 leaves that protected old one and the new ones of the other zones.
+#[tokio::test]
+async fn scale_in_keeps_zones_balanced_takes_the_oldest_and_never_a_protected_instance() {
+    let e = engine("ig-order", false).await;
+    let id = e.create(e.new_group("web", 3)).await.group_id;
+    e.wait_ready(id).await;
+    let ids_by_zone = |list: Vec<app::model::groups::InstanceView>| {
+        let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for i in list {
+            m.entry(i.availability_zone)
+                .or_default()
+                .push(i.provider_id.unwrap());
+        }
+        m
+    };
+    let list = || groups::list_instances(&e.app.db, &e.member, e.tenant_id, id, None, 100);
+    let old = ids_by_zone(list().await.unwrap());
+    e.patch(
+        id,
+        GroupPatch {
+            desired: Some(6),
+            ..Default::default()
+        },
+    )
+    .await;
+    e.wait_ready(id).await;
+    let all = ids_by_zone(list().await.unwrap());
+    let new: BTreeMap<String, String> = all
+        .iter()
+        .map(|(z, ids)| {
+            (
+                z.clone(),
+                ids.iter().find(|i| !old[z].contains(i)).unwrap().clone(),
+            )
+        })
+        .collect();
+    let protected = old[ZONES[0]][0].clone();
+    groups::set_protection(
+        &e.app.db,
+        &e.member,
+        e.tenant_id,
+        id,
+        &protected,
+        InstancePatch { protected: true },
+    )
+    .await
+    .unwrap();
+    e.patch(
+        id,
+        GroupPatch {
+            desired: Some(3),
+            ..Default::default()
+        },
+    )
+    .await;
+    e.wait_ready(id).await;
+    let mut left: Vec<String> = e
+        .provider
+        .list_for_resource(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.state == "running")
+        .map(|i| i.instance_id)
+        .collect();
+    left.sort();
+    let mut expected = vec![protected, new[ZONES[1]].clone(), new[ZONES[2]].clone()];
+    expected.sort();
+    assert_eq!(left, expected, "old instances: {old:?}, new: {new:?}");
+    e.finish().await;
+}
