@@ -154,15 +154,19 @@ fn check_template(checks: &mut Checks, t: &GroupTemplate) {
     if let Some(data) = &t.user_data {
         checks.check(
             "template.user_data",
-            if data.len() <= USER_DATA_MAX {
-                Ok(())
-            } else {
+            if data.len() > USER_DATA_MAX {
                 Err(format!("Use at most {USER_DATA_MAX} bytes of user data."))
+            } else if data.contains('\0') {
+                Err("User data cannot contain NUL characters.".into())
+            } else {
+                Ok(())
             },
         );
     }
     let bad_tag = t.tags.iter().find(|(k, v)| {
         k.is_empty()
+            || crate::validate::has_deceptive_chars(k)
+            || crate::validate::has_deceptive_chars(v)
             || k.chars().count() > 128
             || v.chars().count() > 256
             || k.starts_with("stratus:")
