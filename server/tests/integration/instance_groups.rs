@@ -1438,3 +1438,26 @@ async fn scale_in_keeps_zones_balanced_takes_the_oldest_and_never_a_protected_in
     assert_eq!(left, expected, "old instances: {old:?}, new: {new:?}");
     e.finish().await;
 }
+
+/// The reply to one RunInstances is lost (the fault proxy forwards it to moto and closes the
+/// connection): the reconciler cannot know what happened, logs it, and the next run adopts the
+/// instances by their launch token. Exactly the desired instances, none launched twice.
+#[tokio::test]
+async fn a_lost_reply_to_run_instances_is_adopted_by_tag_and_not_doubled() {
+    let e = engine("ig-lost", true).await;
+    let proxy = e.proxy.as_ref().unwrap();
+    proxy.add_rule(Rule::drop_reply("RunInstances").in_zone(ZONES[0]).times(1));
+    let id = e.create(e.new_group("web", 6)).await.group_id;
+    let group = e.wait_ready(id).await;
+    assert!(proxy.rules().is_empty(), "the one-shot rule fired");
+    let listed = e.provider.list_for_resource(id).await.unwrap();
+    assert_eq!(listed.len(), 6, "nothing launched twice: {listed:?}");
+    assert_eq!(sorted(&e.running(id).await), vec![2, 2, 2]);
+    assert_eq!(group.running, 6);
+    let log = e.job_log(id).await;
+    assert!(
+        log.iter().any(|l| l.contains("in us-east-1a: no answer")),
+        "{log:#?}"
+    );
+    e.finish().await;
+}
