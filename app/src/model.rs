@@ -1,5 +1,6 @@
 //! Types shared by the server and the browser.
 
+pub mod groups;
 pub mod resources;
 
 use serde::{Deserialize, Serialize};
@@ -488,6 +489,14 @@ pub enum AuditAction {
     ZoneDeleteRequested,
     #[serde(rename = "cloud_object.swept")]
     CloudObjectSwept,
+    #[serde(rename = "instance_group.created")]
+    InstanceGroupCreated,
+    #[serde(rename = "instance_group.changed")]
+    InstanceGroupChanged,
+    #[serde(rename = "instance_group.delete_requested")]
+    InstanceGroupDeleteRequested,
+    #[serde(rename = "instance.protection_changed")]
+    InstanceProtectionChanged,
     #[serde(rename = "user.signed_out")]
     UserSignedOut,
     #[serde(rename = "user.sign_in_locked")]
@@ -505,7 +514,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 44] = [
+    pub const ALL: [AuditAction; 48] = [
         AuditAction::TenantCreated,
         AuditAction::TenantSuspended,
         AuditAction::TenantResumed,
@@ -543,6 +552,10 @@ impl AuditAction {
         AuditAction::ZoneChanged,
         AuditAction::ZoneDeleteRequested,
         AuditAction::CloudObjectSwept,
+        AuditAction::InstanceGroupCreated,
+        AuditAction::InstanceGroupChanged,
+        AuditAction::InstanceGroupDeleteRequested,
+        AuditAction::InstanceProtectionChanged,
         AuditAction::UserSignedOut,
         AuditAction::UserSignInLocked,
         AuditAction::MfaCodeRejected,
@@ -592,6 +605,10 @@ impl AuditAction {
             AuditAction::ZoneChanged => "zone.changed",
             AuditAction::ZoneDeleteRequested => "zone.delete_requested",
             AuditAction::CloudObjectSwept => "cloud_object.swept",
+            AuditAction::InstanceGroupCreated => "instance_group.created",
+            AuditAction::InstanceGroupChanged => "instance_group.changed",
+            AuditAction::InstanceGroupDeleteRequested => "instance_group.delete_requested",
+            AuditAction::InstanceProtectionChanged => "instance.protection_changed",
             AuditAction::UserSignedOut => "user.signed_out",
             AuditAction::UserSignInLocked => "user.sign_in_locked",
             AuditAction::MfaCodeRejected => "mfa.code_rejected",

@@ -175,6 +175,10 @@ impl Settings {
             public_url: var("STRATUS_PUBLIC_URL"),
             engine: app::backend::resources::EngineSettings {
                 resync_interval: Duration::from_millis(parse("STRATUS_RESYNC_MS", 60_000)?),
+                group_resync_interval: Duration::from_millis(parse(
+                    "STRATUS_GROUP_RESYNC_MS",
+                    10_000,
+                )?),
                 sweep_interval: Duration::from_secs(parse("STRATUS_SWEEP_INTERVAL_SECS", 600)?),
                 sweep_grace: Duration::from_secs(parse("STRATUS_SWEEP_GRACE_SECS", 900)?),
             },
@@ -212,6 +216,9 @@ impl Settings {
         .and_then(|s: Settings| {
             if s.db_max_connections == 0 {
                 bail!("STRATUS_DB_MAX_CONNECTIONS must be at least 1");
+            }
+            if s.engine.group_resync_interval < Duration::from_millis(100) {
+                bail!("STRATUS_GROUP_RESYNC_MS must be at least 100");
             }
             if s.engine.resync_interval < Duration::from_millis(100) {
                 bail!("STRATUS_RESYNC_MS must be at least 100");

@@ -5,7 +5,7 @@ use crate::support::keyring;
 use crate::support::TestApp;
 use app::backend::identity::actor::Actor;
 
-use app::backend::resources::{zones, WriteOptions};
+use app::backend::resources::{groups, zones, WriteOptions};
 use app::backend::{
     audit, cloud::accounts as cloud_accounts, identity, identity::api_keys, jobs, secrets, tenancy,
 };
@@ -206,7 +206,10 @@ async fn perform(
                 .await
                 .map(drop)
         }
-        Action::ViewResources => zones::list(db, actor, tenant_id, None, 50).await.map(drop),
+        Action::ViewResources => same(
+            zones::list(db, actor, tenant_id, None, 50).await.map(drop),
+            groups::list(db, actor, tenant_id, None, 50).await.map(drop),
+        ),
         Action::ManageResources => {
             // A dry run: the whole write path (authorize, validate, plan) without writing.
             let cloud_account_id: Uuid = sqlx::query_scalar(
@@ -226,10 +229,48 @@ async fn perform(
                 dry_run: true,
                 fingerprint: None,
             };
-            zones::create(db, actor, tenant_id, zone, options)
+            let zone_result = zones::create(db, actor, tenant_id, zone, options.clone())
                 .await
-                .map(drop)
+                .map(drop);
+            let zone_id: Uuid = sqlx::query_scalar(
+                "select resource_id from resource where tenant_id = $1 and kind = 'zone' and name = 'seeded'",
+            )
+            .bind(tenant_id)
+            .fetch_one(db)
+            .await
+            .unwrap();
+            let group = app::model::groups::NewGroup {
+                name: "matrix".into(),
+                zone_ids: vec![zone_id],
+                template: app::model::groups::GroupTemplate {
+                    instance_type: "t3.micro".into(),
+                    image_id: "ami-12c6146b".into(),
+                    user_data: None,
+                    tags: Default::default(),
+                },
+                min: 0,
+                max: 3,
+                desired: Some(2),
+                policy: Default::default(),
+            };
+            same(
+                zone_result,
+                groups::create(db, actor, tenant_id, group, options)
+                    .await
+                    .map(drop),
+            )
         }
+    }
+}
+
+/// Zones and instance groups answer the same to the same action: one outcome, or a mismatch.
+fn same(zones: Result<(), AppError>, groups: Result<(), AppError>) -> Result<(), AppError> {
+    if outcome(&zones) == outcome(&groups) {
+        zones
+    } else {
+        Err(AppError::Request(format!(
+            "zones: {zones:?}, instance groups: {groups:?}"
+        )))
     }
 }
 
@@ -256,6 +297,35 @@ async fn seed_secret(app: &TestApp, fixture: &crate::support::Fixture) {
     )
     .await
     .unwrap();
+    // A Ready zone named "seeded" (no worker runs here), for the instance-group cases.
+    let account_id: Uuid = sqlx::query_scalar(
+        "select cloud_account_id from cloud_account where tenant_id = $1 and name = 'seeded'",
+    )
+    .bind(fixture.tenant_id)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    let zone = zones::create(
+        &app.db,
+        &owner,
+        fixture.tenant_id,
+        NewZone {
+            name: "seeded".into(),
+            cloud_account_id: account_id,
+            availability_zone: "eu-west-1b".into(),
+            network_cidr: None,
+        },
+        WriteOptions::default(),
+    )
+    .await
+    .unwrap()
+    .zone
+    .unwrap();
+    sqlx::query("update resource set status = 'ready' where resource_id = $1")
+        .bind(zone.zone_id)
+        .execute(&app.db)
+        .await
+        .unwrap();
     secrets::create_secret(
         &app.db,
         &keyring(),

@@ -399,9 +399,13 @@ async fn targets(app: &TestApp, tenant_id: Uuid, key_owner: Uuid) -> (Uuid, Uuid
     (user_id, invitation_id, key_id)
 }
 
-/// A cloud account and a zone in the tenant, for the resource routes (made once per tenant:
-/// the routes only plan changes to them).
-async fn resource_targets(app: &TestApp, tenant_id: Uuid, member: Uuid) -> (Uuid, Uuid) {
+/// A cloud account, a zone, an instance group and one of its instances in the tenant, for the
+/// resource routes (made once per tenant: the routes only plan changes to them, and protect).
+async fn resource_targets(
+    app: &TestApp,
+    tenant_id: Uuid,
+    member: Uuid,
+) -> (Uuid, Uuid, Uuid, Uuid, Uuid) {
     use app::backend::cloud::accounts as cloud_accounts;
     use app::backend::resources::{zones, WriteOptions};
     let owner: Uuid = sqlx::query_scalar(
@@ -444,7 +448,77 @@ async fn resource_targets(app: &TestApp, tenant_id: Uuid, member: Uuid) -> (Uuid
     )
     .await
     .unwrap();
-    (account.cloud_account_id, change.zone.unwrap().zone_id)
+    let zone_id = change.zone.unwrap().zone_id;
+    // The group's zone is another one (a zone in use cannot be deleted, even in a dry run); no
+    // worker runs here, so it is made Ready by hand.
+    let group_zone = zones::create(
+        &app.db,
+        &app.actor(member).await,
+        tenant_id,
+        app::model::resources::NewZone {
+            name: "grouped".into(),
+            cloud_account_id: account.cloud_account_id,
+            availability_zone: "us-east-1c".into(),
+            network_cidr: None,
+        },
+        WriteOptions::default(),
+    )
+    .await
+    .unwrap()
+    .zone
+    .unwrap()
+    .zone_id;
+    sqlx::query("update resource set status = 'ready' where resource_id = $1")
+        .bind(group_zone)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let group = app::backend::resources::groups::create(
+        &app.db,
+        &app.actor(member).await,
+        tenant_id,
+        group_input("routes", group_zone),
+        WriteOptions::default(),
+    )
+    .await
+    .unwrap()
+    .group
+    .unwrap();
+    let instance: Uuid = sqlx::query_scalar(
+        "insert into instance (resource_id, tenant_id, availability_zone, launch_token, launch_index, revision, provider_id, state)
+         values ($1, $2, 'us-east-1a', $3, 0, 1, $4, 'running') returning instance_row_id",
+    )
+    .bind(group.group_id)
+    .bind(tenant_id)
+    .bind(format!("ig{}", Uuid::new_v4().simple()))
+    .bind(format!("i-{}", &Uuid::new_v4().simple().to_string()[..17]))
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    (
+        account.cloud_account_id,
+        zone_id,
+        group.group_id,
+        group_zone,
+        instance,
+    )
+}
+
+fn group_input(name: &str, zone_id: Uuid) -> app::model::groups::NewGroup {
+    app::model::groups::NewGroup {
+        name: name.into(),
+        zone_ids: vec![zone_id],
+        template: app::model::groups::GroupTemplate {
+            instance_type: "t3.micro".into(),
+            image_id: "ami-12c6146b".into(),
+            user_data: None,
+            tags: Default::default(),
+        },
+        min: 0,
+        max: 5,
+        desired: Some(1),
+        policy: Default::default(),
+    }
 }
 
 fn routes(
@@ -452,9 +526,9 @@ fn routes(
     member: Uuid,
     invitation: Uuid,
     key: Uuid,
-    resources: (Uuid, Uuid),
+    resources: (Uuid, Uuid, Uuid, Uuid, Uuid),
 ) -> Vec<Route> {
-    let (account, zone) = resources;
+    let (account, zone, group, group_zone, instance) = resources;
     let t = format!("/api/v1/tenants/{tenant}");
     let route = |method, path: String, body, needs, ok| Route {
         method,
@@ -585,6 +659,55 @@ fn routes(
             Method::DELETE,
             format!("{t}/zones/{zone}?dry_run=true"),
             None,
+            Needs::Role(Role::Member),
+            200,
+        ),
+        route(
+            Method::GET,
+            format!("{t}/instance-groups"),
+            None,
+            Needs::Role(Role::Viewer),
+            200,
+        ),
+        route(
+            Method::POST,
+            format!("{t}/instance-groups?dry_run=true"),
+            Some(serde_json::to_value(group_input("planned", group_zone)).unwrap()),
+            Needs::Role(Role::Member),
+            200,
+        ),
+        route(
+            Method::GET,
+            format!("{t}/instance-groups/{group}"),
+            None,
+            Needs::Role(Role::Viewer),
+            200,
+        ),
+        route(
+            Method::PATCH,
+            format!("{t}/instance-groups/{group}?dry_run=true"),
+            Some(json!({ "desired": 2 })),
+            Needs::Role(Role::Member),
+            200,
+        ),
+        route(
+            Method::DELETE,
+            format!("{t}/instance-groups/{group}?dry_run=true"),
+            None,
+            Needs::Role(Role::Member),
+            200,
+        ),
+        route(
+            Method::GET,
+            format!("{t}/instance-groups/{group}/instances"),
+            None,
+            Needs::Role(Role::Viewer),
+            200,
+        ),
+        route(
+            Method::PATCH,
+            format!("{t}/instance-groups/{group}/instances/{instance}"),
+            Some(json!({ "protected": true })),
             Needs::Role(Role::Member),
             200,
         ),

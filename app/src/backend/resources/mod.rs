@@ -35,6 +35,9 @@ use uuid::Uuid;
 pub struct EngineSettings {
     /// Every live resource is reconciled at least this often (drift, out-of-band changes).
     pub resync_interval: Duration,
+    /// Instance groups are reconciled at least this often: an instance terminated behind
+    /// Stratus's back is replaced within it.
+    pub group_resync_interval: Duration,
     /// How often each cloud account is swept for orphans.
     pub sweep_interval: Duration,
     /// An untracked object younger than this is left alone (it may be a create in flight).
@@ -45,6 +48,7 @@ impl Default for EngineSettings {
     fn default() -> Self {
         EngineSettings {
             resync_interval: Duration::from_secs(60),
+            group_resync_interval: Duration::from_secs(10),
             sweep_interval: Duration::from_secs(600),
             sweep_grace: Duration::from_secs(900),
         }
@@ -95,6 +99,9 @@ async fn reconcile(ctx: JobContext, engine: Engine) -> Result<(), JobError> {
         Some((ResourceKind::Zone, _)) => {
             zone_reconciler::run(&ctx, &engine, payload.resource_id).await
         }
+        Some((ResourceKind::InstanceGroup, _)) => {
+            groups::reconciler::run(&ctx, &engine, payload.resource_id).await
+        }
         Some((other, _)) => Err(JobError::Fatal(format!(
             "this build of Stratus cannot reconcile a {}",
             other.as_str()
@@ -118,6 +125,15 @@ pub async fn enqueue_reconcile(
             .unique_key(kinds::reconcile_key(resource_id)),
     )
     .await?;
+    if !job.created {
+        // A change, or a resync, runs a reconcile that is waiting out a requeue delay now.
+        sqlx::query(
+            "update job set run_at = now() where job_id = $1 and state = 'queued' and run_at > now()",
+        )
+        .bind(job.job_id)
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(job.job_id)
 }
 
@@ -128,10 +144,12 @@ pub async fn resync(db: &PgPool, settings: &EngineSettings) -> Result<usize, sql
     let due: Vec<(Uuid, Uuid)> = sqlx::query_as(
         "select resource_id, tenant_id from resource
          where status not in ('deleted', 'failed')
-           and (reconciled_at is null or reconciled_at < now() - $1 * interval '1 millisecond')
+           and (reconciled_at is null or reconciled_at < now() - interval '1 millisecond'
+                * case when kind = 'instance_group' then $2 else $1 end)
          order by reconciled_at nulls first limit 500",
     )
     .bind(settings.resync_interval.as_millis() as f64)
+    .bind(settings.group_resync_interval.as_millis() as f64)
     .fetch_all(db)
     .await?;
     let mut conn = db.acquire().await?;
@@ -147,8 +165,10 @@ pub async fn run_resync_loop(
     settings: EngineSettings,
     stop: tokio_util::sync::CancellationToken,
 ) {
-    let interval =
-        (settings.resync_interval / 4).clamp(Duration::from_millis(200), Duration::from_secs(15));
+    // A tick of an eighth of the shorter interval: drift is found at most that long after the
+    // interval has passed.
+    let interval = (settings.resync_interval.min(settings.group_resync_interval) / 8)
+        .clamp(Duration::from_millis(100), Duration::from_secs(15));
     let mut last_sweep: Option<tokio::time::Instant> = None;
     loop {
         if let Err(error) = resync(&db, &settings).await {

@@ -21,6 +21,8 @@ pub struct PriceList {
     pub instance_hourly: HashMap<String, HashMap<String, f64>>,
     /// region → database class → USD per hour (single zone; a standby doubles it).
     pub database_hourly: HashMap<String, HashMap<String, f64>>,
+    /// instance type → vCPUs (what the tenant's vCPU quota counts).
+    pub instance_vcpus: HashMap<String, u32>,
 }
 
 pub static PRICES: LazyLock<PriceList> = LazyLock::new(|| {
@@ -31,6 +33,18 @@ pub static PRICES: LazyLock<PriceList> = LazyLock::new(|| {
 pub fn instance_monthly_cents(region: &str, instance_type: &str, count: i64) -> Option<i64> {
     let hourly = PRICES.instance_hourly.get(region)?.get(instance_type)?;
     Some((hourly * HOURS_PER_MONTH * 100.0 * count as f64).round() as i64)
+}
+
+/// The vCPUs of `instance_type`, if the list knows it.
+pub fn instance_vcpus(instance_type: &str) -> Option<u32> {
+    PRICES.instance_vcpus.get(instance_type).copied()
+}
+
+/// The instance types Stratus can price and count, sorted.
+pub fn instance_types() -> Vec<&'static str> {
+    let mut types: Vec<&str> = PRICES.instance_vcpus.keys().map(String::as_str).collect();
+    types.sort();
+    types
 }
 
 #[cfg(test)]
@@ -47,5 +61,14 @@ mod tests {
             Some(759)
         );
         assert_eq!(instance_monthly_cents("us-east-1", "no.such", 1), None);
+        // Every priced type has its vCPUs, and every counted type a price in every region.
+        for (region, types) in &PRICES.instance_hourly {
+            for t in types.keys() {
+                assert!(instance_vcpus(t).is_some(), "{t} has no vCPUs");
+            }
+            for t in instance_types() {
+                assert!(types.contains_key(t), "{t} has no price in {region}");
+            }
+        }
     }
 }

@@ -7,6 +7,7 @@ mod cloud_accounts;
 mod docs;
 mod extract;
 mod idempotency;
+mod instance_groups;
 mod jobs;
 mod keys;
 mod page;
@@ -77,6 +78,14 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(audit::list))
         .routes(routes!(zones::list, zones::create))
         .routes(routes!(zones::get, zones::update, zones::delete))
+        .routes(routes!(instance_groups::list, instance_groups::create))
+        .routes(routes!(
+            instance_groups::get,
+            instance_groups::update,
+            instance_groups::delete
+        ))
+        .routes(routes!(instance_groups::instances))
+        .routes(routes!(instance_groups::protect))
         .routes(routes!(cloud_accounts::list, cloud_accounts::create))
         .routes(routes!(cloud_accounts::delete))
         .routes(routes!(cloud_accounts::test_connection))

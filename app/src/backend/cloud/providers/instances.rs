@@ -32,6 +32,8 @@ pub struct LaunchRequest {
     pub owner: Ownership,
     /// The template revision, tagged so an adopted instance's revision is known.
     pub revision: i64,
+    /// The template's own tags, added to the ownership tags.
+    pub extra_tags: Vec<(String, String)>,
 }
 
 pub const TAG_REVISION: &str = "stratus:revision";
@@ -87,6 +89,14 @@ impl AwsInstances {
                 .value(req.revision.to_string())
                 .build(),
         );
+        for (key, value) in &req.extra_tags {
+            tags.push(
+                aws_sdk_ec2::types::Tag::builder()
+                    .key(key)
+                    .value(value)
+                    .build(),
+            );
+        }
         let mut call = self
             .once
             .run_instances()

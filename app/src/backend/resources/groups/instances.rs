@@ -11,6 +11,7 @@
 use crate::backend::cloud::providers::instances::{AwsInstances, LaunchRequest, ProviderInstance};
 use crate::backend::cloud::providers::{ErrorClass, ProviderError};
 use crate::backend::resources::groups::planner::{Health, InstanceState, ObservedInstance};
+use crate::backend::resources::Fence;
 use sqlx::{Connection, PgPool};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -63,6 +64,9 @@ pub enum InstanceError {
     Provider(#[from] ProviderError),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+    /// The job's lease was taken over before the write-ahead rows were written: nothing launched.
+    #[error("lease lost")]
+    LeaseLost,
 }
 
 /// A new launch token: `ig` and 32 hex digits, within EC2's 64-character `ClientToken`.
@@ -189,12 +193,17 @@ pub async fn observe(
 /// capacity refusal or any other answer that made nothing closes the rows (the planner sees
 /// the zone's failure and decides); an unknown outcome leaves them for [`observe`] to settle
 /// by tag.
+///
+/// With a `fence`, the write-ahead rows are committed only while the job's lease holds (its
+/// row is read `for share` in the same transaction): a rescued job's old worker launches
+/// nothing, and a rescuer always sees the rows of a launch its predecessor may have made.
 pub async fn launch_batch(
     db: &PgPool,
     provider: &AwsInstances,
     tenant_id: Uuid,
     resource_id: Uuid,
     req: &LaunchRequest,
+    fence: Option<Fence>,
 ) -> Result<Vec<String>, InstanceError> {
     let token = req.owner.token.clone();
     // A connection of its own holds the token's lock; if the process dies it closes.
@@ -203,7 +212,7 @@ pub async fn launch_batch(
         .bind(&token)
         .execute(&mut lock)
         .await?;
-    let result = launch_locked(db, provider, tenant_id, resource_id, req).await;
+    let result = launch_locked(db, provider, tenant_id, resource_id, req, fence).await;
     let _ = lock.close().await;
     result
 }
@@ -214,6 +223,7 @@ async fn launch_locked(
     tenant_id: Uuid,
     resource_id: Uuid,
     req: &LaunchRequest,
+    fence: Option<Fence>,
 ) -> Result<Vec<String>, InstanceError> {
     let token = &req.owner.token;
     let written: i64 = sqlx::query_scalar("select count(*) from instance where launch_token = $1")
@@ -222,6 +232,18 @@ async fn launch_locked(
         .await?;
     if written == 0 {
         let mut tx = db.begin().await?;
+        if let Some(fence) = fence {
+            let holds: Option<i64> = sqlx::query_scalar(
+                "select job_id from job where job_id = $1 and lease_token = $2 for share",
+            )
+            .bind(fence.job_id)
+            .bind(fence.lease_token)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if holds.is_none() {
+                return Err(InstanceError::LeaseLost);
+            }
+        }
         for index in 0..i32::try_from(req.count).unwrap_or(i32::MAX) {
             sqlx::query(
                 "insert into instance (resource_id, tenant_id, availability_zone, launch_token, launch_index, revision)

@@ -3,6 +3,13 @@
 //! - [`planner`]: the pure function from (spec, observed instances, recent capacity failures)
 //!   to bounded steps and conditions. Everything the group promises (zone balance, protection,
 //!   scale-in order, repair budget, rolling replacement) is decided there and table-tested.
+//! - [`instances`]: write-ahead instance rows, batched launches, observation and adoption by tag.
+//! - [`write`]: the write path (create, change, delete, protect) with its plan, quota and cost.
+//! - `reconciler`: one bounded step per job run, dispatched by the resource engine.
 
 pub mod instances;
 pub mod planner;
+pub(crate) mod reconciler;
+pub mod write;
+
+pub use write::{create, delete, get, list, list_instances, set_protection, update};

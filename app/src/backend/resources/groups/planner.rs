@@ -25,38 +25,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use time::{Duration, OffsetDateTime};
 
-/// How instances are spread over the group's zones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[serde(rename_all = "kebab-case")]
-pub enum Distribution {
-    /// Zones differ by at most one; when a zone cannot launch, the others wait for it.
-    EvenStrict,
-    /// As even as capacity allows: a zone's share goes elsewhere while it cannot launch, and
-    /// comes back (surge-first) when it recovers.
-    Balanced,
-    /// Fill wherever capacity is; never rebalance.
-    Any,
-}
-
-/// The last tie-breaker of scale-in, after zone balance and template revision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[serde(rename_all = "kebab-case")]
-pub enum ScaleInOrder {
-    OldestFirst,
-    NewestFirst,
-}
-
-/// `max_surge` / `max_unavailable`: a count for the whole group, or a percentage of each
-/// zone's target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum RolloutBudget {
-    Count(u32),
-    Percent(u32),
-}
+pub use crate::model::groups::{
+    Distribution, Health, InstanceState, RolloutBudget, ScaleInOrder, ZonePlan,
+};
 
 /// What the planner needs from the group's spec.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,69 +50,6 @@ pub struct GroupSpec {
     pub max_unavailable: RolloutBudget,
     /// A zone that refused capacity within this long is not launched into.
     pub capacity_retry_after: Duration,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum InstanceState {
-    /// Write-ahead row: the launch call was (or is about to be) made, no provider id seen yet.
-    Launching,
-    Pending,
-    Running,
-    Stopping,
-    Stopped,
-    ShuttingDown,
-    Terminated,
-    /// Tracked, but the provider no longer lists it.
-    Lost,
-}
-
-impl InstanceState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            InstanceState::Launching => "launching",
-            InstanceState::Pending => "pending",
-            InstanceState::Running => "running",
-            InstanceState::Stopping => "stopping",
-            InstanceState::Stopped => "stopped",
-            InstanceState::ShuttingDown => "shutting_down",
-            InstanceState::Terminated => "terminated",
-            InstanceState::Lost => "lost",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<InstanceState> {
-        Some(match s {
-            "launching" => InstanceState::Launching,
-            "pending" => InstanceState::Pending,
-            "running" => InstanceState::Running,
-            "stopping" => InstanceState::Stopping,
-            "stopped" => InstanceState::Stopped,
-            "shutting_down" | "shutting-down" => InstanceState::ShuttingDown,
-            "terminated" => InstanceState::Terminated,
-            "lost" => InstanceState::Lost,
-            _ => return None,
-        })
-    }
-
-    /// Gone for good: not a member of the group any more.
-    pub fn is_gone(self) -> bool {
-        matches!(
-            self,
-            InstanceState::ShuttingDown | InstanceState::Terminated
-        )
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum Health {
-    Healthy,
-    Unhealthy,
-    /// The provider has not reported yet.
-    Unknown,
 }
 
 /// One instance as the reconciler observed it.
@@ -218,27 +126,6 @@ pub struct PlannedCondition {
     pub active: bool,
     pub reason: String,
     pub message: String,
-}
-
-/// One zone's line in the plan, as people see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-pub struct ZonePlan {
-    pub zone: String,
-    /// Members now (running, starting, or launching).
-    pub current: u32,
-    /// What this zone should hold.
-    pub target: u32,
-    /// What an even spread would give it.
-    pub even_share: u32,
-    pub launch: u32,
-    pub terminate: u32,
-    pub outdated: u32,
-    /// `max_surge` and `max_unavailable` resolved for this zone.
-    pub max_surge: u32,
-    pub max_unavailable: u32,
-    /// The provider's words, while the zone is not launched into.
-    pub capacity_failure: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

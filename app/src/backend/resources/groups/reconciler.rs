@@ -1,0 +1,724 @@
+//! The group reconciler (PROVISIONING.md §2): one bounded step per run, then requeue.
+//!
+//! A run observes first (the group's rows brought in line with what the provider lists under
+//! the group's tag, adopting instances of a launch whose record was lost), runs the pure
+//! planner, writes the plan to the job log when it acts or waits for something new, applies
+//! the plan's one step (terminations, then one batched launch per zone, all zones at once),
+//! and writes status and conditions through the job's lease. It requeues itself while anything
+//! is in flight or a zone's capacity wait will expire; a converged group's job ends, and the
+//! resync (`STRATUS_GROUP_RESYNC_MS`) runs it again, which is how instances terminated or
+//! stopped behind Stratus's back are found and replaced.
+//!
+//! A delete terminates every instance (protected ones too), confirms at the provider that none
+//! is left, naming what it waits for, then tombstones the group, which releases its quota and
+//! its zones.
+
+use super::instances::{self, InstanceError, InstanceRow};
+use super::planner::{self, GroupCondition, GroupPlan, Step, TerminateReason};
+use super::write::{capacity_failures, planner_spec, zone_refs, GroupSpecDoc, ZoneRef};
+use crate::backend::cloud::providers::instances::{AwsInstances, LaunchRequest};
+use crate::backend::cloud::providers::network::Ownership;
+use crate::backend::cloud::providers::{self, ErrorClass, ProviderError};
+use crate::backend::jobs::worker::{JobContext, JobError};
+use crate::backend::resources::{
+    installation_id, set_condition, write_status, Engine, Fence, StatusWrite,
+};
+use crate::model::groups::{GroupTemplate, InstanceState};
+use crate::model::resources::{Condition, ConditionStatus, ResourceStatus};
+use sqlx::types::Json;
+use std::time::Duration;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// After a step: look again soon (the sandbox reports instances running at once; AWS takes
+/// seconds, and the next run simply sees them still pending).
+const AFTER_STEP: Duration = Duration::from_millis(250);
+/// While instances are starting or stopping and there is nothing to do.
+const IN_FLIGHT: Duration = Duration::from_secs(1);
+/// The longest a capacity wait sleeps before looking again.
+const CAPACITY_WAIT_MAX: Duration = Duration::from_secs(30);
+
+#[derive(sqlx::FromRow)]
+struct GroupRow {
+    tenant_id: Uuid,
+    name: String,
+    cloud_account_id: Uuid,
+    generation: i64,
+    status: ResourceStatus,
+    conditions: Json<Vec<Condition>>,
+    outputs: serde_json::Value,
+    deletion_requested_at: Option<OffsetDateTime>,
+    spec: Json<GroupSpecDoc>,
+    revision: i64,
+    min_size: i32,
+    max_size: i32,
+    desired: i32,
+    template: Json<GroupTemplate>,
+    tenant_slug: String,
+}
+
+pub(crate) async fn run(ctx: &JobContext, engine: &Engine, group_id: Uuid) -> Result<(), JobError> {
+    let row: Option<GroupRow> = sqlx::query_as(
+        "select r.tenant_id, r.name, r.cloud_account_id, r.generation, r.status, r.conditions,
+                r.outputs, r.deletion_requested_at, r.spec, g.revision, g.min_size, g.max_size,
+                g.desired, t.template, tn.slug as tenant_slug
+         from resource r join instance_group g using (resource_id)
+         join instance_group_template t on t.resource_id = r.resource_id and t.revision = g.revision
+         join tenant tn on tn.tenant_id = r.tenant_id
+         where r.resource_id = $1 and r.status <> 'deleted'",
+    )
+    .bind(group_id)
+    .fetch_optional(&ctx.db)
+    .await
+    .map_err(JobError::failed)?;
+    let Some(group) = row else { return Ok(()) };
+    let fence = Fence::of(ctx);
+    let account = providers::open(
+        &ctx.db,
+        &engine.keyring,
+        &engine.endpoints,
+        group.tenant_id,
+        group.cloud_account_id,
+    )
+    .await
+    .map_err(|e| JobError::Fatal(format!("cannot open the cloud account: {e}")))?;
+    let provider = AwsInstances::new(&account.target);
+    let outcome = if group.deletion_requested_at.is_some() {
+        delete(ctx, fence, &provider, group_id, &group).await
+    } else {
+        provision(ctx, fence, &provider, group_id, &group).await
+    };
+    match outcome {
+        Ok(()) => Ok(()),
+        Err(Stop::Job(e)) => Err(e),
+        Err(Stop::Provider(e)) => fail(ctx, fence, group_id, &group, e).await,
+    }
+}
+
+/// Why a run stopped early.
+enum Stop {
+    Job(JobError),
+    Provider(ProviderError),
+}
+
+impl From<JobError> for Stop {
+    fn from(e: JobError) -> Self {
+        Stop::Job(e)
+    }
+}
+
+impl From<sqlx::Error> for Stop {
+    fn from(e: sqlx::Error) -> Self {
+        Stop::Job(JobError::failed(e))
+    }
+}
+
+impl From<ProviderError> for Stop {
+    fn from(e: ProviderError) -> Self {
+        Stop::Provider(e)
+    }
+}
+
+impl From<InstanceError> for Stop {
+    fn from(e: InstanceError) -> Self {
+        match e {
+            InstanceError::Provider(e) => Stop::Provider(e),
+            InstanceError::Database(e) => Stop::Job(JobError::failed(e)),
+            InstanceError::LeaseLost => Stop::Job(JobError::LeaseLost),
+        }
+    }
+}
+
+/// A provider call failed outright: its words on the group and the job. Terminal errors (a bad
+/// image, a quota at the provider) stop until the spec changes; others retry with backoff.
+async fn fail(
+    ctx: &JobContext,
+    fence: Fence,
+    group_id: Uuid,
+    group: &GroupRow,
+    e: ProviderError,
+) -> Result<(), JobError> {
+    let terminal = matches!(e.class, ErrorClass::Terminal | ErrorClass::NotFound);
+    let last_attempt = ctx.job.attempt >= ctx.job.max_attempts;
+    let mut conditions = group.conditions.0.clone();
+    let stopped = terminal || last_attempt;
+    let (status, reason) = if stopped {
+        (ResourceStatus::Failed, "ProviderError")
+    } else {
+        (group.status, "Retrying")
+    };
+    set_condition(
+        &mut conditions,
+        "Ready",
+        ConditionStatus::False,
+        reason,
+        e.message.clone(),
+        group.generation,
+    );
+    set_condition(
+        &mut conditions,
+        "Progressing",
+        if stopped {
+            ConditionStatus::False
+        } else {
+            ConditionStatus::True
+        },
+        reason,
+        if stopped {
+            "stopped: change the group, or retry the job".to_string()
+        } else {
+            format!("will retry: {}", e.message)
+        },
+        group.generation,
+    );
+    let mut conn = ctx.db.acquire().await.map_err(JobError::failed)?;
+    write_status(
+        &mut conn,
+        fence,
+        group_id,
+        &StatusWrite {
+            status,
+            observed_generation: None,
+            conditions,
+            last_error: Some(e.message.clone()),
+            outputs: serde_json::json!({}),
+            reconciled: false,
+        },
+    )
+    .await?;
+    Err(if terminal {
+        JobError::Fatal(e.message)
+    } else {
+        JobError::Failed(e.message)
+    })
+}
+
+fn in_flight(rows: &[InstanceRow]) -> bool {
+    rows.iter().any(|r| {
+        matches!(
+            InstanceState::parse(&r.state),
+            Some(
+                InstanceState::Launching
+                    | InstanceState::Pending
+                    | InstanceState::Stopping
+                    | InstanceState::ShuttingDown
+            )
+        )
+    })
+}
+
+fn reason_label(reason: TerminateReason) -> &'static str {
+    match reason {
+        TerminateReason::Repair => "repair",
+        TerminateReason::ScaleIn => "scale-in",
+        TerminateReason::Rollout => "rollout",
+    }
+}
+
+/// The plan in one line per step, for the job log.
+fn describe(plan: &GroupPlan, template: &GroupTemplate) -> Vec<String> {
+    let mut lines = Vec::new();
+    for step in &plan.steps {
+        match step {
+            Step::Launch {
+                zone,
+                count,
+                revision,
+            } => lines.push(format!(
+                "plan: launch {count} × {} in {zone} (revision {revision})",
+                template.instance_type
+            )),
+            Step::Terminate { zone, ids, reason } => lines.push(format!(
+                "plan: terminate {} in {zone} ({}): {}",
+                ids.len(),
+                reason_label(*reason),
+                ids.join(", ")
+            )),
+        }
+    }
+    let zones: Vec<String> = plan
+        .zones
+        .iter()
+        .map(|z| format!("{} {}→{}", z.zone, z.current, z.target))
+        .collect();
+    if !lines.is_empty() {
+        lines.push(format!("plan: zones {}", zones.join(", ")));
+    }
+    lines
+}
+
+async fn provision(
+    ctx: &JobContext,
+    fence: Fence,
+    provider: &AwsInstances,
+    group_id: Uuid,
+    group: &GroupRow,
+) -> Result<(), Stop> {
+    let now = OffsetDateTime::now_utc();
+    let rows = instances::observe(&ctx.db, provider, group.tenant_id, group_id, now).await?;
+    let failures = capacity_failures(&ctx.db, group_id).await?;
+    let policy = &group.spec.0.policy;
+    let zones: Vec<ZoneRef> = {
+        let mut conn = ctx.db.acquire().await?;
+        zone_refs(&mut conn, group.tenant_id, &group.spec.0.zone_ids).await?
+    };
+    let spec = planner_spec(
+        &zones,
+        policy,
+        group.revision,
+        group.min_size as u32,
+        group.max_size as u32,
+        group.desired as u32,
+    );
+    let observed: Vec<_> = rows.iter().map(InstanceRow::observed).collect();
+    let plan = planner::plan(&spec, &observed, &failures, now);
+    let template = &group.template.0;
+
+    // Why before what: the plan goes to the job log before anything is done, and what the
+    // group waits for whenever it changes (not at every look).
+    let previous_waiting: Vec<String> = group
+        .outputs
+        .get("waiting")
+        .and_then(|w| serde_json::from_value(w.clone()).ok())
+        .unwrap_or_default();
+    for line in describe(&plan, template) {
+        ctx.log(line).await?;
+    }
+    if plan.waiting != previous_waiting || !plan.steps.is_empty() {
+        for line in &plan.waiting {
+            ctx.log(format!("waiting: {line}")).await?;
+        }
+    }
+    let generation_status = match group.status {
+        ResourceStatus::Pending | ResourceStatus::Failed => ResourceStatus::Provisioning,
+        ResourceStatus::Ready => ResourceStatus::Updating,
+        other => other,
+    };
+
+    // Terminations first: the planner only chose them where enough instances run already.
+    let total_steps = plan.steps.len().max(1);
+    let mut done_steps = 0usize;
+    let progress = |done: usize| (10 + 80 * done / total_steps).min(95) as u8;
+    for step in &plan.steps {
+        if let Step::Terminate { zone, ids, reason } = step {
+            // A row without a provider id (a launch not seen yet) has nothing to terminate.
+            let ids: Vec<String> = ids
+                .iter()
+                .filter(|i| i.starts_with("i-"))
+                .cloned()
+                .collect();
+            if ids.is_empty() {
+                continue;
+            }
+            ctx.progress(
+                progress(done_steps),
+                format!(
+                    "terminating {} in {zone} ({}): {}",
+                    ids.len(),
+                    reason_label(*reason),
+                    ids.join(", ")
+                ),
+            )
+            .await?;
+            instances::terminate(&ctx.db, provider, group_id, &ids).await?;
+            done_steps += 1;
+        }
+    }
+    let launches: Vec<(LaunchRequest, String)> = plan
+        .steps
+        .iter()
+        .filter_map(|step| match step {
+            Step::Launch {
+                zone,
+                count,
+                revision,
+            } => {
+                let z = zones.iter().find(|z| z.availability_zone == *zone)?;
+                Some((
+                    LaunchRequest {
+                        availability_zone: zone.clone(),
+                        subnet_id: z.subnet_id.clone(),
+                        security_group_id: z.security_group_id.clone(),
+                        image_id: template.image_id.clone(),
+                        instance_type: template.instance_type.clone(),
+                        user_data: template.user_data.clone(),
+                        count: *count,
+                        owner: Ownership {
+                            installation: Uuid::nil(),
+                            tenant: group.tenant_id,
+                            resource: group_id,
+                            token: instances::new_token(),
+                            name: format!("stratus/{}/{}", group.tenant_slug, group.name),
+                        },
+                        revision: *revision,
+                        extra_tags: template
+                            .tags
+                            .iter()
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect(),
+                    },
+                    z.name.clone(),
+                ))
+            }
+            Step::Terminate { .. } => None,
+        })
+        .collect();
+    if !launches.is_empty() {
+        let installation = installation_id(&ctx.db).await?;
+        let mut requests = Vec::new();
+        for (mut req, zone_name) in launches {
+            req.owner.installation = installation;
+            ctx.progress(
+                progress(done_steps),
+                format!(
+                    "launching {} × {} in {} (zone {zone_name}), token {}",
+                    req.count, req.instance_type, req.availability_zone, req.owner.token
+                ),
+            )
+            .await?;
+            requests.push(req);
+        }
+        // One call per zone, every zone at once.
+        let results = futures_util::future::join_all(requests.iter().map(|req| {
+            instances::launch_batch(
+                &ctx.db,
+                provider,
+                group.tenant_id,
+                group_id,
+                req,
+                Some(fence),
+            )
+        }))
+        .await;
+        for (req, result) in requests.iter().zip(results) {
+            done_steps += 1;
+            let zone = &req.availability_zone;
+            match result {
+                Ok(ids) => {
+                    ctx.progress(
+                        progress(done_steps),
+                        format!("launched in {zone}: {}", ids.join(", ")),
+                    )
+                    .await?;
+                    // The zone has capacity again.
+                    sqlx::query(
+                        "delete from instance_group_capacity_failure where resource_id = $1 and availability_zone = $2",
+                    )
+                    .bind(group_id)
+                    .bind(zone)
+                    .execute(&ctx.db)
+                    .await?;
+                }
+                Err(InstanceError::Provider(e)) => match e.class {
+                    ErrorClass::Capacity { .. } => {
+                        ctx.log(format!(
+                            "zone {zone} cannot launch {}: {}",
+                            req.count, e.message
+                        ))
+                        .await?;
+                    }
+                    ErrorClass::UnknownOutcome => {
+                        ctx.log(format!(
+                            "launch of {} in {zone}: no answer ({}); the next run looks for token {} by tag",
+                            req.count, e.message, req.owner.token
+                        ))
+                        .await?;
+                    }
+                    ErrorClass::Retryable => {
+                        ctx.log(format!(
+                            "launch of {} in {zone} will be retried: {}",
+                            req.count, e.message
+                        ))
+                        .await?;
+                    }
+                    ErrorClass::Terminal | ErrorClass::NotFound => {
+                        return Err(Stop::Provider(e));
+                    }
+                },
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    // Status and conditions, for the generation read at the start.
+    let acted = !plan.steps.is_empty();
+    let converged = plan.converged && !acted;
+    let mut conditions = group.conditions.0.clone();
+    let running = rows.iter().filter(|r| r.state == "running").count();
+    let capacity_blocked = plan.zones.iter().any(|z| z.capacity_failure.is_some());
+    if converged {
+        set_condition(
+            &mut conditions,
+            "Ready",
+            ConditionStatus::True,
+            "Converged",
+            format!(
+                "{} instances running on revision {}: {}",
+                running,
+                group.revision,
+                plan.zones
+                    .iter()
+                    .map(|z| format!("{} {}", z.zone, z.current))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            group.generation,
+        );
+        set_condition(
+            &mut conditions,
+            "Progressing",
+            ConditionStatus::False,
+            "Reconciled",
+            "the group matches its spec",
+            group.generation,
+        );
+    } else {
+        let (reason, message) = if capacity_blocked && !acted {
+            ("WaitingForCapacity", plan.waiting.join("; "))
+        } else if acted {
+            ("Scaling", describe(&plan, template).join("; "))
+        } else {
+            (
+                "Waiting",
+                if plan.waiting.is_empty() {
+                    "waiting for instances to start or stop".to_string()
+                } else {
+                    plan.waiting.join("; ")
+                },
+            )
+        };
+        set_condition(
+            &mut conditions,
+            "Ready",
+            ConditionStatus::False,
+            reason,
+            message.clone(),
+            group.generation,
+        );
+        set_condition(
+            &mut conditions,
+            "Progressing",
+            ConditionStatus::True,
+            reason,
+            message,
+            group.generation,
+        );
+    }
+    for c in [GroupCondition::Degraded, GroupCondition::ZoneImbalanced] {
+        match plan.condition(c) {
+            Some(p) => set_condition(
+                &mut conditions,
+                c.as_str(),
+                if p.active {
+                    ConditionStatus::True
+                } else {
+                    ConditionStatus::False
+                },
+                &p.reason,
+                p.message.clone(),
+                group.generation,
+            ),
+            None => set_condition(
+                &mut conditions,
+                c.as_str(),
+                ConditionStatus::False,
+                "AsExpected",
+                "",
+                group.generation,
+            ),
+        }
+    }
+    let mut conn = ctx.db.acquire().await?;
+    write_status(
+        &mut conn,
+        fence,
+        group_id,
+        &StatusWrite {
+            status: if converged {
+                ResourceStatus::Ready
+            } else {
+                generation_status
+            },
+            observed_generation: converged.then_some(group.generation),
+            conditions,
+            last_error: None,
+            outputs: serde_json::json!({ "zones": plan.zones, "waiting": plan.waiting, "running": running }),
+            reconciled: true,
+        },
+    )
+    .await?;
+    // Zones the group left, once none of its instances is there: unlinked (they can be deleted).
+    sqlx::query(
+        "delete from resource_zone u using zone z
+         where u.resource_id = $1 and u.zone_id = z.resource_id and not (u.zone_id = any($2))
+           and not exists (select 1 from instance i where i.resource_id = $1
+                           and i.availability_zone = z.availability_zone and i.state <> 'terminated')",
+    )
+    .bind(group_id)
+    .bind(&group.spec.0.zone_ids)
+    .execute(&mut *conn)
+    .await?;
+    if converged {
+        ctx.progress(100, format!("instance group {} is ready", group.name))
+            .await?;
+    }
+    let generation: i64 =
+        sqlx::query_scalar("select generation from resource where resource_id = $1")
+            .bind(group_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    if generation != group.generation {
+        return Err(Stop::Job(JobError::Requeue(Duration::ZERO)));
+    }
+    if acted {
+        return Err(Stop::Job(JobError::Requeue(AFTER_STEP)));
+    }
+    if converged {
+        return Ok(());
+    }
+    if in_flight(&rows) {
+        return Err(Stop::Job(JobError::Requeue(IN_FLIGHT)));
+    }
+    // Waiting for a zone's capacity: look again when its refusal expires.
+    let retry = time::Duration::seconds(i64::from(policy.capacity_retry_secs));
+    let next = failures
+        .iter()
+        .filter(|f| f.at + retry > now)
+        .map(|f| f.at + retry - now)
+        .min();
+    if let Some(wait) = next {
+        let wait = Duration::try_from(wait).unwrap_or(IN_FLIGHT);
+        return Err(Stop::Job(JobError::Requeue(
+            (wait + Duration::from_millis(100)).min(CAPACITY_WAIT_MAX),
+        )));
+    }
+    // Stuck on something only a person can change (the repair budget, protected instances):
+    // the resync looks again.
+    Ok(())
+}
+
+async fn delete(
+    ctx: &JobContext,
+    fence: Fence,
+    provider: &AwsInstances,
+    group_id: Uuid,
+    group: &GroupRow,
+) -> Result<(), Stop> {
+    let now = OffsetDateTime::now_utc();
+    let rows = instances::observe(&ctx.db, provider, group.tenant_id, group_id, now).await?;
+    let to_terminate: Vec<String> = rows
+        .iter()
+        .filter(|r| !matches!(r.state.as_str(), "terminated" | "shutting_down"))
+        .filter_map(|r| r.provider_id.clone())
+        .collect();
+    if !to_terminate.is_empty() {
+        ctx.progress(
+            20,
+            format!(
+                "terminating {} instances: {}",
+                to_terminate.len(),
+                to_terminate.join(", ")
+            ),
+        )
+        .await?;
+        instances::terminate(&ctx.db, provider, group_id, &to_terminate).await?;
+    }
+    // Confirm at the provider: nothing of the group's is left but terminated instances, and no
+    // launch is still unaccounted for.
+    let listed = provider.list_for_resource(group_id).await?;
+    let mut blocking: Vec<String> = listed
+        .iter()
+        .filter(|p| p.state != "terminated")
+        .map(|p| format!("{} ({})", p.instance_id, p.state))
+        .collect();
+    let unseen: Vec<String> = rows
+        .iter()
+        .filter(|r| r.provider_id.is_none() && r.state == "launching")
+        .map(|r| format!("launch {}#{}", r.launch_token, r.launch_index))
+        .collect();
+    blocking.extend(unseen);
+    if !blocking.is_empty() {
+        let message = format!("waiting for {} to terminate", blocking.join(", "));
+        ctx.progress(60, message.clone()).await?;
+        let mut conditions = group.conditions.0.clone();
+        set_condition(
+            &mut conditions,
+            "Progressing",
+            ConditionStatus::True,
+            "Deleting",
+            message,
+            group.generation,
+        );
+        let mut conn = ctx.db.acquire().await?;
+        write_status(
+            &mut conn,
+            fence,
+            group_id,
+            &StatusWrite {
+                status: ResourceStatus::Deleting,
+                observed_generation: None,
+                conditions,
+                last_error: None,
+                outputs: serde_json::json!({}),
+                reconciled: true,
+            },
+        )
+        .await?;
+        return Err(Stop::Job(JobError::Requeue(IN_FLIGHT)));
+    }
+    let mut tx = ctx.db.begin().await?;
+    let mut conditions = group.conditions.0.clone();
+    for type_ in ["Ready", "Progressing"] {
+        set_condition(
+            &mut conditions,
+            type_,
+            ConditionStatus::False,
+            "Deleted",
+            "every instance is terminated; the group is deleted",
+            group.generation,
+        );
+    }
+    write_status(
+        &mut tx,
+        fence,
+        group_id,
+        &StatusWrite {
+            status: ResourceStatus::Deleted,
+            observed_generation: Some(group.generation),
+            conditions,
+            last_error: None,
+            outputs: serde_json::json!({ "zones": [], "waiting": [], "running": 0 }),
+            reconciled: true,
+        },
+    )
+    .await?;
+    sqlx::query("update instance set state = 'terminated', terminated_at = coalesce(terminated_at, now()) where resource_id = $1 and state <> 'terminated'")
+        .bind(group_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("delete from resource_zone where resource_id = $1")
+        .bind(group_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("delete from instance_group_capacity_failure where resource_id = $1")
+        .bind(group_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "update instance_group set reserved_instances = 0, reserved_vcpus = 0 where resource_id = $1",
+    )
+    .bind(group_id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    ctx.progress(
+        100,
+        format!(
+            "instance group {} deleted: {} instances terminated and confirmed gone",
+            group.name,
+            listed.len()
+        ),
+    )
+    .await?;
+    Ok(())
+}
