@@ -486,6 +486,14 @@ pub enum AuditAction {
     ZoneChanged,
     #[serde(rename = "zone.delete_requested")]
     ZoneDeleteRequested,
+    #[serde(rename = "database.created")]
+    DatabaseCreated,
+    #[serde(rename = "database.changed")]
+    DatabaseChanged,
+    #[serde(rename = "database.delete_requested")]
+    DatabaseDeleteRequested,
+    #[serde(rename = "database.credentials_rotated")]
+    DatabaseCredentialsRotated,
     #[serde(rename = "cloud_object.swept")]
     CloudObjectSwept,
     #[serde(rename = "user.signed_out")]
@@ -505,7 +513,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 44] = [
+    pub const ALL: [AuditAction; 48] = [
         AuditAction::TenantCreated,
         AuditAction::TenantSuspended,
         AuditAction::TenantResumed,
@@ -542,6 +550,10 @@ impl AuditAction {
         AuditAction::ZoneCreated,
         AuditAction::ZoneChanged,
         AuditAction::ZoneDeleteRequested,
+        AuditAction::DatabaseCreated,
+        AuditAction::DatabaseChanged,
+        AuditAction::DatabaseDeleteRequested,
+        AuditAction::DatabaseCredentialsRotated,
         AuditAction::CloudObjectSwept,
         AuditAction::UserSignedOut,
         AuditAction::UserSignInLocked,
@@ -591,6 +603,10 @@ impl AuditAction {
             AuditAction::ZoneCreated => "zone.created",
             AuditAction::ZoneChanged => "zone.changed",
             AuditAction::ZoneDeleteRequested => "zone.delete_requested",
+            AuditAction::DatabaseCreated => "database.created",
+            AuditAction::DatabaseChanged => "database.changed",
+            AuditAction::DatabaseDeleteRequested => "database.delete_requested",
+            AuditAction::DatabaseCredentialsRotated => "database.credentials_rotated",
             AuditAction::CloudObjectSwept => "cloud_object.swept",
             AuditAction::UserSignedOut => "user.signed_out",
             AuditAction::UserSignInLocked => "user.sign_in_locked",

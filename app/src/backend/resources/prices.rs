@@ -21,6 +21,8 @@ pub struct PriceList {
     pub instance_hourly: HashMap<String, HashMap<String, f64>>,
     /// region → database class → USD per hour (single zone; a standby doubles it).
     pub database_hourly: HashMap<String, HashMap<String, f64>>,
+    /// region → USD per GiB-month of database storage (single zone; a standby doubles it).
+    pub database_storage_gb_month: HashMap<String, f64>,
 }
 
 pub static PRICES: LazyLock<PriceList> = LazyLock::new(|| {
@@ -31,6 +33,21 @@ pub static PRICES: LazyLock<PriceList> = LazyLock::new(|| {
 pub fn instance_monthly_cents(region: &str, instance_type: &str, count: i64) -> Option<i64> {
     let hourly = PRICES.instance_hourly.get(region)?.get(instance_type)?;
     Some((hourly * HOURS_PER_MONTH * 100.0 * count as f64).round() as i64)
+}
+
+/// Monthly cents for a database of `class` with `storage_gb` in `region`, doubled with a
+/// standby (RDS Multi-AZ bills both instance hours and storage twice), if the list has it.
+pub fn database_monthly_cents(
+    region: &str,
+    class: &str,
+    storage_gb: i32,
+    standby: bool,
+) -> Option<i64> {
+    let hourly = PRICES.database_hourly.get(region)?.get(class)?;
+    let storage = PRICES.database_storage_gb_month.get(region)?;
+    let copies = if standby { 2.0 } else { 1.0 };
+    let dollars = (hourly * HOURS_PER_MONTH + storage * f64::from(storage_gb)) * copies;
+    Some((dollars * 100.0).round() as i64)
 }
 
 #[cfg(test)]
@@ -47,5 +64,14 @@ mod tests {
             Some(759)
         );
         assert_eq!(instance_monthly_cents("us-east-1", "no.such", 1), None);
+        // db.t3.micro in us-east-1 with 20 GiB: $13.14 + $2.30 a month; twice with a standby.
+        assert_eq!(
+            database_monthly_cents("us-east-1", "db.t3.micro", 20, false),
+            Some(1544)
+        );
+        assert_eq!(
+            database_monthly_cents("us-east-1", "db.t3.micro", 20, true),
+            Some(3088)
+        );
     }
 }

@@ -13,6 +13,7 @@ mod page;
 mod problems;
 mod secrets;
 mod tenants;
+mod databases;
 mod zones;
 
 use crate::http::problem;
@@ -77,6 +78,9 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(audit::list))
         .routes(routes!(zones::list, zones::create))
         .routes(routes!(zones::get, zones::update, zones::delete))
+        .routes(routes!(databases::list, databases::create))
+        .routes(routes!(databases::get, databases::update, databases::delete))
+        .routes(routes!(databases::rotate_credentials))
         .routes(routes!(cloud_accounts::list, cloud_accounts::create))
         .routes(routes!(cloud_accounts::delete))
         .routes(routes!(cloud_accounts::test_connection))

@@ -46,7 +46,7 @@ pub struct CreateHeaders {
     pub if_match: Option<String>,
 }
 
-fn options(query: &WriteQuery, headers: &HeaderMap) -> WriteOptions {
+pub(super) fn options(query: &WriteQuery, headers: &HeaderMap) -> WriteOptions {
     WriteOptions {
         dry_run: query.dry_run.unwrap_or(false),
         fingerprint: headers
