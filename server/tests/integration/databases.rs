@@ -97,10 +97,6 @@ fn worker_for(env: &Env, policy: app::backend::cloud::endpoints::EndpointPolicy)
 }
 
 impl Env {
-    fn worker(&self) -> Worker {
-        worker_for(self, endpoints())
-    }
-
     /// Zones in `azs`, ready (rows only when `ready` is false: no worker needed).
     async fn with_zones(mut self, azs: &[&str]) -> Env {
         for az in azs {
@@ -276,20 +272,66 @@ fn ec2() -> aws_sdk_ec2::Client {
     aws::ec2(&target(moto_url()))
 }
 
-/// What moto was given as the master password of `identifier` (its model dump).
-async fn moto_master_password(identifier: &str) -> Option<String> {
-    let data: serde_json::Value = reqwest::get(format!("{}/moto-api/data.json", moto_url()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    data["rds"]["DBInstance"]
-        .as_array()?
-        .iter()
-        .find(|d| d["db_instance_identifier"] == identifier)?["master_user_password"]
-        .as_str()
-        .map(str::to_string)
+/// A pass-through proxy in front of moto that keeps the `MasterUserPassword` of every
+/// CreateDBInstance and ModifyDBInstance it forwards: what the sandbox was given (moto's own
+/// model dump fails once a DB instance has a subnet group).
+struct Recorder {
+    url: String,
+    passwords: Arc<std::sync::Mutex<Vec<(String, String)>>>,
+}
+
+impl Recorder {
+    async fn start() -> Recorder {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let passwords = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = passwords.clone();
+        let client = reqwest::Client::new();
+        let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
+            let (seen, client) = (seen.clone(), client.clone());
+            async move {
+                let (parts, body) = request.into_parts();
+                let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+                let params: std::collections::HashMap<String, String> =
+                    form_urlencoded::parse(&body).into_owned().collect();
+                if let (Some(action), Some(password)) =
+                    (params.get("Action"), params.get("MasterUserPassword"))
+                {
+                    seen.lock().unwrap().push((action.clone(), password.clone()));
+                }
+                let mut forward = client.request(
+                    parts.method.clone(),
+                    format!("{}{}", moto_url(), parts.uri),
+                );
+                for (name, value) in &parts.headers {
+                    if name != "host" && name != "content-length" {
+                        forward = forward.header(name, value);
+                    }
+                }
+                let answer = forward.body(body).send().await.unwrap();
+                let status = answer.status();
+                let content_type = answer
+                    .headers()
+                    .get("content-type")
+                    .cloned()
+                    .unwrap_or(http::HeaderValue::from_static("text/xml"));
+                let bytes = answer.bytes().await.unwrap();
+                (status, [(http::header::CONTENT_TYPE, content_type)], bytes)
+            }
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Recorder { url, passwords }
+    }
+
+    /// The last master password sent (by CreateDBInstance or ModifyDBInstance).
+    fn last(&self) -> Option<String> {
+        self.passwords.lock().unwrap().last().map(|(_, p)| p.clone())
+    }
+
+    fn policy(&self) -> app::backend::cloud::endpoints::EndpointPolicy {
+        app::backend::cloud::endpoints::EndpointPolicy::new(&[self.url.clone(), moto_url()], None)
+            .unwrap()
+    }
 }
 
 /// Tables whose rows contain `needle` anywhere, as text.
@@ -330,11 +372,12 @@ async fn password_of(env: &Env, database: &DatabaseView) -> SecretString {
 
 #[tokio::test]
 async fn a_standby_database_is_made_resized_protected_and_deleted_leaving_a_snapshot_only() {
-    let env = env("dbmain")
+    let recorder = Recorder::start().await;
+    let env = env_with("dbmain", Some(recorder.url.clone()))
         .await
         .with_zones(&["us-east-1a", "us-east-1b"])
         .await;
-    let worker = env.worker();
+    let worker = worker_for(&env, recorder.policy());
     env.wait_zones_ready().await;
     let mut input = env.new_database("orders");
     input.standby_zone_id = Some(env.zones[1]);
@@ -384,8 +427,9 @@ async fn a_standby_database_is_made_resized_protected_and_deleted_leaving_a_snap
     let password = password_of(&env, &db).await;
     assert_eq!(password.expose_secret().len(), 32);
     assert_eq!(
-        moto_master_password(&db.db_instance_id).await.as_deref(),
-        Some(password.expose_secret())
+        recorder.last().as_deref(),
+        Some(password.expose_secret()),
+        "the secret holds what CreateDBInstance gave the sandbox"
     );
     assert_eq!(
         tables_containing(&env.app.db, password.expose_secret()).await,
@@ -767,11 +811,12 @@ async fn a_worker_killed_after_create_db_instance_leaves_one_instance() {
 
 #[tokio::test]
 async fn rotation_replaces_the_password_everywhere_and_is_audited() {
-    let env = env("dbrotate")
+    let recorder = Recorder::start().await;
+    let env = env_with("dbrotate", Some(recorder.url.clone()))
         .await
         .with_zones(&["us-east-1a", "us-east-1b"])
         .await;
-    let worker = env.worker();
+    let worker = worker_for(&env, recorder.policy());
     env.wait_zones_ready().await;
     let db = env.create(env.new_database("rotating")).await;
     let db = env.wait_ready(db.database_id, 1).await;
@@ -801,8 +846,9 @@ async fn rotation_replaces_the_password_everywhere_and_is_audited() {
         .unwrap();
     let new = password_of(&env, &db).await;
     assert_ne!(new.expose_secret(), old.expose_secret());
-    wait_until("the sandbox to have the new password", Duration::from_secs(60), || async {
-        moto_master_password(&db.db_instance_id).await.as_deref() == Some(new.expose_secret())
+    assert_eq!(recorder.last().as_deref(), Some(old.expose_secret()));
+    wait_until("the sandbox to be given the new password", Duration::from_secs(60), || async {
+        recorder.last().as_deref() == Some(new.expose_secret())
     })
     .await;
     // The admin reveals the new one (after a fresh password confirmation); the old is gone.
