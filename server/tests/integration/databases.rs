@@ -169,11 +169,15 @@ impl Env {
     }
 
     async fn wait_ready(&self, id: Uuid, generation: i64) -> DatabaseView {
-        wait_until("the database to be ready", Duration::from_secs(90), || async {
-            self.database(id).await.is_ok_and(|d| {
-                d.status == ResourceStatus::Ready && d.observed_generation >= generation
-            })
-        })
+        wait_until(
+            "the database to be ready",
+            Duration::from_secs(90),
+            || async {
+                self.database(id).await.is_ok_and(|d| {
+                    d.status == ResourceStatus::Ready && d.observed_generation >= generation
+                })
+            },
+        )
         .await;
         self.database(id).await.unwrap()
     }
@@ -297,12 +301,12 @@ impl Recorder {
                 if let (Some(action), Some(password)) =
                     (params.get("Action"), params.get("MasterUserPassword"))
                 {
-                    seen.lock().unwrap().push((action.clone(), password.clone()));
+                    seen.lock()
+                        .unwrap()
+                        .push((action.clone(), password.clone()));
                 }
-                let mut forward = client.request(
-                    parts.method.clone(),
-                    format!("{}{}", moto_url(), parts.uri),
-                );
+                let mut forward =
+                    client.request(parts.method.clone(), format!("{}{}", moto_url(), parts.uri));
                 for (name, value) in &parts.headers {
                     if name != "host" && name != "content-length" {
                         forward = forward.header(name, value);
@@ -325,7 +329,11 @@ impl Recorder {
 
     /// The last master password sent (by CreateDBInstance or ModifyDBInstance).
     fn last(&self) -> Option<String> {
-        self.passwords.lock().unwrap().last().map(|(_, p)| p.clone())
+        self.passwords
+            .lock()
+            .unwrap()
+            .last()
+            .map(|(_, p)| p.clone())
     }
 
     fn policy(&self) -> app::backend::cloud::endpoints::EndpointPolicy {
@@ -364,7 +372,9 @@ async fn password_of(env: &Env, database: &DatabaseView) -> SecretString {
         &env.app.db,
         &keyring(),
         env.tenant_id,
-        database.credentials_secret_id.expect("a credentials secret"),
+        database
+            .credentials_secret_id
+            .expect("a credentials secret"),
     )
     .await
     .unwrap()
@@ -391,12 +401,17 @@ async fn a_standby_database_is_made_resized_protected_and_deleted_leaving_a_snap
     let instances = env.instances().await;
     assert_eq!(instances.len(), 1);
     let instance = &instances[0];
-    assert_eq!(instance.db_instance_identifier(), Some(db.db_instance_id.as_str()));
+    assert_eq!(
+        instance.db_instance_identifier(),
+        Some(db.db_instance_id.as_str())
+    );
     assert_eq!(instance.multi_az(), Some(true));
     assert_eq!(instance.db_instance_class(), Some("db.t3.micro"));
     assert_eq!(instance.deletion_protection(), Some(true));
     assert_eq!(
-        instance.db_subnet_group().and_then(|g| g.db_subnet_group_name()),
+        instance
+            .db_subnet_group()
+            .and_then(|g| g.db_subnet_group_name()),
         Some(db.db_instance_id.as_str())
     );
     let subnets = instance
@@ -417,7 +432,10 @@ async fn a_standby_database_is_made_resized_protected_and_deleted_leaving_a_snap
         .collect();
     assert_eq!(tags["stratus:resource"], db.database_id.to_string());
     assert_eq!(tags["stratus:tenant"], env.tenant_id.to_string());
-    assert_eq!(tags["stratus:token"], format!("db-instance:{}", db.database_id));
+    assert_eq!(
+        tags["stratus:token"],
+        format!("db-instance:{}", db.database_id)
+    );
     assert!(tags.contains_key("stratus:installation"));
     assert!(db.endpoint_host.is_some() && db.endpoint_port == Some(5432));
     assert_eq!(db.subnet_zones, vec!["us-east-1a", "us-east-1b"]);
@@ -467,7 +485,10 @@ async fn a_standby_database_is_made_resized_protected_and_deleted_leaving_a_snap
         )
         .await;
     let db = env.wait_ready(db.database_id, changed.generation).await;
-    assert_eq!((db.instance_class.as_str(), db.storage_gb), ("db.t3.small", 30));
+    assert_eq!(
+        (db.instance_class.as_str(), db.storage_gb),
+        ("db.t3.small", 30)
+    );
     let instance = &env.instances().await[0];
     assert_eq!(instance.db_instance_class(), Some("db.t3.small"));
     assert_eq!(instance.allocated_storage(), Some(30));
@@ -525,7 +546,11 @@ async fn a_standby_database_is_made_resized_protected_and_deleted_leaving_a_snap
         .send()
         .await
         .unwrap();
-    assert_eq!(snapshots.db_snapshots().len(), 1, "the final snapshot stays");
+    assert_eq!(
+        snapshots.db_snapshots().len(),
+        1,
+        "the final snapshot stays"
+    );
     let leftovers: (i64, i64, i64) = sqlx::query_as(
         "select (select count(*) from provider_object where resource_id = $1),
                 (select count(*) from resource_zone where resource_id = $1),
@@ -536,7 +561,11 @@ async fn a_standby_database_is_made_resized_protected_and_deleted_leaving_a_snap
     .fetch_one(&env.app.db)
     .await
     .unwrap();
-    assert_eq!(leftovers, (0, 0, 0), "no intent rows, zones free, secret gone");
+    assert_eq!(
+        leftovers,
+        (0, 0, 0),
+        "no intent rows, zones free, secret gone"
+    );
     let final_snapshot: Option<String> = sqlx::query_scalar(
         "select outputs->>'final_snapshot' from resource where resource_id = $1",
     )
@@ -567,7 +596,12 @@ async fn a_dry_run_writes_nothing_and_too_few_zones_are_said_plainly() {
     match refused {
         Err(AppError::Invalid(errors)) => {
             assert_eq!(errors[0].field, "zone_id");
-            assert!(errors[0].message.contains("at least two availability zones"), "{errors:?}");
+            assert!(
+                errors[0]
+                    .message
+                    .contains("at least two availability zones"),
+                "{errors:?}"
+            );
         }
         other => panic!("expected a field error, got {other:?}"),
     }
@@ -626,7 +660,13 @@ async fn a_dry_run_writes_nothing_and_too_few_zones_are_said_plainly() {
     {
         Err(AppError::Invalid(errors)) => {
             let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-            for field in ["name", "engine", "storage_gb", "backup_retention_days", "backup_window"] {
+            for field in [
+                "name",
+                "engine",
+                "storage_gb",
+                "backup_retention_days",
+                "backup_window",
+            ] {
                 assert!(fields.contains(&field), "{field} in {fields:?}");
             }
         }
@@ -665,7 +705,11 @@ async fn with_one_database_of_quota_left_two_concurrent_creates_give_one() {
         ),
     );
     let results = [first, second];
-    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
     let refusal = results.iter().find_map(|r| r.as_ref().err()).unwrap();
     assert!(
         matches!(refusal, AppError::QuotaExceeded(m) if m.contains("databases quota is 1")),
@@ -681,7 +725,12 @@ async fn a_provider_refusal_reaches_the_user_verbatim() {
     use server::fault_proxy::{FaultProxy, Rule};
     let proxy = FaultProxy::start(&moto_url()).await.unwrap();
     let words = "The request would result in the user exceeding the allowed amount of storage available across all DB instances.";
-    proxy.add_rule(Rule::error("CreateDBInstance", "StorageQuotaExceeded", words, 400));
+    proxy.add_rule(Rule::error(
+        "CreateDBInstance",
+        "StorageQuotaExceeded",
+        words,
+        400,
+    ));
     let env = env_with("dbrefused", Some(proxy.url()))
         .await
         .with_zones(&["us-east-1a", "us-east-1b"])
@@ -725,7 +774,10 @@ async fn a_status_held_at_creating_keeps_progress_coming_until_it_is_available()
     env.wait_zones_ready().await;
     let hold = proxy.add_rule(Rule::hold_rds_status("creating"));
     let db = env.create(env.new_database("slow")).await;
-    let waiting = format!("waiting for DB instance {} (creating) to be available", db.db_instance_id);
+    let waiting = format!(
+        "waiting for DB instance {} (creating) to be available",
+        db.db_instance_id
+    );
     let events = || async {
         sqlx::query_scalar::<_, i64>(
             "select count(*) from job_event e join job j using (job_id)
@@ -793,7 +845,10 @@ async fn a_worker_killed_after_create_db_instance_leaves_one_instance() {
             .fetch_one(&env.app.db)
             .await
             .unwrap();
-    assert_eq!(recorded, None, "the worker stopped before recording the instance");
+    assert_eq!(
+        recorded, None,
+        "the worker stopped before recording the instance"
+    );
     doomed.start_kill().unwrap();
     doomed.wait().await.unwrap();
 
@@ -824,10 +879,18 @@ async fn rotation_replaces_the_password_everywhere_and_is_audited() {
 
     // Members and viewers may not rotate; a viewer may not reveal.
     for actor in [&env.member, &env.viewer] {
-        let refused =
-            databases::rotate_credentials(&env.app.db, &keyring(), actor, env.tenant_id, db.database_id)
-                .await;
-        assert!(matches!(refused, Err(AppError::Forbidden(_))), "{refused:?}");
+        let refused = databases::rotate_credentials(
+            &env.app.db,
+            &keyring(),
+            actor,
+            env.tenant_id,
+            db.database_id,
+        )
+        .await;
+        assert!(
+            matches!(refused, Err(AppError::Forbidden(_))),
+            "{refused:?}"
+        );
     }
     let mut viewer = env.app.actor(env.viewer_id).await;
     viewer.reauthenticated_at = Some(time::OffsetDateTime::now_utc().unix_timestamp());
@@ -839,17 +902,28 @@ async fn rotation_replaces_the_password_everywhere_and_is_audited() {
         db.credentials_secret_id.unwrap(),
     )
     .await;
-    assert!(matches!(refused, Err(AppError::Forbidden(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(AppError::Forbidden(_))),
+        "{refused:?}"
+    );
 
-    databases::rotate_credentials(&env.app.db, &keyring(), &env.admin, env.tenant_id, db.database_id)
-        .await
-        .unwrap();
+    databases::rotate_credentials(
+        &env.app.db,
+        &keyring(),
+        &env.admin,
+        env.tenant_id,
+        db.database_id,
+    )
+    .await
+    .unwrap();
     let new = password_of(&env, &db).await;
     assert_ne!(new.expose_secret(), old.expose_secret());
     assert_eq!(recorder.last().as_deref(), Some(old.expose_secret()));
-    wait_until("the sandbox to be given the new password", Duration::from_secs(60), || async {
-        recorder.last().as_deref() == Some(new.expose_secret())
-    })
+    wait_until(
+        "the sandbox to be given the new password",
+        Duration::from_secs(60),
+        || async { recorder.last().as_deref() == Some(new.expose_secret()) },
+    )
     .await;
     // The admin reveals the new one (after a fresh password confirmation); the old is gone.
     let mut admin = env.admin.clone();
@@ -871,7 +945,10 @@ async fn rotation_replaces_the_password_everywhere_and_is_audited() {
     .fetch_all(&env.app.db)
     .await
     .unwrap();
-    assert_eq!(actions, vec!["database.credentials_rotated", "secret.revealed"]);
+    assert_eq!(
+        actions,
+        vec!["database.credentials_rotated", "secret.revealed"]
+    );
     for password in [&old, &new] {
         assert_eq!(
             tables_containing(&env.app.db, password.expose_secret()).await,
@@ -924,7 +1001,10 @@ async fn rest_plans_applies_replays_and_hides_other_tenants_databases() {
     let first: serde_json::Value = first.json().await.unwrap();
     let again: serde_json::Value = send().await.unwrap().json().await.unwrap();
     assert_eq!(first, again, "the replay is the first answer");
-    let id = first["database"]["database_id"].as_str().unwrap().to_string();
+    let id = first["database"]["database_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let count: i64 = sqlx::query_scalar(
         "select count(*) from resource where tenant_id = $1 and kind = 'database'",
     )
@@ -972,7 +1052,10 @@ async fn rest_plans_applies_replays_and_hides_other_tenants_databases() {
         .unwrap();
     assert_eq!(protected.status(), 409);
     let problem: serde_json::Value = protected.json().await.unwrap();
-    assert!(problem["detail"].as_str().unwrap().contains("deletion protection"));
+    assert!(problem["detail"]
+        .as_str()
+        .unwrap()
+        .contains("deletion protection"));
 
     // Another tenant's database answers 404 everywhere.
     let other = env.app.tenant_with_roles("dbrest-other").await;

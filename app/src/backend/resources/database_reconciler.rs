@@ -312,7 +312,10 @@ impl Run<'_> {
         .bind(&spec.subnet_zone_ids)
         .fetch_all(&ctx.db)
         .await?;
-        if let Some((name, az, _, _)) = subnets.iter().find(|(_, _, s, v)| s.is_none() || v.is_none()) {
+        if let Some((name, az, _, _)) = subnets
+            .iter()
+            .find(|(_, _, s, v)| s.is_none() || v.is_none())
+        {
             return self
                 .wait(
                     status,
@@ -324,12 +327,11 @@ impl Run<'_> {
         }
         let vpc_id = subnets[0].3.clone().unwrap_or_default();
         let subnet_ids: Vec<String> = subnets.iter().filter_map(|s| s.2.clone()).collect();
-        let primary_az: String = sqlx::query_scalar(
-            "select availability_zone from zone where resource_id = $1",
-        )
-        .bind(spec.zone_id)
-        .fetch_one(&ctx.db)
-        .await?;
+        let primary_az: String =
+            sqlx::query_scalar("select availability_zone from zone where resource_id = $1")
+                .bind(spec.zone_id)
+                .fetch_one(&ctx.db)
+                .await?;
 
         ctx.progress(10, "security group for the database: looking it up")
             .await?;
@@ -343,12 +345,8 @@ impl Run<'_> {
             ObjectKind::SecurityGroup,
             &t.security_group,
             || {
-                self.networks.create_security_group(
-                    &vpc_id,
-                    &group_name,
-                    &description,
-                    &sg_owner,
-                )
+                self.networks
+                    .create_security_group(&vpc_id, &group_name, &description, &sg_owner)
             },
         )
         .await?;
@@ -392,7 +390,11 @@ impl Run<'_> {
         })?;
         let password = secrets::read(&ctx.db, &self.engine.keyring, self.row.tenant_id, secret_id)
             .await
-            .map_err(|e| Step::Job(JobError::Failed(format!("cannot read the credentials secret: {e}"))))?;
+            .map_err(|e| {
+                Step::Job(JobError::Failed(format!(
+                    "cannot read the credentials secret: {e}"
+                )))
+            })?;
         let request = DbInstanceRequest {
             identifier: self.row.identifier.clone(),
             engine: spec.engine.clone(),
@@ -411,15 +413,21 @@ impl Run<'_> {
             master_username: self.row.master_username.clone(),
         };
         let db_owner = self.owner(&t.instance);
-        ctx.progress(40, format!("DB instance {}: looking it up", self.row.identifier))
-            .await?;
+        ctx.progress(
+            40,
+            format!("DB instance {}: looking it up", self.row.identifier),
+        )
+        .await?;
         let identifier = cloud_objects::ensure_present(
             &ctx.db,
             &self.databases,
             self.intent(),
             ObjectKind::DbInstance,
             &t.instance,
-            || self.databases.create_instance(&request, &password, &db_owner),
+            || {
+                self.databases
+                    .create_instance(&request, &password, &db_owner)
+            },
         )
         .await?;
         drop(password);
@@ -486,8 +494,11 @@ impl Run<'_> {
             .bind(self.row.password_version)
             .execute(&ctx.db)
             .await?;
-            ctx.progress(60, format!("DB instance {identifier}: new master password set"))
-                .await?;
+            ctx.progress(
+                60,
+                format!("DB instance {identifier}: new master password set"),
+            )
+            .await?;
         }
 
         let change = modification(spec, &observed);
@@ -499,8 +510,10 @@ impl Run<'_> {
                     describe(&change),
                     match spec.apply {
                         ApplyAt::Now => "now".to_string(),
-                        ApplyAt::NextWindow =>
-                            format!("at the next maintenance window ({})", spec.maintenance_window),
+                        ApplyAt::NextWindow => format!(
+                            "at the next maintenance window ({})",
+                            spec.maintenance_window
+                        ),
                     }
                 ),
             )
@@ -603,8 +616,12 @@ impl Run<'_> {
                 ctx.progress(
                     20,
                     match snapshot {
-                        Some(s) => format!("deleting DB instance {identifier} after a final snapshot {s}"),
-                        None => format!("deleting DB instance {identifier} without a final snapshot"),
+                        Some(s) => {
+                            format!("deleting DB instance {identifier} after a final snapshot {s}")
+                        }
+                        None => {
+                            format!("deleting DB instance {identifier} without a final snapshot")
+                        }
                     },
                 )
                 .await?;
@@ -632,8 +649,13 @@ impl Run<'_> {
             }
         }
         // Anything else carrying the instance's token (a create retried outside Stratus).
-        cloud_objects::ensure_absent(&ctx.db, &self.databases, ObjectKind::DbInstance, &t.instance)
-            .await?;
+        cloud_objects::ensure_absent(
+            &ctx.db,
+            &self.databases,
+            ObjectKind::DbInstance,
+            &t.instance,
+        )
+        .await?;
         ctx.progress(50, format!("DB instance {identifier} is deleted"))
             .await?;
         if let Some(s) = snapshot {
@@ -645,9 +667,13 @@ impl Run<'_> {
                     .await?;
             }
         }
-        let gone =
-            cloud_objects::ensure_absent(&ctx.db, &self.databases, ObjectKind::DbSubnetGroup, &t.subnet_group)
-                .await?;
+        let gone = cloud_objects::ensure_absent(
+            &ctx.db,
+            &self.databases,
+            ObjectKind::DbSubnetGroup,
+            &t.subnet_group,
+        )
+        .await?;
         ctx.progress(70, format!("DB subnet group {} deleted", gone.join(", ")))
             .await?;
         let gone = cloud_objects::ensure_absent(
@@ -761,7 +787,8 @@ fn modification(spec: &DatabaseSpec, observed: &ObservedDb) -> DbModification {
     {
         change.backup_retention_days = Some(spec.backup_retention_days);
     }
-    let same = |a: &str, b: &Option<String>| b.as_deref().is_some_and(|b| b.eq_ignore_ascii_case(a));
+    let same =
+        |a: &str, b: &Option<String>| b.as_deref().is_some_and(|b| b.eq_ignore_ascii_case(a));
     if !same(&spec.backup_window, &observed.backup_window) {
         change.backup_window = Some(spec.backup_window.clone());
     }
@@ -798,12 +825,19 @@ fn describe(change: &DbModification) -> String {
         parts.push(format!("maintenance window {v}"));
     }
     if let Some(v) = change.deletion_protection {
-        parts.push(format!("deletion protection {}", if v { "on" } else { "off" }));
+        parts.push(format!(
+            "deletion protection {}",
+            if v { "on" } else { "off" }
+        ));
     }
     parts.join(", ")
 }
 
-fn outputs(observed: &ObservedDb, security_group_id: &str, spec: &DatabaseSpec) -> serde_json::Value {
+fn outputs(
+    observed: &ObservedDb,
+    security_group_id: &str,
+    spec: &DatabaseSpec,
+) -> serde_json::Value {
     let pending: Vec<FieldChange> = observed
         .pending
         .iter()

@@ -14,9 +14,9 @@ use crate::backend::identity::actor::Actor;
 use crate::backend::secrets::{self, Keyring, PURPOSE_DATABASE_CREDENTIALS};
 use crate::error::AppError;
 use crate::model::resources::{
-    ApplyAt, ChangeAction, Condition, CostChange, DatabaseChange, DatabaseDeletion,
-    DatabasePatch, DatabaseView, FieldChange, NewDatabase, Plan, PlanAction, ProviderChange,
-    QuotaImpact, ResourceKind, ResourceStatus,
+    ApplyAt, ChangeAction, Condition, CostChange, DatabaseChange, DatabaseDeletion, DatabasePatch,
+    DatabaseView, FieldChange, NewDatabase, Plan, PlanAction, ProviderChange, QuotaImpact,
+    ResourceKind, ResourceStatus,
 };
 use crate::model::AuditAction;
 use crate::rbac::{authorize, Action};
@@ -148,7 +148,8 @@ fn day_hh_mm(text: &str) -> Option<u32> {
 
 /// Minutes of the day (start, end) of a backup window `hh:mm-hh:mm` (UTC, 30 minutes or more).
 pub fn check_backup_window(window: &str) -> Result<(u32, u32), String> {
-    let bad = || "Use hh:mm-hh:mm in UTC, at least 30 minutes long (such as 03:00-03:30).".to_string();
+    let bad =
+        || "Use hh:mm-hh:mm in UTC, at least 30 minutes long (such as 03:00-03:30).".to_string();
     let (a, b) = window.split_once('-').ok_or_else(bad)?;
     let (a, b) = (hh_mm(a).ok_or_else(bad)?, hh_mm(b).ok_or_else(bad)?);
     let length = (b + 24 * 60 - a) % (24 * 60);
@@ -346,10 +347,7 @@ async fn fetch(
 
 /// Locks the tenant's row (creates in one tenant queue here, so the last unit of quota goes to
 /// exactly one) and counts its databases against the quota.
-async fn database_quota(
-    conn: &mut PgConnection,
-    tenant_id: Uuid,
-) -> Result<(i64, i64), AppError> {
+async fn database_quota(conn: &mut PgConnection, tenant_id: Uuid) -> Result<(i64, i64), AppError> {
     let limit: i32 =
         sqlx::query_scalar("select max_databases from tenant where tenant_id = $1 for update")
             .bind(tenant_id)
@@ -419,11 +417,15 @@ fn change(field: &str, old: Option<&str>, new: Option<&str>) -> FieldChange {
 }
 
 fn opt_gb(v: Option<i32>) -> String {
-    v.map(|g| format!("{g} GiB")).unwrap_or_else(|| "none".into())
+    v.map(|g| format!("{g} GiB"))
+        .unwrap_or_else(|| "none".into())
 }
 
 /// The spec's fields as (field, shown value), for diffs.
-fn fields(spec: &DatabaseSpec, zone_names: &dyn Fn(Option<Uuid>) -> String) -> Vec<(&'static str, String)> {
+fn fields(
+    spec: &DatabaseSpec,
+    zone_names: &dyn Fn(Option<Uuid>) -> String,
+) -> Vec<(&'static str, String)> {
     vec![
         ("engine", format!("{} {}", spec.engine, spec.engine_version)),
         ("instance_class", spec.instance_class.clone()),
@@ -431,10 +433,21 @@ fn fields(spec: &DatabaseSpec, zone_names: &dyn Fn(Option<Uuid>) -> String) -> V
         ("max_storage", opt_gb(spec.max_storage_gb)),
         ("zone", zone_names(Some(spec.zone_id))),
         ("standby_zone", zone_names(spec.standby_zone_id)),
-        ("backup_retention", format!("{} days", spec.backup_retention_days)),
+        (
+            "backup_retention",
+            format!("{} days", spec.backup_retention_days),
+        ),
         ("backup_window", spec.backup_window.clone()),
         ("maintenance_window", spec.maintenance_window.clone()),
-        ("deletion_protection", if spec.deletion_protection { "on" } else { "off" }.into()),
+        (
+            "deletion_protection",
+            if spec.deletion_protection {
+                "on"
+            } else {
+                "off"
+            }
+            .into(),
+        ),
     ]
 }
 
@@ -445,7 +458,11 @@ fn diff(
 ) -> Vec<FieldChange> {
     let b = before.map(|s| fields(s, zone_names));
     let a = after.map(|s| fields(s, zone_names));
-    let names: Vec<&str> = b.as_ref().or(a.as_ref()).map(|f| f.iter().map(|(n, _)| *n).collect()).unwrap_or_default();
+    let names: Vec<&str> = b
+        .as_ref()
+        .or(a.as_ref())
+        .map(|f| f.iter().map(|(n, _)| *n).collect())
+        .unwrap_or_default();
     names
         .into_iter()
         .enumerate()
@@ -546,7 +563,9 @@ pub async fn create(
         zone_id: input.zone_id,
         standby_zone_id: input.standby_zone_id,
         subnet_zone_ids: Vec::new(),
-        backup_retention_days: input.backup_retention_days.unwrap_or(DEFAULT_RETENTION_DAYS),
+        backup_retention_days: input
+            .backup_retention_days
+            .unwrap_or(DEFAULT_RETENTION_DAYS),
         backup_window: input
             .backup_window
             .map(|w| w.trim().to_string())
@@ -600,8 +619,10 @@ pub async fn create(
             Some(_) => &mut checks,
         };
     }
-    let distinct_azs: std::collections::BTreeSet<&str> =
-        siblings.iter().map(|z| z.availability_zone.as_str()).collect();
+    let distinct_azs: std::collections::BTreeSet<&str> = siblings
+        .iter()
+        .map(|z| z.availability_zone.as_str())
+        .collect();
     if distinct_azs.len() < 2 {
         checks.check(
             "zone_id",
@@ -653,11 +674,16 @@ pub async fn create(
     };
     let mut diff = diff(None, Some(&spec), &zone_names);
     diff.insert(0, change("name", None, Some(&name)));
-    diff.insert(1, change("cloud_account", None, Some(&primary.cloud_account_name)));
+    diff.insert(
+        1,
+        change("cloud_account", None, Some(&primary.cloud_account_name)),
+    );
     diff.push(change(
         "master_password",
         None,
-        Some(&format!("generated by Stratus, kept as the secret {secret}")),
+        Some(&format!(
+            "generated by Stratus, kept as the secret {secret}"
+        )),
     ));
     let subnet_azs: Vec<String> = siblings
         .iter()
@@ -706,12 +732,7 @@ pub async fn create(
         }],
         cost: cost(&region, None, Some(&spec)),
         warnings: warnings_for(&spec),
-        fingerprint: fingerprint(&[
-            "database:create",
-            &tenant_id.to_string(),
-            &name,
-            &spec_json,
-        ]),
+        fingerprint: fingerprint(&["database:create", &tenant_id.to_string(), &name, &spec_json]),
     };
     if options.dry_run {
         return Ok(planned(plan));
@@ -899,7 +920,11 @@ pub async fn update(
         provider_changes.push(ProviderChange {
             action: ChangeAction::Update,
             object: "DB instance".into(),
-            detail: format!("{} ({}), applied {when}", current.db_instance_id, described.join("; ")),
+            detail: format!(
+                "{} ({}), applied {when}",
+                current.db_instance_id,
+                described.join("; ")
+            ),
         });
     }
     let mut warnings = Vec::new();
@@ -1062,14 +1087,12 @@ pub async fn delete(
     .execute(&mut *tx)
     .await?;
     // A second delete request keeps the first one's choice.
-    sqlx::query(
-        "update managed_database set final_snapshot = $2 where resource_id = $1 and $3",
-    )
-    .bind(database_id)
-    .bind(&snapshot)
-    .bind(current.deletion_requested_at.is_none())
-    .execute(&mut *tx)
-    .await?;
+    sqlx::query("update managed_database set final_snapshot = $2 where resource_id = $1 and $3")
+        .bind(database_id)
+        .bind(&snapshot)
+        .bind(current.deletion_requested_at.is_none())
+        .execute(&mut *tx)
+        .await?;
     let job_id = enqueue_reconcile(&mut tx, tenant_id, database_id).await?;
     let database = fetch(&mut *tx, tenant_id, database_id).await?;
     audit::commit_with(
@@ -1201,7 +1224,9 @@ mod tests {
     fn identifiers_are_valid_rds_names() {
         let id = identifier(Uuid::new_v4());
         assert!(id.len() <= 63 && id.starts_with("stratus-"));
-        assert!(id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
+        assert!(id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
         assert!(!id.contains("--"));
         assert!(final_snapshot_name(&id).len() <= 255);
     }

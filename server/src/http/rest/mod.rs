@@ -4,6 +4,7 @@
 mod account;
 mod audit;
 mod cloud_accounts;
+mod databases;
 mod docs;
 mod extract;
 mod idempotency;
@@ -13,7 +14,6 @@ mod page;
 mod problems;
 mod secrets;
 mod tenants;
-mod databases;
 mod zones;
 
 use crate::http::problem;
@@ -79,7 +79,11 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(zones::list, zones::create))
         .routes(routes!(zones::get, zones::update, zones::delete))
         .routes(routes!(databases::list, databases::create))
-        .routes(routes!(databases::get, databases::update, databases::delete))
+        .routes(routes!(
+            databases::get,
+            databases::update,
+            databases::delete
+        ))
         .routes(routes!(databases::rotate_credentials))
         .routes(routes!(cloud_accounts::list, cloud_accounts::create))
         .routes(routes!(cloud_accounts::delete))

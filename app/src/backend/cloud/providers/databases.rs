@@ -134,10 +134,7 @@ fn observe(db: &aws_sdk_rds::types::DbInstance) -> Option<ObservedDb> {
         backup_window: db.preferred_backup_window().map(str::to_string),
         maintenance_window: db.preferred_maintenance_window().map(str::to_string),
         deletion_protection: db.deletion_protection().unwrap_or(false),
-        endpoint_host: db
-            .endpoint()
-            .and_then(|e| e.address())
-            .map(str::to_string),
+        endpoint_host: db.endpoint().and_then(|e| e.address()).map(str::to_string),
         endpoint_port: db.endpoint().and_then(|e| e.port()),
         subnet_group: db
             .db_subnet_group()
@@ -319,7 +316,8 @@ impl AwsDatabases {
         kind: ObjectKind,
         token: &str,
     ) -> Result<Vec<String>, ProviderError> {
-        let carries = |tags: &HashMap<String, String>| tags.get(TAG_TOKEN).map(String::as_str) == Some(token);
+        let carries =
+            |tags: &HashMap<String, String>| tags.get(TAG_TOKEN).map(String::as_str) == Some(token);
         match kind {
             ObjectKind::DbInstance => Ok(self
                 .all_instances()
