@@ -2,9 +2,7 @@
 //! rotating the master password.
 
 use super::*;
-use crate::model::resources::{
-    DatabaseChange, DatabaseDeletion, DatabasePatch, DatabaseView, NewDatabase, ZoneView,
-};
+use crate::model::resources::{DatabaseChange, DatabasePatch, DatabaseView, NewDatabase, ZoneView};
 
 #[cfg(feature = "ssr")]
 use crate::backend::resources::{databases, zones, WriteOptions};
@@ -114,7 +112,7 @@ pub async fn delete_database(
                 &actor,
                 tenant_id,
                 database_id,
-                DatabaseDeletion { final_snapshot },
+                crate::model::resources::DatabaseDeletion { final_snapshot },
                 options(dry_run, fingerprint),
             )
             .await

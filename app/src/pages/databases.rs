@@ -116,7 +116,7 @@ fn DatabaseTable(databases: Vec<DatabaseView>) -> impl IntoView {
                                 Some(s) => format!("{} + standby in {s}", d.zone_name),
                                 None => d.zone_name.clone(),
                             }}</td>
-                            <td class="small">{d.endpoint_host.clone().map(|h| view! { <code class="id">{format!("{h}:{}", d.endpoint_port.unwrap_or(0))}</code> })}</td>
+                            <td class="small wrap">{d.endpoint_host.clone().map(|h| view! { <code class="id">{format!("{h}:{}", d.endpoint_port.unwrap_or(0))}</code> })}</td>
                         </tr>
                     }).collect_view()}
                 </tbody>
@@ -443,7 +443,7 @@ fn DatabaseDetail(
                 <dt>"Created"</dt><dd>{date_time(d.created_at)}</dd>
             </dl>
         </section>
-        <section class="panel">
+        <section class="panel table-scroll">
             <h2>"Conditions"</h2>
             <table class="table compact">
                 <thead><tr><th scope="col">"Type"</th><th scope="col">"Status"</th><th scope="col">"Reason"</th><th scope="col">"Message"</th><th scope="col">"Since"</th></tr></thead>
@@ -453,7 +453,7 @@ fn DatabaseDetail(
                             <th scope="row">{c.type_.clone()}</th>
                             <td>{match c.status { ConditionStatus::True => "True", ConditionStatus::False => "False", ConditionStatus::Unknown => "Unknown" }}</td>
                             <td>{c.reason.clone()}</td>
-                            <td class="small">{c.message.clone()}</td>
+                            <td class="small wrap">{c.message.clone()}</td>
                             <td class="small">{date_time(c.last_transition_at)}</td>
                         </tr>
                     }).collect_view()}
