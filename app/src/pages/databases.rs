@@ -116,7 +116,7 @@ fn DatabaseTable(databases: Vec<DatabaseView>) -> impl IntoView {
                                 Some(s) => format!("{} + standby in {s}", d.zone_name),
                                 None => d.zone_name.clone(),
                             }}</td>
-                            <td class="small wrap">{d.endpoint_host.clone().map(|h| view! { <code class="id">{format!("{h}:{}", d.endpoint_port.unwrap_or(0))}</code> })}</td>
+                            <td class="small">{d.endpoint_host.clone().map(|h| view! { <code class="id">{format!("{h}:{}", d.endpoint_port.unwrap_or(0))}</code> })}</td>
                         </tr>
                     }).collect_view()}
                 </tbody>
