@@ -487,6 +487,14 @@ pub enum AuditAction {
     ZoneChanged,
     #[serde(rename = "zone.delete_requested")]
     ZoneDeleteRequested,
+    #[serde(rename = "database.created")]
+    DatabaseCreated,
+    #[serde(rename = "database.changed")]
+    DatabaseChanged,
+    #[serde(rename = "database.delete_requested")]
+    DatabaseDeleteRequested,
+    #[serde(rename = "database.credentials_rotated")]
+    DatabaseCredentialsRotated,
     #[serde(rename = "cloud_object.swept")]
     CloudObjectSwept,
     #[serde(rename = "instance_group.created")]
@@ -551,6 +559,10 @@ impl AuditAction {
         AuditAction::ZoneCreated,
         AuditAction::ZoneChanged,
         AuditAction::ZoneDeleteRequested,
+        AuditAction::DatabaseCreated,
+        AuditAction::DatabaseChanged,
+        AuditAction::DatabaseDeleteRequested,
+        AuditAction::DatabaseCredentialsRotated,
         AuditAction::CloudObjectSwept,
         AuditAction::InstanceGroupCreated,
         AuditAction::InstanceGroupChanged,
@@ -604,6 +616,10 @@ impl AuditAction {
             AuditAction::ZoneCreated => "zone.created",
             AuditAction::ZoneChanged => "zone.changed",
             AuditAction::ZoneDeleteRequested => "zone.delete_requested",
+            AuditAction::DatabaseCreated => "database.created",
+            AuditAction::DatabaseChanged => "database.changed",
+            AuditAction::DatabaseDeleteRequested => "database.delete_requested",
+            AuditAction::DatabaseCredentialsRotated => "database.credentials_rotated",
             AuditAction::CloudObjectSwept => "cloud_object.swept",
             AuditAction::InstanceGroupCreated => "instance_group.created",
             AuditAction::InstanceGroupChanged => "instance_group.changed",

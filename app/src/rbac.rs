@@ -38,10 +38,12 @@ pub enum Action {
     ViewResources,
     /// Creating, changing and deleting them.
     ManageResources,
+    /// Rotating a database's master password (revealing it is `RevealSecret`).
+    ManageDatabaseCredentials,
 }
 
 impl Action {
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 21] = [
         Action::ViewTenant,
         Action::ViewMembers,
         Action::ViewInvitations,
@@ -62,6 +64,7 @@ impl Action {
         Action::ManageAllApiKeys,
         Action::ViewResources,
         Action::ManageResources,
+        Action::ManageDatabaseCredentials,
     ];
 
     /// A stable name, as the REST API lists permissions.
@@ -87,6 +90,7 @@ impl Action {
             Action::ManageAllApiKeys => "manage_all_api_keys",
             Action::ViewResources => "view_resources",
             Action::ManageResources => "manage_resources",
+            Action::ManageDatabaseCredentials => "manage_database_credentials",
         }
     }
 
@@ -110,7 +114,8 @@ impl Action {
             | Action::ManageSecrets
             | Action::RevealSecret
             | Action::ViewAuditLog
-            | Action::ManageAllApiKeys => Role::Admin,
+            | Action::ManageAllApiKeys
+            | Action::ManageDatabaseCredentials => Role::Admin,
             Action::ManageOwnership => Role::Owner,
         }
     }

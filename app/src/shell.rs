@@ -43,6 +43,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("zones") view=ZonesPage/>
                     <Route path=path!("zones/new") view=ZoneCreatePage/>
                     <Route path=path!("zones/:id") view=ZonePage/>
+                    <Route path=path!("databases") view=DatabasesPage/>
+                    <Route path=path!("databases/new") view=DatabaseCreatePage/>
+                    <Route path=path!("databases/:id") view=DatabasePage/>
                     <Route path=path!("jobs") view=JobsPage/>
                     <Route path=path!("jobs/:id") view=JobPage/>
                     <Route path=path!("cloud-accounts") view=CloudAccountsPage/>
@@ -50,9 +53,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("audit") view=AuditPage/>
                     <Route path=path!("api-keys") view=ApiKeysPage/>
                     <Route path=path!("account") view=AccountPage/>
-                    // Resource pages still to come with their issues answer with an empty state meanwhile.
+                    // Instance groups' pages come with their issue; an empty state answers meanwhile.
                     <Route path=path!("instance-groups") view=InstanceGroupsSoonPage/>
-                    <Route path=path!("databases") view=DatabasesSoonPage/>
                     <Route path=path!("admin") view=AdminTenantsPage/>
                     <Route path=path!("admin/overview") view=AdminOverviewPage/>
                     <Route path=path!("admin/tenants/:id") view=AdminTenantPage/>

@@ -262,3 +262,172 @@ pub struct SurveyedZone {
 pub fn dollars(cents: i64) -> String {
     format!("${}.{:02}", cents / 100, (cents % 100).abs())
 }
+
+/// When a database change takes effect at the provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ApplyAt {
+    /// Now (the database may restart).
+    #[default]
+    Now,
+    /// At the next maintenance window; shown as pending until then.
+    NextWindow,
+}
+
+/// A managed database (RDS): its engine, size, availability, backups and where to connect.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct DatabaseView {
+    pub database_id: Uuid,
+    pub tenant_id: Uuid,
+    pub name: String,
+    pub cloud_account_id: Uuid,
+    pub cloud_account_name: String,
+    pub region: String,
+    /// `postgres` or `mysql`.
+    pub engine: String,
+    /// The major version, e.g. `16`.
+    pub engine_version: String,
+    pub instance_class: String,
+    pub storage_gb: i32,
+    /// Storage autoscaling ceiling (none: no autoscaling).
+    pub max_storage_gb: Option<i32>,
+    /// The zone the primary runs in.
+    pub zone_id: Uuid,
+    pub zone_name: String,
+    pub availability_zone: String,
+    /// With a standby (Multi-AZ): the zone asked for it. The standby is not readable; failover
+    /// takes one to two minutes.
+    pub standby_zone_id: Option<Uuid>,
+    pub standby_zone_name: Option<String>,
+    /// The zones whose subnets form the database's subnet group.
+    pub subnet_zones: Vec<String>,
+    pub backup_retention_days: i32,
+    pub backup_window: String,
+    pub maintenance_window: String,
+    pub deletion_protection: bool,
+    pub status: ResourceStatus,
+    pub generation: i64,
+    pub observed_generation: i64,
+    pub conditions: Vec<Condition>,
+    /// The DB instance identifier at the provider.
+    pub db_instance_id: String,
+    /// The provider's own status (`creating`, `available`, `modifying`, ...).
+    pub provider_status: Option<String>,
+    pub endpoint_host: Option<String>,
+    pub endpoint_port: Option<i32>,
+    pub security_group_id: Option<String>,
+    /// Changes accepted but not applied yet (at the next maintenance window).
+    pub pending_changes: Vec<FieldChange>,
+    pub master_username: String,
+    /// The secret holding the master password (reveal it from Secrets; admins only).
+    pub credentials_secret_id: Option<Uuid>,
+    /// The final snapshot a delete takes (or took).
+    pub final_snapshot: Option<String>,
+    pub last_error: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub deletion_requested_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// What a new database asks for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct NewDatabase {
+    /// Lowercase letters, digits and hyphens, 2–63 characters, unique among the tenant's databases.
+    pub name: String,
+    /// `postgres` or `mysql`.
+    pub engine: String,
+    /// A major version Stratus offers for the engine in the region (default: the newest).
+    #[serde(default)]
+    pub engine_version: Option<String>,
+    /// A class from the price list, e.g. `db.t3.micro`.
+    pub instance_class: String,
+    /// 20–16384 GiB.
+    pub storage_gb: i32,
+    /// Storage autoscaling ceiling, at least `storage_gb`.
+    #[serde(default)]
+    pub max_storage_gb: Option<i32>,
+    /// The zone for the primary; its cloud account and region are the database's.
+    pub zone_id: Uuid,
+    /// Another of the tenant's zones in the same region for a standby (Multi-AZ).
+    #[serde(default)]
+    pub standby_zone_id: Option<Uuid>,
+    /// 0–35 days (default 7; 0 turns backups off).
+    #[serde(default)]
+    pub backup_retention_days: Option<i32>,
+    /// `hh:mm-hh:mm` UTC, at least 30 minutes (default `03:00-03:30`).
+    #[serde(default)]
+    pub backup_window: Option<String>,
+    /// `ddd:hh:mm-ddd:hh:mm` UTC (default `sun:04:00-sun:04:30`).
+    #[serde(default)]
+    pub maintenance_window: Option<String>,
+    /// On by default: a protected database cannot be deleted.
+    #[serde(default)]
+    pub deletion_protection: Option<bool>,
+}
+
+/// A change to a database; absent fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct DatabasePatch {
+    #[serde(default)]
+    pub instance_class: Option<String>,
+    /// Storage can grow, never shrink.
+    #[serde(default)]
+    pub storage_gb: Option<i32>,
+    #[serde(default)]
+    pub max_storage_gb: Option<i32>,
+    /// Add a standby in this zone (Multi-AZ).
+    #[serde(default)]
+    pub standby_zone_id: Option<Uuid>,
+    /// Remove the standby (single zone).
+    #[serde(default)]
+    pub remove_standby: Option<bool>,
+    #[serde(default)]
+    pub backup_retention_days: Option<i32>,
+    #[serde(default)]
+    pub backup_window: Option<String>,
+    #[serde(default)]
+    pub maintenance_window: Option<String>,
+    #[serde(default)]
+    pub deletion_protection: Option<bool>,
+    /// Apply now (default) or at the next maintenance window.
+    #[serde(default)]
+    pub apply: Option<ApplyAt>,
+}
+
+/// How a database is deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct DatabaseDeletion {
+    /// Take a final snapshot (default), named by Stratus and shown on the database afterwards.
+    #[serde(default = "yes")]
+    pub final_snapshot: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for DatabaseDeletion {
+    fn default() -> Self {
+        DatabaseDeletion {
+            final_snapshot: true,
+        }
+    }
+}
+
+/// The answer to a database create, change or delete (like [`ZoneChange`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct DatabaseChange {
+    pub plan: Plan,
+    pub dry_run: bool,
+    pub database: Option<DatabaseView>,
+    pub job_id: Option<i64>,
+}

@@ -1,4 +1,4 @@
-//! Placeholders for the resource pages (instance groups, databases) that arrive with
+//! Placeholders for the resource pages (instance groups) that arrive with
 //! their own issues: the navigation already has their place, and each answers with the shared
 //! empty state until its page replaces the route.
 
@@ -21,9 +21,4 @@ fn ComingSoon(title: &'static str, what: &'static str) -> impl IntoView {
 #[component]
 pub fn InstanceGroupsSoonPage() -> impl IntoView {
     view! { <ComingSoon title="Instance groups" what="Groups of identical instances"/> }
-}
-
-#[component]
-pub fn DatabasesSoonPage() -> impl IntoView {
-    view! { <ComingSoon title="Databases" what="Managed PostgreSQL databases"/> }
 }

@@ -5,7 +5,7 @@ use crate::support::keyring;
 use crate::support::TestApp;
 use app::backend::identity::actor::Actor;
 
-use app::backend::resources::{groups, zones, WriteOptions};
+use app::backend::resources::{databases, groups, zones, WriteOptions};
 use app::backend::{
     audit, cloud::accounts as cloud_accounts, identity, identity::api_keys, jobs, secrets, tenancy,
 };
@@ -37,6 +37,7 @@ fn spec_min_role(action: Action) -> Role {
         Action::ManageAllApiKeys => Role::Admin,
         Action::ViewResources => Role::Viewer,
         Action::ManageResources => Role::Member,
+        Action::ManageDatabaseCredentials => Role::Admin,
     }
 }
 
@@ -260,6 +261,18 @@ async fn perform(
                     .map(drop),
             )
         }
+        Action::ManageDatabaseCredentials => {
+            let database_id: Uuid = sqlx::query_scalar(
+                "select resource_id from resource where tenant_id = $1 and kind = 'database' and name = 'seeded'",
+            )
+            .bind(tenant_id)
+            .fetch_one(db)
+            .await
+            .unwrap();
+            databases::rotate_credentials(db, &keyring(), actor, tenant_id, database_id)
+                .await
+                .map(drop)
+        }
     }
 }
 
@@ -272,6 +285,45 @@ fn same(zones: Result<(), AppError>, groups: Result<(), AppError>) -> Result<(),
             "zones: {zones:?}, instance groups: {groups:?}"
         )))
     }
+}
+
+/// A database named "seeded" (rows only: no worker runs here), for the credential cases.
+async fn seed_database(app: &TestApp, tenant_id: Uuid) {
+    let mut tx = app.db.begin().await.unwrap();
+    let (account_id, secret_id): (Uuid, Uuid) = sqlx::query_as(
+        "select c.cloud_account_id, s.secret_id from cloud_account c, secret s
+         where c.tenant_id = $1 and c.name = 'seeded' and s.tenant_id = $1 and s.name = 'seeded'",
+    )
+    .bind(tenant_id)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    let zone_id = Uuid::new_v4();
+    let spec = serde_json::json!({
+        "engine": "postgres", "engine_version": "16", "instance_class": "db.t3.micro",
+        "storage_gb": 20, "max_storage_gb": null, "zone_id": zone_id, "standby_zone_id": null,
+        "subnet_zone_ids": [zone_id], "backup_retention_days": 7, "backup_window": "03:00-03:30",
+        "maintenance_window": "sun:04:00-sun:04:30", "deletion_protection": true,
+    });
+    let database_id: Uuid = sqlx::query_scalar(
+        "insert into resource (tenant_id, kind, name, cloud_account_id, spec) values ($1, 'database', 'seeded', $2, $3) returning resource_id",
+    )
+    .bind(tenant_id)
+    .bind(account_id)
+    .bind(&spec)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::query(
+        "insert into managed_database (resource_id, identifier, master_username, secret_id) values ($1, $2, 'stratus', $3)",
+    )
+    .bind(database_id)
+    .bind(databases::identifier(database_id))
+    .bind(secret_id)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
 }
 
 /// A secret named "seeded" in the tenant, for the reveal cases, and a cloud account named
@@ -355,6 +407,8 @@ async fn every_tenant_action_for_every_role_in_own_and_foreign_tenants() {
     let foreign = app.tenant_with_roles("foreign").await;
     seed_secret(&app, &own).await;
     seed_secret(&app, &foreign).await;
+    seed_database(&app, own.tenant_id).await;
+    seed_database(&app, foreign.tenant_id).await;
     let mut failures = Vec::new();
     let mut checked = 0;
     for role in Role::ALL {
@@ -404,6 +458,7 @@ async fn a_suspended_tenant_can_be_read_but_not_changed() {
     let app = TestApp::spawn().await;
     let own = app.tenant_with_roles("sleepy").await;
     seed_secret(&app, &own).await;
+    seed_database(&app, own.tenant_id).await;
     let platform = app.admin_actor().await;
     tenancy::set_tenant_status(&app.db, &platform, own.tenant_id, TenantStatus::Suspended)
         .await

@@ -4,6 +4,7 @@ mod account_security;
 mod accounts;
 mod audit;
 mod authz_matrix;
+mod databases;
 mod events;
 mod fault_proxy;
 mod health;

@@ -399,15 +399,15 @@ async fn targets(app: &TestApp, tenant_id: Uuid, key_owner: Uuid) -> (Uuid, Uuid
     (user_id, invitation_id, key_id)
 }
 
-/// A cloud account, a zone, an instance group and one of its instances in the tenant, for the
+/// A cloud account, a zone, an instance group one of its instances and a database in two zones of another account in the tenant, for the
 /// resource routes (made once per tenant: the routes only plan changes to them, and protect).
 async fn resource_targets(
     app: &TestApp,
     tenant_id: Uuid,
     member: Uuid,
-) -> (Uuid, Uuid, Uuid, Uuid, Uuid) {
+) -> (Uuid, Uuid, Uuid, Uuid, Uuid, Uuid, Uuid) {
     use app::backend::cloud::accounts as cloud_accounts;
-    use app::backend::resources::{zones, WriteOptions};
+    use app::backend::resources::{databases, zones, WriteOptions};
     let owner: Uuid = sqlx::query_scalar(
         "select user_id from membership where tenant_id = $1 and role = 'owner' limit 1",
     )
@@ -495,12 +495,78 @@ async fn resource_targets(
     .fetch_one(&app.db)
     .await
     .unwrap();
+    // A database in zones of another account and region (it needs two availability zones,
+    // and the zone above must stay free to plan its delete), unprotected so its delete plans
+    // rather than refuses. Rows only: no worker runs here.
+    let db_account = cloud_accounts::NewCloudAccount {
+        name: "routes-db".into(),
+        region: "eu-west-1".into(),
+        access_key_id: "AKIAIOSFODNN7EXAMPLE".into(),
+        secret_access_key: "not-a-real-key".into(),
+        endpoint_url: None,
+        emulated: false,
+    };
+    let db_account = cloud_accounts::create(
+        &app.db,
+        &crate::support::keyring(),
+        &Default::default(),
+        &app.actor(owner).await,
+        tenant_id,
+        db_account,
+    )
+    .await
+    .unwrap();
+    let mut db_zones = Vec::new();
+    for az in ["eu-west-1a", "eu-west-1b"] {
+        let new = app::model::resources::NewZone {
+            name: format!("db-{}", &az[9..]),
+            cloud_account_id: db_account.cloud_account_id,
+            availability_zone: az.into(),
+            network_cidr: None,
+        };
+        let made = zones::create(
+            &app.db,
+            &app.actor(member).await,
+            tenant_id,
+            new,
+            WriteOptions::default(),
+        )
+        .await
+        .unwrap();
+        db_zones.push(made.zone.unwrap().zone_id);
+    }
+    let database = app::model::resources::NewDatabase {
+        name: "routes".into(),
+        engine: "postgres".into(),
+        engine_version: None,
+        instance_class: "db.t3.micro".into(),
+        storage_gb: 20,
+        max_storage_gb: None,
+        zone_id: db_zones[0],
+        standby_zone_id: None,
+        backup_retention_days: None,
+        backup_window: None,
+        maintenance_window: None,
+        deletion_protection: Some(false),
+    };
+    let database = databases::create(
+        &app.db,
+        &crate::support::keyring(),
+        &app.actor(member).await,
+        tenant_id,
+        database,
+        WriteOptions::default(),
+    )
+    .await
+    .unwrap();
     (
         account.cloud_account_id,
         zone_id,
         group.group_id,
         group_zone,
         instance,
+        database.database.unwrap().database_id,
+        db_zones[1],
     )
 }
 
@@ -526,9 +592,9 @@ fn routes(
     member: Uuid,
     invitation: Uuid,
     key: Uuid,
-    resources: (Uuid, Uuid, Uuid, Uuid, Uuid),
+    resources: (Uuid, Uuid, Uuid, Uuid, Uuid, Uuid, Uuid),
 ) -> Vec<Route> {
-    let (account, zone, group, group_zone, instance) = resources;
+    let (account, zone, group, group_zone, instance, database, db_zone) = resources;
     let t = format!("/api/v1/tenants/{tenant}");
     let route = |method, path: String, body, needs, ok| Route {
         method,
@@ -710,6 +776,50 @@ fn routes(
             Some(json!({ "protected": true })),
             Needs::Role(Role::Member),
             200,
+        ),
+        route(
+            Method::GET,
+            format!("{t}/databases"),
+            None,
+            Needs::Role(Role::Viewer),
+            200,
+        ),
+        route(
+            Method::POST,
+            format!("{t}/databases?dry_run=true"),
+            Some(
+                json!({ "name": "planned", "engine": "postgres", "instance_class": "db.t3.micro", "storage_gb": 20, "zone_id": db_zone }),
+            ),
+            Needs::Role(Role::Member),
+            200,
+        ),
+        route(
+            Method::GET,
+            format!("{t}/databases/{database}"),
+            None,
+            Needs::Role(Role::Viewer),
+            200,
+        ),
+        route(
+            Method::PATCH,
+            format!("{t}/databases/{database}?dry_run=true"),
+            Some(json!({ "storage_gb": 30 })),
+            Needs::Role(Role::Member),
+            200,
+        ),
+        route(
+            Method::DELETE,
+            format!("{t}/databases/{database}?dry_run=true"),
+            None,
+            Needs::Role(Role::Member),
+            200,
+        ),
+        route(
+            Method::POST,
+            format!("{t}/databases/{database}/rotate-credentials"),
+            None,
+            Needs::Role(Role::Admin),
+            202,
         ),
     ]
 }

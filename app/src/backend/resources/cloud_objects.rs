@@ -8,12 +8,64 @@
 //! two runs (a rescued job and its old worker, or two zones sharing a VPC) never create twice;
 //! if the process dies, the connection closes and the lock goes with it.
 
+use crate::backend::cloud::providers::databases::AwsDatabases;
 use crate::backend::cloud::providers::network::{AwsNetworks, ObjectKind};
 use crate::backend::cloud::providers::{ErrorClass, ProviderError};
 use crate::backend::jobs::worker::JobError;
 use sqlx::{Connection, PgConnection, PgPool};
 use std::future::Future;
 use uuid::Uuid;
+
+/// What the engine needs of a provider API to track its objects: find by token, check, delete.
+pub trait ObjectApi: Sync {
+    fn find_by_token(
+        &self,
+        kind: ObjectKind,
+        token: &str,
+    ) -> impl Future<Output = Result<Vec<String>, ProviderError>> + Send;
+    fn exists(
+        &self,
+        kind: ObjectKind,
+        id: &str,
+    ) -> impl Future<Output = Result<bool, ProviderError>> + Send;
+    fn delete(
+        &self,
+        kind: ObjectKind,
+        id: &str,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+}
+
+impl ObjectApi for AwsNetworks {
+    async fn find_by_token(
+        &self,
+        kind: ObjectKind,
+        token: &str,
+    ) -> Result<Vec<String>, ProviderError> {
+        AwsNetworks::find_by_token(self, kind, token).await
+    }
+    async fn exists(&self, kind: ObjectKind, id: &str) -> Result<bool, ProviderError> {
+        AwsNetworks::exists(self, kind, id).await
+    }
+    async fn delete(&self, kind: ObjectKind, id: &str) -> Result<(), ProviderError> {
+        AwsNetworks::delete(self, kind, id).await
+    }
+}
+
+impl ObjectApi for AwsDatabases {
+    async fn find_by_token(
+        &self,
+        kind: ObjectKind,
+        token: &str,
+    ) -> Result<Vec<String>, ProviderError> {
+        AwsDatabases::find_by_token(self, kind, token).await
+    }
+    async fn exists(&self, kind: ObjectKind, id: &str) -> Result<bool, ProviderError> {
+        AwsDatabases::exists(self, kind, id).await
+    }
+    async fn delete(&self, kind: ObjectKind, id: &str) -> Result<(), ProviderError> {
+        AwsDatabases::delete(self, kind, id).await
+    }
+}
 
 /// Who an intent row belongs to.
 #[derive(Debug, Clone, Copy)]
@@ -76,9 +128,9 @@ impl TokenLock {
 
 /// The object for `token`: the recorded one if it still exists, else one found by its tag,
 /// else a new one made by `create`. Returns its provider id.
-pub async fn ensure_present<F, Fut>(
+pub async fn ensure_present<A: ObjectApi, F, Fut>(
     db: &PgPool,
-    networks: &AwsNetworks,
+    networks: &A,
     owner: Owner,
     kind: ObjectKind,
     token: &str,
@@ -94,9 +146,9 @@ where
     result
 }
 
-async fn ensure_present_locked<F, Fut>(
+async fn ensure_present_locked<A: ObjectApi, F, Fut>(
     conn: &mut PgConnection,
-    networks: &AwsNetworks,
+    networks: &A,
     owner: Owner,
     kind: ObjectKind,
     token: &str,
@@ -167,8 +219,8 @@ where
 
 /// The object carrying `token`, if any. More than one can only come from a create retried
 /// outside Stratus's control; the extras are deleted so exactly one remains.
-async fn adopt(
-    networks: &AwsNetworks,
+async fn adopt<A: ObjectApi>(
+    networks: &A,
     kind: ObjectKind,
     token: &str,
 ) -> Result<Option<String>, ProviderError> {
@@ -184,9 +236,9 @@ async fn adopt(
 
 /// Deletes the object for `token` (by its recorded id and by tag), confirms it is gone, and
 /// drops the intent row. Returns the ids it deleted.
-pub async fn ensure_absent(
+pub async fn ensure_absent<A: ObjectApi>(
     db: &PgPool,
-    networks: &AwsNetworks,
+    networks: &A,
     kind: ObjectKind,
     token: &str,
 ) -> Result<Vec<String>, EnsureError> {
@@ -196,9 +248,9 @@ pub async fn ensure_absent(
     result
 }
 
-async fn ensure_absent_locked(
+async fn ensure_absent_locked<A: ObjectApi>(
     conn: &mut PgConnection,
-    networks: &AwsNetworks,
+    networks: &A,
     kind: ObjectKind,
     token: &str,
 ) -> Result<Vec<String>, EnsureError> {

@@ -12,6 +12,8 @@
 //!   any event; [`sweeper`]: per cloud account, deletes tagged objects nothing tracks.
 
 pub mod cloud_objects;
+mod database_reconciler;
+pub mod databases;
 pub mod groups;
 pub mod prices;
 pub mod sweeper;
@@ -101,6 +103,9 @@ async fn reconcile(ctx: JobContext, engine: Engine) -> Result<(), JobError> {
         }
         Some((ResourceKind::InstanceGroup, _)) => {
             groups::reconciler::run(&ctx, &engine, payload.resource_id).await
+        }
+        Some((ResourceKind::Database, _)) => {
+            database_reconciler::run(&ctx, &engine, payload.resource_id).await
         }
         Some((other, _)) => Err(JobError::Fatal(format!(
             "this build of Stratus cannot reconcile a {}",

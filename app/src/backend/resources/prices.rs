@@ -23,6 +23,8 @@ pub struct PriceList {
     pub database_hourly: HashMap<String, HashMap<String, f64>>,
     /// instance type → vCPUs (what the tenant's vCPU quota counts).
     pub instance_vcpus: HashMap<String, u32>,
+    /// region → USD per GiB-month of database storage (single zone; a standby doubles it).
+    pub database_storage_gb_month: HashMap<String, f64>,
 }
 
 pub static PRICES: LazyLock<PriceList> = LazyLock::new(|| {
@@ -45,6 +47,21 @@ pub fn instance_types() -> Vec<&'static str> {
     let mut types: Vec<&str> = PRICES.instance_vcpus.keys().map(String::as_str).collect();
     types.sort();
     types
+}
+
+/// Monthly cents for a database of `class` with `storage_gb` in `region`, doubled with a
+/// standby (RDS Multi-AZ bills both instance hours and storage twice), if the list has it.
+pub fn database_monthly_cents(
+    region: &str,
+    class: &str,
+    storage_gb: i32,
+    standby: bool,
+) -> Option<i64> {
+    let hourly = PRICES.database_hourly.get(region)?.get(class)?;
+    let storage = PRICES.database_storage_gb_month.get(region)?;
+    let copies = if standby { 2.0 } else { 1.0 };
+    let dollars = (hourly * HOURS_PER_MONTH + storage * f64::from(storage_gb)) * copies;
+    Some((dollars * 100.0).round() as i64)
 }
 
 #[cfg(test)]
@@ -70,5 +87,14 @@ mod tests {
                 assert!(types.contains_key(t), "{t} has no price in {region}");
             }
         }
+        // db.t3.micro in us-east-1 with 20 GiB: $13.14 + $2.30 a month; twice with a standby.
+        assert_eq!(
+            database_monthly_cents("us-east-1", "db.t3.micro", 20, false),
+            Some(1544)
+        );
+        assert_eq!(
+            database_monthly_cents("us-east-1", "db.t3.micro", 20, true),
+            Some(3088)
+        );
     }
 }

@@ -5,7 +5,9 @@
 
 use super::{installation_id, Engine};
 use crate::backend::audit::{self, By};
-use crate::backend::cloud::providers::network::{TAG_CREATED_AT, TAG_TENANT, TAG_TOKEN};
+use crate::backend::cloud::providers::network::{
+    ObjectKind, TAG_CREATED_AT, TAG_TENANT, TAG_TOKEN,
+};
 use crate::backend::cloud::providers::{self};
 use crate::backend::jobs::kinds::{self, CloudAccountPayload, JobKind};
 use crate::backend::jobs::worker::{JobContext, JobError};
@@ -75,10 +77,18 @@ pub(super) async fn run(ctx: JobContext, engine: Engine) -> Result<(), JobError>
     };
     let installation = installation_id(&ctx.db).await.map_err(JobError::failed)?;
     let networks = account.networks();
-    let owned = networks
+    let databases = account.databases();
+    // Database objects first: an instance holds its subnet group and security group.
+    let mut owned = databases
         .list_owned(installation, MAX_OBJECTS)
         .await
         .map_err(|e| JobError::Failed(e.message))?;
+    owned.extend(
+        networks
+            .list_owned(installation, MAX_OBJECTS.saturating_sub(owned.len()))
+            .await
+            .map_err(|e| JobError::Failed(e.message))?,
+    );
     let tenant = tenant_id.to_string();
     let now = OffsetDateTime::now_utc();
     let mut swept = 0;
@@ -112,7 +122,13 @@ pub(super) async fn run(ctx: JobContext, engine: Engine) -> Result<(), JobError>
             .await?;
             continue;
         }
-        match networks.delete(object.kind, &object.id).await {
+        let deleted = match object.kind {
+            ObjectKind::DbInstance | ObjectKind::DbSubnetGroup => {
+                databases.delete(object.kind, &object.id).await
+            }
+            _ => networks.delete(object.kind, &object.id).await,
+        };
+        match deleted {
             Ok(()) => {
                 swept += 1;
                 ctx.log(format!(

@@ -4,6 +4,7 @@
 mod account;
 mod audit;
 mod cloud_accounts;
+mod databases;
 mod docs;
 mod extract;
 mod idempotency;
@@ -86,6 +87,13 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         ))
         .routes(routes!(instance_groups::instances))
         .routes(routes!(instance_groups::protect))
+        .routes(routes!(databases::list, databases::create))
+        .routes(routes!(
+            databases::get,
+            databases::update,
+            databases::delete
+        ))
+        .routes(routes!(databases::rotate_credentials))
         .routes(routes!(cloud_accounts::list, cloud_accounts::create))
         .routes(routes!(cloud_accounts::delete))
         .routes(routes!(cloud_accounts::test_connection))

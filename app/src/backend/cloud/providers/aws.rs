@@ -175,6 +175,50 @@ pub fn ec2(target: &Target) -> aws_sdk_ec2::Client {
     aws_sdk_ec2::Client::from_conf(config.build())
 }
 
+/// An RDS client configured like [`ec2`]: same credentials, timeouts, endpoint, resolver and
+/// moto account.
+pub fn rds(target: &Target) -> aws_sdk_rds::Client {
+    let credentials = Credentials::new(
+        &target.access_key_id,
+        target.secret_access_key.expose_secret(),
+        None,
+        None,
+        "stratus-cloud-account",
+    );
+    let mut config = aws_sdk_rds::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(target.region.clone()))
+        .credentials_provider(credentials)
+        .timeout_config(timeouts());
+    if let Some(endpoint) = &target.endpoint_url {
+        config = config.endpoint_url(endpoint);
+    }
+    if target.route == Route::PublicOnly {
+        use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+        let resolver = PublicOnly {
+            refused: target.refused.clone(),
+        };
+        let client = aws_smithy_http_client::Builder::new()
+            .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+            .build_with_resolver(resolver);
+        config = config.http_client(client);
+    }
+    if let Some(account) = &target.moto_account_id {
+        config = config.interceptor(MotoAccount(account.clone()));
+    }
+    aws_sdk_rds::Client::from_conf(config.build())
+}
+
+/// An RDS client for creates, changes and deletes: no SDK retries (see [`ec2_without_retries`]).
+pub fn rds_without_retries(target: &Target) -> aws_sdk_rds::Client {
+    let config = rds(target)
+        .config()
+        .to_builder()
+        .retry_config(aws_sdk_rds::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_rds::Client::from_conf(config)
+}
+
 /// STS GetCallerIdentity: the AWS account the credentials belong to (no permission needed). On
 /// the sandbox it is the cloud account's own moto account.
 pub async fn caller_account(target: &Target) -> Result<String, String> {

@@ -6,6 +6,7 @@
 //! fails with a [`ProviderError`] whose class tells the reconciler what to do next.
 
 pub mod aws;
+pub mod databases;
 pub mod instances;
 pub mod network;
 
@@ -65,6 +66,11 @@ impl OpenAccount {
     /// The account's network operations (VPCs, subnets, security groups).
     pub fn networks(&self) -> network::AwsNetworks {
         network::AwsNetworks::new(&self.target)
+    }
+
+    /// The account's database operations (RDS DB instances and subnet groups).
+    pub fn databases(&self) -> databases::AwsDatabases {
+        databases::AwsDatabases::new(&self.target)
     }
 }
 

@@ -52,6 +52,21 @@ pub struct Ownership {
 }
 
 impl Ownership {
+    /// The tags as (key, value) pairs, for any provider's tag type.
+    pub fn pairs(&self) -> Vec<(&'static str, String)> {
+        let created = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        vec![
+            ("Name", self.name.clone()),
+            (TAG_INSTALLATION, self.installation.to_string()),
+            (TAG_TENANT, self.tenant.to_string()),
+            (TAG_RESOURCE, self.resource.to_string()),
+            (TAG_TOKEN, self.token.clone()),
+            (TAG_CREATED_AT, created),
+        ]
+    }
+
     pub fn tags(&self) -> Vec<Tag> {
         let created = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)

@@ -1,0 +1,617 @@
+//! Databases: the list, Create database with its Review step, and a database's page that
+//! follows its reconcile live (progress, conditions, endpoint, pending changes), with resize,
+//! credentials (reveal from Secrets, rotate) and delete with a typed-name confirmation.
+
+use super::zones::{PlanView, ResourceStatusBadge};
+use super::PageHeader;
+use crate::api::{
+    database_choices, get_database, list_databases, CreateDatabase, DeleteDatabase,
+    RotateDatabaseCredentials, UpdateDatabase,
+};
+use crate::components::form::FormError;
+use crate::components::layout::use_session;
+use crate::components::live::LiveIndicator;
+use crate::components::status::{date_time, ErrorPanel, ProgressBar};
+use crate::error::AppError;
+use crate::live::use_live_events;
+use crate::model::resources::{
+    ApplyAt, ConditionStatus, DatabaseChange, DatabasePatch, DatabaseView, NewDatabase,
+};
+use crate::rbac::{allows, Action};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_navigate, use_params_map};
+use uuid::Uuid;
+
+fn can(action: Action) -> bool {
+    use_session()
+        .get_untracked()
+        .and_then(|s| s.role())
+        .is_some_and(|r| allows(r, action))
+}
+
+/// The classes the form offers (the backend checks against the price list of the region).
+const CLASSES: [&str; 5] = [
+    "db.t3.micro",
+    "db.t3.small",
+    "db.t3.medium",
+    "db.m5.large",
+    "db.r5.large",
+];
+
+/// An action's error, for `FormError`.
+macro_rules! error_of {
+    ($action:expr) => {{
+        let action = $action;
+        Signal::derive(move || {
+            action.value().with(|v| {
+                v.as_ref()
+                    .and_then(|r| r.as_ref().err())
+                    .map(AppError::to_string)
+            })
+        })
+    }};
+}
+
+/// The tenant's databases; a change of any resource reloads the list.
+#[component]
+pub fn DatabasesPage() -> impl IntoView {
+    let session = use_session();
+    let topic = Signal::derive(move || {
+        session
+            .get()
+            .and_then(|s| s.current)
+            .map(|t| format!("tenant:{}", t.tenant_id))
+    });
+    let live = use_live_events(topic);
+    let changes = Memo::new(move |_| {
+        live.events.with(|l| {
+            l.iter()
+                .filter(|e| e.resource_id.is_some())
+                .map(|e| e.id)
+                .max()
+        })
+    });
+    let databases = Resource::new(
+        move || (live.generation.get(), changes.get()),
+        |_| list_databases(),
+    );
+    view! {
+        <Title text="Databases"/>
+        <PageHeader title="Databases".to_string() subtitle="Managed PostgreSQL and MySQL databases in the tenant's zones, with backups and an optional standby.">
+            <LiveIndicator status=live.status/>
+            {can(Action::ManageResources).then(|| view! { <a class="button" href="/databases/new">"Create database"</a> })}
+        </PageHeader>
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match databases.await {
+                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
+                    Ok(list) if list.is_empty() => view! {
+                        <section class="panel empty"><p>"No databases yet. A database needs zones in two availability zones of a region."</p></section>
+                    }.into_any(),
+                    Ok(list) => view! { <DatabaseTable databases=list/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn DatabaseTable(databases: Vec<DatabaseView>) -> impl IntoView {
+    view! {
+        <section class="panel table-scroll">
+            <table class="table">
+                <thead><tr>
+                    <th scope="col">"Name"</th><th scope="col">"Status"</th><th scope="col">"Engine"</th>
+                    <th scope="col">"Class"</th><th scope="col">"Availability"</th><th scope="col">"Endpoint"</th>
+                </tr></thead>
+                <tbody>
+                    {databases.into_iter().map(|d| view! {
+                        <tr>
+                            <td><a href=format!("/databases/{}", d.database_id)>{d.name.clone()}</a></td>
+                            <td><ResourceStatusBadge status=d.status/></td>
+                            <td>{format!("{} {}", d.engine, d.engine_version)}</td>
+                            <td><code>{d.instance_class.clone()}</code> " " <span class="muted small">{format!("{} GiB", d.storage_gb)}</span></td>
+                            <td>{match &d.standby_zone_name {
+                                Some(s) => format!("{} + standby in {s}", d.zone_name),
+                                None => d.zone_name.clone(),
+                            }}</td>
+                            <td class="small">{d.endpoint_host.clone().map(|h| view! { <code class="id">{format!("{h}:{}", d.endpoint_port.unwrap_or(0))}</code> })}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </section>
+    }
+}
+
+#[component]
+pub fn DatabaseCreatePage() -> impl IntoView {
+    let choices = Resource::new(|| (), |_| database_choices());
+    let name = RwSignal::new(String::new());
+    let engine = RwSignal::new("postgres".to_string());
+    let class = RwSignal::new("db.t3.micro".to_string());
+    let storage = RwSignal::new("20".to_string());
+    let max_storage = RwSignal::new("100".to_string());
+    let zone = RwSignal::new(String::new());
+    let standby = RwSignal::new(String::new());
+    let retention = RwSignal::new("7".to_string());
+    let protect = RwSignal::new(true);
+    let review = ServerAction::<CreateDatabase>::new();
+    let apply = ServerAction::<CreateDatabase>::new();
+    let input = move || NewDatabase {
+        name: name.get_untracked(),
+        engine: engine.get_untracked(),
+        engine_version: None,
+        instance_class: class.get_untracked(),
+        storage_gb: storage.get_untracked().trim().parse().unwrap_or(0),
+        max_storage_gb: max_storage.get_untracked().trim().parse().ok(),
+        zone_id: zone.get_untracked().parse().unwrap_or(Uuid::nil()),
+        standby_zone_id: standby.get_untracked().parse().ok(),
+        backup_retention_days: retention.get_untracked().trim().parse().ok(),
+        backup_window: None,
+        maintenance_window: None,
+        deletion_protection: Some(protect.get_untracked()),
+    };
+    let reviewed = RwSignal::new(false);
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = review.value().get() {
+            reviewed.set(true);
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(DatabaseChange {
+            database: Some(d), ..
+        })) = apply.value().get()
+        {
+            use_navigate()(&format!("/databases/{}", d.database_id), Default::default());
+        }
+    });
+    let field_error = move |field: &'static str| {
+        Signal::derive(move || {
+            review.value().with(|v| {
+                v.as_ref()
+                    .and_then(|r| r.as_ref().err())
+                    .and_then(|e| e.field_message(field))
+            })
+        })
+    };
+    let form_error = Signal::derive(move || {
+        review.value().with(|v| {
+            v.as_ref()
+                .and_then(|r| r.as_ref().err())
+                .and_then(|e| e.form_message())
+        })
+    });
+    let apply_error = error_of!(apply);
+    view! {
+        <Title text="Create database"/>
+        <p class="breadcrumb"><a href="/databases">"Databases"</a> " / Create"</p>
+        <PageHeader title="Create database".to_string() subtitle="Stratus creates the DB instance with a subnet group over the tenant's zones in the region and a security group of its own, and keeps the master password as a secret."/>
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match choices.await {
+                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
+                    Ok(zones) if zones.is_empty() => view! {
+                        <section class="panel empty"><p>"Create zones first (two availability zones of a region): a database lives in them. "<a href="/zones">"Zones"</a></p></section>
+                    }.into_any(),
+                    Ok(zones) => {
+                        if zone.get_untracked().is_empty() {
+                            zone.set(zones[0].zone_id.to_string());
+                        }
+                        let standby_zones = zones.clone();
+                        view! {
+                            <section class="panel" hidden=move || reviewed.get()>
+                                <form class="form grid-2" aria-label="Create a database" on:submit=move |ev| {
+                                    ev.prevent_default();
+                                    review.dispatch(CreateDatabase { database: input(), dry_run: true, fingerprint: None });
+                                }>
+                                    <FormError error=form_error/>
+                                    <TextField label="Name" id="db-name" value=name error=field_error("name") hint="Lowercase letters, digits and hyphens, like orders."/>
+                                    <div class="field">
+                                        <label for="db-engine">"Engine"</label>
+                                        <select id="db-engine" prop:value=move || engine.get() on:change=move |ev| engine.set(event_target_value(&ev))>
+                                            <option value="postgres">"PostgreSQL (newest major version)"</option>
+                                            <option value="mysql">"MySQL (newest major version)"</option>
+                                        </select>
+                                    </div>
+                                    <div class="field">
+                                        <label for="db-class">"Class"</label>
+                                        <select id="db-class" prop:value=move || class.get() on:change=move |ev| class.set(event_target_value(&ev))>
+                                            {CLASSES.iter().map(|c| view! { <option value=*c>{*c}</option> }).collect_view()}
+                                        </select>
+                                        {move || field_error("instance_class").get().map(|m| view! { <p class="field-error">{m}</p> })}
+                                    </div>
+                                    <TextField label="Storage (GiB)" id="db-storage" value=storage error=field_error("storage_gb") hint="20 to 16384."/>
+                                    <TextField label="Storage autoscaling ceiling (GiB)" id="db-max-storage" value=max_storage error=field_error("max_storage_gb") hint="Storage grows up to this when it fills."/>
+                                    <div class="field" class:invalid=move || field_error("zone_id").get().is_some()>
+                                        <label for="db-zone">"Zone"</label>
+                                        <select id="db-zone" prop:value=move || zone.get() on:change=move |ev| zone.set(event_target_value(&ev))>
+                                            {zones.iter().map(|z| view! {
+                                                <option value=z.zone_id.to_string()>{format!("{} ({}, {})", z.name, z.availability_zone, z.cloud_account_name)}</option>
+                                            }).collect_view()}
+                                        </select>
+                                        {move || field_error("zone_id").get().map(|m| view! { <p class="field-error">{m}</p> })}
+                                    </div>
+                                    <div class="field" class:invalid=move || field_error("standby_zone_id").get().is_some()>
+                                        <label for="db-standby">"Availability"</label>
+                                        <select id="db-standby" prop:value=move || standby.get() on:change=move |ev| standby.set(event_target_value(&ev))>
+                                            <option value="">"Single zone"</option>
+                                            {standby_zones.iter().map(|z| view! {
+                                                <option value=z.zone_id.to_string()>{format!("Standby in {} ({})", z.name, z.availability_zone)}</option>
+                                            }).collect_view()}
+                                        </select>
+                                        <p class="hint">"A standby is not readable; if the primary fails, RDS fails over to it in one to two minutes."</p>
+                                        {move || field_error("standby_zone_id").get().map(|m| view! { <p class="field-error">{m}</p> })}
+                                    </div>
+                                    <TextField label="Backup retention (days)" id="db-retention" value=retention error=field_error("backup_retention_days") hint="0 to 35; 0 turns automated backups off."/>
+                                    <div class="field">
+                                        <label><input type="checkbox" id="db-protect" prop:checked=move || protect.get() on:change=move |ev| protect.set(event_target_checked(&ev))/> " Deletion protection"</label>
+                                        <p class="hint">"A protected database cannot be deleted until protection is turned off."</p>
+                                    </div>
+                                    <div class="form-actions">
+                                        <button type="submit" class="button" disabled=move || review.pending().get()>"Review"</button>
+                                    </div>
+                                </form>
+                            </section>
+                        }.into_any()
+                    }
+                }
+            })}
+        </Transition>
+        {move || match (reviewed.get(), review.value().get()) {
+            (true, Some(Ok(change))) => {
+                let plan = change.plan.clone();
+                let fingerprint = plan.fingerprint.clone();
+                let over = plan.quota.iter().any(|q| q.exceeded());
+                Some(view! {
+                    <PlanView plan/>
+                    <FormError error=apply_error/>
+                    <div class="button-row">
+                        <button class="button secondary" on:click=move |_| reviewed.set(false)>"Back to edit"</button>
+                        <button class="button" disabled=move || over || apply.pending().get() on:click=move |_| {
+                            apply.dispatch(CreateDatabase { database: input(), dry_run: false, fingerprint: Some(fingerprint.clone()) });
+                        }>"Create database"</button>
+                    </div>
+                })
+            }
+            _ => None,
+        }}
+    }
+}
+
+/// A text input bound to a signal, with its error in place.
+#[component]
+fn TextField(
+    label: &'static str,
+    id: &'static str,
+    value: RwSignal<String>,
+    #[prop(into)] error: Signal<Option<String>>,
+    #[prop(optional)] hint: Option<&'static str>,
+) -> impl IntoView {
+    let message_id = format!("{id}-error");
+    let hint_id = format!("{id}-hint");
+    let (m2, h2) = (message_id.clone(), hint_id.clone());
+    view! {
+        <div class="field" class:invalid=move || error.get().is_some()>
+            <label for=id>{label}</label>
+            <input id=id type="text" prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev))
+                aria-invalid=move || if error.get().is_some() { "true" } else { "false" }
+                aria-describedby=move || if error.get().is_some() { Some(message_id.clone()) } else { hint.map(|_| hint_id.clone()) }/>
+            {hint.map(|h| view! { <p class="hint" id=h2.clone()>{h}</p> })}
+            {move || error.get().map(|m| view! { <p class="field-error" id=m2.clone()>{m}</p> })}
+        </div>
+    }
+}
+
+#[component]
+pub fn DatabasePage() -> impl IntoView {
+    let params = use_params_map();
+    let database_id = move || {
+        params
+            .read()
+            .get("id")
+            .and_then(|id| id.parse::<Uuid>().ok())
+    };
+    let topic = Signal::derive(move || database_id().map(|id| format!("resource:{id}")));
+    let live = use_live_events(topic);
+    let latest = Memo::new(move |_| live.events.with(|l| l.last().map(|e| e.id)));
+    let change = ServerAction::<UpdateDatabase>::new();
+    let database = Resource::new(
+        move || {
+            (
+                database_id(),
+                live.generation.get(),
+                latest.get(),
+                change.version().get(),
+            )
+        },
+        |(id, _, _, _)| async move { get_database(id.ok_or(AppError::NotFound)?).await },
+    );
+    let progress = Signal::derive(move || {
+        live.events.with(|l| {
+            l.iter()
+                .rev()
+                .find(|e| e.kind == "progress")
+                .map(|e| (e.percent.unwrap_or(0), e.message.clone()))
+        })
+    });
+    view! {
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match database.await {
+                    Err(error) => view! { <Title text="Database"/> <ErrorPanel error/> }.into_any(),
+                    Ok(d) => view! { <DatabaseDetail database=d progress change live_status=live.status/> }.into_any(),
+                }
+            })}
+        </Transition>
+        <section class="panel">
+            <h2>"Recent events"</h2>
+            {move || {
+                let events = live.events.get();
+                if events.is_empty() {
+                    view! { <p class="muted">"Events of this database's jobs appear here as they happen."</p> }.into_any()
+                } else {
+                    view! {
+                        <ol class="event-log" aria-live="polite">
+                            {events.into_iter().rev().take(30).map(|e| view! {
+                                <li><span class="muted small">{date_time(e.at)}</span> " " <a href=format!("/jobs/{}", e.job_id)>{format!("#{}", e.job_id)}</a> " " {e.message}</li>
+                            }).collect_view()}
+                        </ol>
+                    }.into_any()
+                }
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn DatabaseDetail(
+    database: DatabaseView,
+    progress: Signal<Option<(i16, String)>>,
+    change: ServerAction<UpdateDatabase>,
+    live_status: ReadSignal<crate::live::LiveStatus>,
+) -> impl IntoView {
+    let d = database.clone();
+    let in_progress = d.status.in_progress();
+    let percent = Signal::derive(move || progress.get().map_or(0, |(p, _)| p));
+    let waiting_for = d
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Progressing" && c.status == ConditionStatus::True)
+        .map(|c| c.message.clone());
+    let message = move || {
+        progress
+            .get()
+            .map(|(_, m)| m)
+            .or_else(|| waiting_for.clone())
+            .unwrap_or_default()
+    };
+    let endpoint = match (&d.endpoint_host, d.endpoint_port) {
+        (Some(h), Some(p)) => view! { <code class="id">{format!("{h}:{p}")}</code> }.into_any(),
+        _ => view! { <span class="muted">"not available yet"</span> }.into_any(),
+    };
+    let availability = match &d.standby_zone_name {
+        Some(s) => format!(
+            "{} ({}), standby in {s}: not readable; failover takes one to two minutes",
+            d.zone_name, d.availability_zone
+        ),
+        None => format!("single zone: {} ({})", d.zone_name, d.availability_zone),
+    };
+    view! {
+        <Title text=format!("Database {}", d.name)/>
+        <p class="breadcrumb"><a href="/databases">"Databases"</a> " / " {d.name.clone()}</p>
+        <PageHeader title=d.name.clone() subtitle=format!("{} {} in {} ({})", d.engine, d.engine_version, d.region, d.cloud_account_name)>
+            <LiveIndicator status=live_status/>
+            <ResourceStatusBadge status=d.status/>
+        </PageHeader>
+        {in_progress.then(|| view! {
+            <section class="panel">
+                <ProgressBar percent label=format!("Progress of database {}", d.name)/>
+                <p class="muted">{message}</p>
+            </section>
+        })}
+        {d.last_error.clone().map(|e| view! {
+            <div class="alert alert-error" role="alert">
+                <strong>"The cloud provider refused"</strong>
+                <details open><summary>"Details"</summary><pre class="error-text">{e}</pre></details>
+            </div>
+        })}
+        {(!d.pending_changes.is_empty()).then(|| view! {
+            <div class="alert alert-warn" role="note">
+                <strong>{format!("Pending until the maintenance window ({})", d.maintenance_window)}</strong>
+                <ul>{d.pending_changes.iter().map(|c| view! {
+                    <li>{format!("{}: {} → {}", c.field.replace('_', " "), c.old.clone().unwrap_or_else(|| "—".into()), c.new.clone().unwrap_or_default())}</li>
+                }).collect_view()}</ul>
+            </div>
+        })}
+        <section class="panel">
+            <dl class="facts">
+                <dt>"Endpoint"</dt><dd>{endpoint}</dd>
+                <dt>"Provider status"</dt><dd>{d.provider_status.clone().unwrap_or_else(|| "—".into())}</dd>
+                <dt>"DB instance"</dt><dd><code class="id">{d.db_instance_id.clone()}</code></dd>
+                <dt>"Class and storage"</dt><dd>{format!("{}, {} GiB{}", d.instance_class, d.storage_gb, d.max_storage_gb.map(|m| format!(" (autoscaling up to {m} GiB)")).unwrap_or_default())}</dd>
+                <dt>"Availability"</dt><dd>{availability}</dd>
+                <dt>"Subnet group zones"</dt><dd>{d.subnet_zones.join(", ")}</dd>
+                <dt>"Backups"</dt><dd>{if d.backup_retention_days == 0 { "off (retention 0 days)".to_string() } else { format!("kept {} days, window {} UTC", d.backup_retention_days, d.backup_window) }}</dd>
+                <dt>"Maintenance window"</dt><dd>{format!("{} UTC", d.maintenance_window)}</dd>
+                <dt>"Deletion protection"</dt><dd>{if d.deletion_protection { "on" } else { "off" }}</dd>
+                <dt>"Security group"</dt><dd>{d.security_group_id.clone().map(|v| view! { <code class="id">{v}</code> }.into_any()).unwrap_or_else(|| view! { <span class="muted">"not created yet"</span> }.into_any())}</dd>
+                <dt>"Master user"</dt><dd><code>{d.master_username.clone()}</code></dd>
+                {d.final_snapshot.clone().map(|s| view! { <dt>"Final snapshot"</dt><dd><code class="id">{s}</code></dd> })}
+                <dt>"Generation"</dt><dd>{format!("{} (observed {})", d.generation, d.observed_generation)}</dd>
+                <dt>"Created"</dt><dd>{date_time(d.created_at)}</dd>
+            </dl>
+        </section>
+        <section class="panel table-scroll">
+            <h2>"Conditions"</h2>
+            <table class="table compact">
+                <thead><tr><th scope="col">"Type"</th><th scope="col">"Status"</th><th scope="col">"Reason"</th><th scope="col">"Message"</th><th scope="col">"Since"</th></tr></thead>
+                <tbody>
+                    {d.conditions.iter().map(|c| view! {
+                        <tr>
+                            <th scope="row">{c.type_.clone()}</th>
+                            <td>{match c.status { ConditionStatus::True => "True", ConditionStatus::False => "False", ConditionStatus::Unknown => "Unknown" }}</td>
+                            <td>{c.reason.clone()}</td>
+                            <td class="small wrap">{c.message.clone()}</td>
+                            <td class="small">{date_time(c.last_transition_at)}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </section>
+        <DatabaseCredentials database=database.clone()/>
+        {(can(Action::ManageResources) && d.deletion_requested_at.is_none()).then(|| view! {
+            <DatabaseResize database=database.clone() change/>
+            <DatabaseDelete database=database.clone()/>
+        })}
+    }
+}
+
+/// Where the password is: revealed from Secrets (admins, after confirming their password), and
+/// rotated here.
+#[component]
+fn DatabaseCredentials(database: DatabaseView) -> impl IntoView {
+    let rotate = ServerAction::<RotateDatabaseCredentials>::new();
+    let id = database.database_id;
+    let rotate_error = error_of!(rotate);
+    let secret = format!("database/{}/master-password", database.name);
+    view! {
+        <section class="panel">
+            <h2>"Credentials"</h2>
+            <p>
+                "Master user " <code>{database.master_username.clone()}</code> ". Its password was generated by Stratus and is kept as the secret "
+                <code>{secret}</code> ": admins reveal it on " <a href="/secrets">"Secrets"</a> " after confirming their password."
+            </p>
+            {can(Action::ManageDatabaseCredentials).then(|| view! {
+                <FormError error=rotate_error/>
+                {move || matches!(rotate.value().get(), Some(Ok(_))).then(|| view! {
+                    <p class="alert alert-ok" role="status">"A new password is in the secret; the database gets it with its next step."</p>
+                })}
+                <button class="button secondary" disabled=move || rotate.pending().get() on:click=move |_| {
+                    rotate.dispatch(RotateDatabaseCredentials { database_id: id });
+                }>"Rotate password"</button>
+            })}
+        </section>
+    }
+}
+
+#[component]
+fn DatabaseResize(database: DatabaseView, change: ServerAction<UpdateDatabase>) -> impl IntoView {
+    let class = RwSignal::new(database.instance_class.clone());
+    let storage = RwSignal::new(database.storage_gb.to_string());
+    let retention = RwSignal::new(database.backup_retention_days.to_string());
+    let protect = RwSignal::new(database.deletion_protection);
+    let later = RwSignal::new(false);
+    let id = database.database_id;
+    let review = ServerAction::<UpdateDatabase>::new();
+    let patch = move || DatabasePatch {
+        instance_class: Some(class.get_untracked()),
+        storage_gb: storage.get_untracked().trim().parse().ok(),
+        backup_retention_days: retention.get_untracked().trim().parse().ok(),
+        deletion_protection: Some(protect.get_untracked()),
+        apply: Some(if later.get_untracked() {
+            ApplyAt::NextWindow
+        } else {
+            ApplyAt::Now
+        }),
+        ..Default::default()
+    };
+    let field_error = move |field: &'static str| {
+        Signal::derive(move || {
+            review.value().with(|v| {
+                v.as_ref()
+                    .and_then(|r| r.as_ref().err())
+                    .and_then(|e| e.field_message(field))
+            })
+        })
+    };
+    let apply_error = error_of!(change);
+    view! {
+        <section class="panel">
+            <h2>"Change"</h2>
+            <form class="form grid-2" aria-label="Change the database" on:submit=move |ev| {
+                ev.prevent_default();
+                review.dispatch(UpdateDatabase { database_id: id, patch: patch(), dry_run: true, fingerprint: None });
+            }>
+                <div class="field">
+                    <label for="db-change-class">"Class"</label>
+                    <select id="db-change-class" prop:value=move || class.get() on:change=move |ev| class.set(event_target_value(&ev))>
+                        {CLASSES.iter().map(|c| view! { <option value=*c>{*c}</option> }).collect_view()}
+                    </select>
+                </div>
+                <TextField label="Storage (GiB)" id="db-change-storage" value=storage error=field_error("storage_gb") hint="Storage can grow, not shrink."/>
+                <TextField label="Backup retention (days)" id="db-change-retention" value=retention error=field_error("backup_retention_days")/>
+                <div class="field">
+                    <label><input type="checkbox" prop:checked=move || protect.get() on:change=move |ev| protect.set(event_target_checked(&ev))/> " Deletion protection"</label>
+                    <label><input type="checkbox" prop:checked=move || later.get() on:change=move |ev| later.set(event_target_checked(&ev))/> " Apply at the next maintenance window"</label>
+                </div>
+                <div class="form-actions">
+                    <button type="submit" class="button secondary" disabled=move || review.pending().get()>"Review change"</button>
+                </div>
+            </form>
+            {move || match review.value().get() {
+                Some(Ok(planned)) => {
+                    let fingerprint = planned.plan.fingerprint.clone();
+                    let nothing = planned.plan.diff.is_empty();
+                    Some(view! {
+                        <PlanView plan=planned.plan/>
+                        <FormError error=apply_error/>
+                        <button class="button" disabled=move || nothing || change.pending().get() on:click=move |_| {
+                            change.dispatch(UpdateDatabase { database_id: id, patch: patch(), dry_run: false, fingerprint: Some(fingerprint.clone()) });
+                        }>"Apply change"</button>
+                    })
+                }
+                _ => None,
+            }}
+        </section>
+    }
+}
+
+/// Delete: the plan first (what is destroyed, the final snapshot), then the name typed to confirm.
+#[component]
+fn DatabaseDelete(database: DatabaseView) -> impl IntoView {
+    let plan = ServerAction::<DeleteDatabase>::new();
+    let apply = ServerAction::<DeleteDatabase>::new();
+    let typed = RwSignal::new(String::new());
+    let snapshot = RwSignal::new(true);
+    let id = database.database_id;
+    let name = database.name.clone();
+    let protected = database.deletion_protection;
+    let plan_error = error_of!(plan);
+    let apply_error = error_of!(apply);
+    view! {
+        <section class="panel danger-zone">
+            <h2>"Delete database"</h2>
+            <FormError error=plan_error/>
+            {move || match plan.value().get() {
+                Some(Ok(change)) => {
+                    let fingerprint = change.plan.fingerprint.clone();
+                    let expected = name.clone();
+                    let matches = move || typed.get() == expected;
+                    let final_snapshot = snapshot.get_untracked();
+                    view! {
+                        <PlanView plan=change.plan/>
+                        <FormError error=apply_error/>
+                        <form class="form inline" aria-label="Confirm deletion" on:submit=move |ev| {
+                            ev.prevent_default();
+                            apply.dispatch(DeleteDatabase { database_id: id, final_snapshot, dry_run: false, fingerprint: Some(fingerprint.clone()) });
+                        }>
+                            <TextField label="Type the database's name to confirm" id="db-delete-confirm" value=typed error=Signal::derive(|| None::<String>)/>
+                            <button type="submit" class="button danger" disabled=move || !matches() || apply.pending().get()>{format!("Delete database {}", name.clone())}</button>
+                        </form>
+                    }.into_any()
+                }
+                _ => view! {
+                    {protected.then(|| view! { <p class="alert alert-warn" role="note">"Deletion protection is on: turn it off above before deleting."</p> })}
+                    <label><input type="checkbox" prop:checked=move || snapshot.get() on:change=move |ev| snapshot.set(event_target_checked(&ev))/> " Take a final snapshot (named by Stratus, kept after the delete)"</label>
+                    <p>
+                        <button class="button danger" disabled=move || plan.pending().get() on:click=move |_| {
+                            plan.dispatch(DeleteDatabase { database_id: id, final_snapshot: snapshot.get_untracked(), dry_run: true, fingerprint: None });
+                        }>"Review deletion"</button>
+                    </p>
+                }.into_any(),
+            }}
+        </section>
+    }
+}
