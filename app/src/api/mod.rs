@@ -108,6 +108,7 @@ use crate::backend::{identity, identity::session, tenancy};
 #[cfg(feature = "ssr")]
 use ctx::*;
 
+mod codec;
 mod account;
 mod admin;
 mod api_keys;

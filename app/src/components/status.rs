@@ -5,16 +5,13 @@ use crate::model::{Role, TenantStatus};
 use leptos::prelude::*;
 use time::OffsetDateTime;
 
+// Written out rather than with `time`'s formatter, which is 20 KB of the browser bundle.
 pub fn date(t: OffsetDateTime) -> String {
-    t.format(time::macros::format_description!("[year]-[month]-[day]"))
-        .unwrap_or_default()
+    format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day())
 }
 
 pub fn date_time(t: OffsetDateTime) -> String {
-    t.format(time::macros::format_description!(
-        "[year]-[month]-[day] [hour]:[minute] UTC"
-    ))
-    .unwrap_or_default()
+    format!("{} {:02}:{:02} UTC", date(t), t.hour(), t.minute())
 }
 
 #[component]
