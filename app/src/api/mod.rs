@@ -108,11 +108,11 @@ use crate::backend::{identity, identity::session, tenancy};
 #[cfg(feature = "ssr")]
 use ctx::*;
 
-mod codec;
 mod account;
 mod admin;
 mod api_keys;
 mod audit;
+mod codec;
 mod jobs;
 mod overview;
 mod sandbox;

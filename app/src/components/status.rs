@@ -24,7 +24,7 @@ pub fn StatusBadge(status: TenantStatus) -> impl IntoView {
 
 #[component]
 pub fn RoleBadge(role: Role) -> impl IntoView {
-    view! { <span class=format!("badge role-{}", role.as_str())>{role.label()}</span> }
+    view! { <span class=format!("badge role-{}", role.as_str())>{role.label()}</span> }.into_any()
 }
 
 /// Shown in place of a page's content when loading it failed.
@@ -42,6 +42,7 @@ pub fn ErrorPanel(error: AppError) -> impl IntoView {
             <p>{error.to_string()}</p>
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -54,7 +55,7 @@ pub fn JobStateBadge(state: crate::model::JobState) -> impl IntoView {
         Failed => "badge badge-error",
         Cancelled => "badge badge-warn",
     };
-    view! { <span class=class>{state.as_str()}</span> }
+    view! { <span class=class>{state.as_str()}</span> }.into_any()
 }
 
 /// An accessible progress bar (0–100).
@@ -69,6 +70,7 @@ pub fn ProgressBar(
             <div class="progress-fill" style:width=move || format!("{}%", percent.get().clamp(0, 100))></div>
         </div>
     }
+    .into_any()
 }
 
 /// A failed job's or a provider's error as people read it: one sentence derived from the
@@ -87,6 +89,7 @@ pub fn ReadableError(
             <ErrorDetails verbatim/>
         </div>
     }
+    .into_any()
 }
 
 /// The verbatim error behind a disclosure (closed by default).
@@ -98,4 +101,5 @@ pub fn ErrorDetails(verbatim: String) -> impl IntoView {
             <pre class="error-text">{verbatim}</pre>
         </details>
     }
+    .into_any()
 }

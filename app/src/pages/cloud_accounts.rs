@@ -65,6 +65,7 @@ pub fn CloudAccountsPage() -> impl IntoView {
         })}
         {can_manage.then(|| view! { <CreateForm create/> })}
     }
+    .into_any()
 }
 
 #[component]
@@ -133,6 +134,7 @@ fn AccountTable(
             </table>
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -155,6 +157,7 @@ fn CreateForm(create: ServerAction<CreateCloudAccount>) -> impl IntoView {
             </ActionForm>
         </section>
     }
+    .into_any()
 }
 
 /// The fault proxy's rules for one sandbox account: what its next calls will meet.
@@ -233,4 +236,5 @@ fn SandboxFaults(account: CloudAccountView, can_manage: bool) -> impl IntoView {
             })}
         </section>
     }
+    .into_any()
 }

@@ -16,14 +16,15 @@ fn ComingSoon(title: &'static str, what: &'static str) -> impl IntoView {
             <a class="button secondary" href="/jobs">"See recent jobs"</a>
         </EmptyState>
     }
+    .into_any()
 }
 
 #[component]
 pub fn InstanceGroupsSoonPage() -> impl IntoView {
-    view! { <ComingSoon title="Instance groups" what="Groups of identical instances"/> }
+    view! { <ComingSoon title="Instance groups" what="Groups of identical instances"/> }.into_any()
 }
 
 #[component]
 pub fn DatabasesSoonPage() -> impl IntoView {
-    view! { <ComingSoon title="Databases" what="Managed PostgreSQL databases"/> }
+    view! { <ComingSoon title="Databases" what="Managed PostgreSQL databases"/> }.into_any()
 }
