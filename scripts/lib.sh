@@ -82,8 +82,8 @@ ensure_wasm_opt() {
   echo "$bin"
 }
 
-# The browser bundle: WASM (size profile, then wasm-opt -Oz), its JS glue, the CSS;
-# precompressed for ServeDir.
+# The browser bundle: WASM (size profile, `--cfg erase_components` from .cargo/config.toml),
+# its JS glue, the CSS; precompressed for ServeDir.
 build_site() {
   ensure_rust
   ensure_wasm_bindgen
@@ -94,20 +94,19 @@ build_site() {
   rm -rf "$SITE_ROOT/pkg" && mkdir -p "$SITE_ROOT/pkg"
   wasm-bindgen --target web --no-typescript --out-name stratus --out-dir "$SITE_ROOT/pkg" \
     target/wasm32-unknown-unknown/wasm-release/frontend.wasm
+  # wasm-opt merges identical functions (monomorphised copies) and strips the names and the
+  # producers section (the profile keeps them: `strip = true` would also drop the
+  # `target_features` section wasm-bindgen reads). Not -Oz or -Os: on this bundle they shrink
+  # the raw file but grow its brotli size, what browsers download (docs/measurements.md).
   # The features rustc's wasm32 target enables by default (bulk memory, sign extension,
   # non-trapping float-to-int, multivalue, reference types) must stay enabled for wasm-opt.
-  # Kept only when it makes what browsers download (brotli) smaller: on this bundle -Oz
-  # shrank the raw file by 17% but grew its brotli size by 8% (docs/measurements.md).
   local wasm="$SITE_ROOT/pkg/stratus_bg.wasm"
-  say "optimising the bundle for size (wasm-opt -Oz)"
-  "$wasm_opt" -Oz --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
-    --enable-multivalue --enable-reference-types -o "$wasm.opt" "$wasm" >&2
-  if [ "$(brotli -q 11 -c "$wasm.opt" | wc -c)" -lt "$(brotli -q 11 -c "$wasm" | wc -c)" ]; then
-    mv "$wasm.opt" "$wasm"
-  else
-    rm -f "$wasm.opt"
-    say "wasm-opt -Oz did not shrink the brotli size; keeping wasm-bindgen's output"
-  fi
+  say "merging duplicate functions and stripping names (wasm-opt)"
+  "$wasm_opt" --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
+    --enable-multivalue --enable-reference-types \
+    --duplicate-function-elimination --remove-unused-module-elements --strip-debug --strip-producers \
+    -o "$wasm.opt" "$wasm" >&2
+  mv "$wasm.opt" "$wasm"
   cp style/stratus.css "$SITE_ROOT/pkg/stratus.css"
   for f in "$SITE_ROOT"/pkg/*; do
     gzip -9 -k -f "$f"

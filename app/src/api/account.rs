@@ -5,13 +5,13 @@ use super::*;
 #[cfg(feature = "ssr")]
 use crate::backend::{identity::mfa, identity::user_sessions};
 
-#[server(prefix = "/rpc", endpoint = "get_account")]
+#[server(prefix = "/rpc", endpoint = "get_account", output = super::codec::StrJson)]
 pub async fn get_account() -> Result<AccountView, AppError> {
     respond(async { crate::backend::identity::account::view(&db()?, &actor().await?).await }.await)
 }
 
 /// Changes the password; every other session of the person ends. Returns how many ended.
-#[server(prefix = "/rpc", endpoint = "change_password")]
+#[server(prefix = "/rpc", endpoint = "change_password", output = super::codec::StrJson)]
 pub async fn change_password(
     current_password: String,
     new_password: String,
@@ -33,7 +33,7 @@ pub async fn change_password(
 }
 
 /// Starts TOTP enrolment: a new seed, as a QR code and as a key to type.
-#[server(prefix = "/rpc", endpoint = "start_mfa_enrolment")]
+#[server(prefix = "/rpc", endpoint = "start_mfa_enrolment", output = super::codec::StrJson)]
 pub async fn start_mfa_enrolment() -> Result<MfaEnrolment, AppError> {
     respond(
         async {
@@ -46,7 +46,7 @@ pub async fn start_mfa_enrolment() -> Result<MfaEnrolment, AppError> {
 
 /// Confirms enrolment with a current code; returns the ten recovery codes, shown once.
 /// Turning MFA on needs the password again, and gives the session a new id.
-#[server(prefix = "/rpc", endpoint = "confirm_mfa_enrolment")]
+#[server(prefix = "/rpc", endpoint = "confirm_mfa_enrolment", output = super::codec::StrJson)]
 pub async fn confirm_mfa_enrolment(
     code: String,
     password: String,
@@ -70,13 +70,13 @@ pub async fn confirm_mfa_enrolment(
 }
 
 /// Turns MFA off (needs a re-authentication with a code in the last 5 minutes).
-#[server(prefix = "/rpc", endpoint = "disable_mfa")]
+#[server(prefix = "/rpc", endpoint = "disable_mfa", output = super::codec::StrJson)]
 pub async fn disable_mfa() -> Result<(), AppError> {
     respond(async { mfa::disable(&db()?, &actor().await?).await }.await)
 }
 
 /// New recovery codes, replacing the old ones (needs a recent re-authentication).
-#[server(prefix = "/rpc", endpoint = "regenerate_recovery_codes")]
+#[server(prefix = "/rpc", endpoint = "regenerate_recovery_codes", output = super::codec::StrJson)]
 pub async fn regenerate_recovery_codes() -> Result<Vec<String>, AppError> {
     respond(
         async {
@@ -87,7 +87,7 @@ pub async fn regenerate_recovery_codes() -> Result<Vec<String>, AppError> {
     )
 }
 
-#[server(prefix = "/rpc", endpoint = "get_sessions")]
+#[server(prefix = "/rpc", endpoint = "get_sessions", output = super::codec::StrJson)]
 pub async fn get_sessions() -> Result<Vec<SessionView>, AppError> {
     respond(
         async {
@@ -99,7 +99,7 @@ pub async fn get_sessions() -> Result<Vec<SessionView>, AppError> {
 }
 
 /// Ends one of the person's own sessions (this one included: that signs them out).
-#[server(prefix = "/rpc", endpoint = "revoke_session")]
+#[server(prefix = "/rpc", endpoint = "revoke_session", output = super::codec::StrJson)]
 pub async fn revoke_session(session_id: Uuid) -> Result<(), AppError> {
     respond(
         async {

@@ -2,13 +2,13 @@
 
 use super::*;
 
-#[server(prefix = "/rpc", endpoint = "admin_list_tenants")]
+#[server(prefix = "/rpc", endpoint = "admin_list_tenants", output = super::codec::StrJson)]
 pub async fn admin_list_tenants() -> Result<Vec<TenantAdminView>, AppError> {
     respond(async { tenancy::list_tenants(&db()?, &actor().await?).await }.await)
 }
 
 /// Creates a tenant and invites its first owner in one step.
-#[server(prefix = "/rpc", endpoint = "admin_create_tenant")]
+#[server(prefix = "/rpc", endpoint = "admin_create_tenant", output = super::codec::StrJson)]
 pub async fn admin_create_tenant(
     slug: String,
     display_name: String,
@@ -23,12 +23,12 @@ pub async fn admin_create_tenant(
     )
 }
 
-#[server(prefix = "/rpc", endpoint = "admin_get_tenant")]
+#[server(prefix = "/rpc", endpoint = "admin_get_tenant", output = super::codec::StrJson)]
 pub async fn admin_get_tenant(tenant_id: Uuid) -> Result<TenantAdminView, AppError> {
     respond(async { tenancy::get_tenant(&db()?, &actor().await?, tenant_id).await }.await)
 }
 
-#[server(prefix = "/rpc", endpoint = "admin_set_suspended")]
+#[server(prefix = "/rpc", endpoint = "admin_set_suspended", output = super::codec::StrJson)]
 pub async fn admin_set_suspended(tenant_id: Uuid, suspended: bool) -> Result<(), AppError> {
     let status = if suspended {
         TenantStatus::Suspended
@@ -41,7 +41,7 @@ pub async fn admin_set_suspended(tenant_id: Uuid, suspended: bool) -> Result<(),
     )
 }
 
-#[server(prefix = "/rpc", endpoint = "admin_update_quotas")]
+#[server(prefix = "/rpc", endpoint = "admin_update_quotas", output = super::codec::StrJson)]
 pub async fn admin_update_quotas(
     tenant_id: Uuid,
     max_zones: i32,
@@ -60,7 +60,7 @@ pub async fn admin_update_quotas(
     )
 }
 
-#[server(prefix = "/rpc", endpoint = "admin_invite_owner")]
+#[server(prefix = "/rpc", endpoint = "admin_invite_owner", output = super::codec::StrJson)]
 pub async fn admin_invite_owner(
     tenant_id: Uuid,
     email: String,
@@ -68,12 +68,12 @@ pub async fn admin_invite_owner(
     respond(async { tenancy::invite_owner(&db()?, &actor().await?, tenant_id, &email).await }.await)
 }
 
-#[server(prefix = "/rpc", endpoint = "admin_list_users")]
+#[server(prefix = "/rpc", endpoint = "admin_list_users", output = super::codec::StrJson)]
 pub async fn admin_list_users() -> Result<Vec<UserAdminView>, AppError> {
     respond(async { identity::list_users(&db()?, &actor().await?).await }.await)
 }
 
-#[server(prefix = "/rpc", endpoint = "admin_set_user_disabled")]
+#[server(prefix = "/rpc", endpoint = "admin_set_user_disabled", output = super::codec::StrJson)]
 pub async fn admin_set_user_disabled(user_id: Uuid, disabled: bool) -> Result<(), AppError> {
     respond(
         async { identity::set_user_disabled(&db()?, &actor().await?, user_id, disabled).await }

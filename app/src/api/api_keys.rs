@@ -13,7 +13,7 @@ pub struct ApiKeysPage {
     pub everyone: bool,
 }
 
-#[server(prefix = "/rpc", endpoint = "get_api_keys")]
+#[server(prefix = "/rpc", endpoint = "get_api_keys", output = super::codec::StrJson)]
 pub async fn get_api_keys() -> Result<ApiKeysPage, AppError> {
     respond(
         async {
@@ -29,7 +29,7 @@ pub async fn get_api_keys() -> Result<ApiKeysPage, AppError> {
     )
 }
 
-#[server(prefix = "/rpc", endpoint = "create_api_key")]
+#[server(prefix = "/rpc", endpoint = "create_api_key", output = super::codec::StrJson)]
 pub async fn create_api_key(
     name: String,
     role: Role,
@@ -44,7 +44,7 @@ pub async fn create_api_key(
     )
 }
 
-#[server(prefix = "/rpc", endpoint = "revoke_api_key")]
+#[server(prefix = "/rpc", endpoint = "revoke_api_key", output = super::codec::StrJson)]
 pub async fn revoke_api_key(key_id: Uuid) -> Result<(), AppError> {
     respond(
         async {

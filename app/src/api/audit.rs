@@ -6,7 +6,7 @@ use super::*;
 use crate::backend::audit;
 
 /// The current tenant's audit log, newest first; `before` is the previous page's cursor.
-#[server(prefix = "/rpc", endpoint = "get_audit_log")]
+#[server(prefix = "/rpc", endpoint = "get_audit_log", output = super::codec::StrJson)]
 pub async fn get_audit_log(
     action: Option<String>,
     actor: Option<String>,
@@ -32,7 +32,7 @@ pub async fn get_audit_log(
 }
 
 /// Every tenant's audit log (platform admins), optionally narrowed to one tenant.
-#[server(prefix = "/rpc", endpoint = "admin_audit_log")]
+#[server(prefix = "/rpc", endpoint = "admin_audit_log", output = super::codec::StrJson)]
 pub async fn admin_audit_log(
     action: Option<String>,
     actor: Option<String>,

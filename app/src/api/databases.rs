@@ -15,7 +15,7 @@ fn options(dry_run: bool, fingerprint: Option<String>) -> WriteOptions {
     }
 }
 
-#[server(prefix = "/rpc", endpoint = "list_databases")]
+#[server(prefix = "/rpc", endpoint = "list_databases", output = super::codec::StrJson)]
 pub async fn list_databases() -> Result<Vec<DatabaseView>, AppError> {
     respond(
         async {
@@ -26,7 +26,7 @@ pub async fn list_databases() -> Result<Vec<DatabaseView>, AppError> {
     )
 }
 
-#[server(prefix = "/rpc", endpoint = "get_database")]
+#[server(prefix = "/rpc", endpoint = "get_database", output = super::codec::StrJson)]
 pub async fn get_database(database_id: Uuid) -> Result<DatabaseView, AppError> {
     respond(
         async {
@@ -38,7 +38,7 @@ pub async fn get_database(database_id: Uuid) -> Result<DatabaseView, AppError> {
 }
 
 /// The zones "Create database" offers.
-#[server(prefix = "/rpc", endpoint = "database_choices")]
+#[server(prefix = "/rpc", endpoint = "database_choices", output = super::codec::StrJson)]
 pub async fn database_choices() -> Result<Vec<ZoneView>, AppError> {
     respond(
         async {
@@ -50,7 +50,7 @@ pub async fn database_choices() -> Result<Vec<ZoneView>, AppError> {
 }
 
 /// `dry_run: true` returns the plan (the Review step); applying may carry its fingerprint.
-#[server(prefix = "/rpc", endpoint = "create_database")]
+#[server(prefix = "/rpc", endpoint = "create_database", output = super::codec::StrJson)]
 pub async fn create_database(
     database: NewDatabase,
     dry_run: bool,
@@ -73,7 +73,7 @@ pub async fn create_database(
     )
 }
 
-#[server(prefix = "/rpc", endpoint = "update_database")]
+#[server(prefix = "/rpc", endpoint = "update_database", output = super::codec::StrJson)]
 pub async fn update_database(
     database_id: Uuid,
     patch: DatabasePatch,
@@ -97,7 +97,7 @@ pub async fn update_database(
     )
 }
 
-#[server(prefix = "/rpc", endpoint = "delete_database")]
+#[server(prefix = "/rpc", endpoint = "delete_database", output = super::codec::StrJson)]
 pub async fn delete_database(
     database_id: Uuid,
     final_snapshot: bool,
@@ -121,7 +121,7 @@ pub async fn delete_database(
     )
 }
 
-#[server(prefix = "/rpc", endpoint = "rotate_database_credentials")]
+#[server(prefix = "/rpc", endpoint = "rotate_database_credentials", output = super::codec::StrJson)]
 pub async fn rotate_database_credentials(database_id: Uuid) -> Result<DatabaseView, AppError> {
     respond(
         async {

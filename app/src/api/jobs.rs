@@ -5,7 +5,7 @@ use super::*;
 #[cfg(feature = "ssr")]
 use crate::backend::jobs;
 
-#[server(prefix = "/rpc", endpoint = "get_jobs")]
+#[server(prefix = "/rpc", endpoint = "get_jobs", output = super::codec::StrJson)]
 pub async fn get_jobs() -> Result<Vec<JobSummary>, AppError> {
     respond(
         async {
@@ -16,7 +16,7 @@ pub async fn get_jobs() -> Result<Vec<JobSummary>, AppError> {
     )
 }
 
-#[server(prefix = "/rpc", endpoint = "get_job")]
+#[server(prefix = "/rpc", endpoint = "get_job", output = super::codec::StrJson)]
 pub async fn get_job(job_id: i64) -> Result<JobDetail, AppError> {
     respond(
         async {
@@ -27,7 +27,7 @@ pub async fn get_job(job_id: i64) -> Result<JobDetail, AppError> {
     )
 }
 
-#[server(prefix = "/rpc", endpoint = "cancel_job")]
+#[server(prefix = "/rpc", endpoint = "cancel_job", output = super::codec::StrJson)]
 pub async fn cancel_job(job_id: i64) -> Result<JobState, AppError> {
     respond(
         async {
@@ -38,7 +38,7 @@ pub async fn cancel_job(job_id: i64) -> Result<JobState, AppError> {
     )
 }
 
-#[server(prefix = "/rpc", endpoint = "retry_job")]
+#[server(prefix = "/rpc", endpoint = "retry_job", output = super::codec::StrJson)]
 pub async fn retry_job(job_id: i64) -> Result<(), AppError> {
     respond(
         async {
@@ -49,17 +49,17 @@ pub async fn retry_job(job_id: i64) -> Result<(), AppError> {
     )
 }
 
-#[server(prefix = "/rpc", endpoint = "admin_queue")]
+#[server(prefix = "/rpc", endpoint = "admin_queue", output = super::codec::StrJson)]
 pub async fn admin_queue() -> Result<QueueOverview, AppError> {
     respond(async { jobs::queue_overview(&db()?, &actor().await?).await }.await)
 }
 
-#[server(prefix = "/rpc", endpoint = "admin_cancel_job")]
+#[server(prefix = "/rpc", endpoint = "admin_cancel_job", output = super::codec::StrJson)]
 pub async fn admin_cancel_job(job_id: i64) -> Result<JobState, AppError> {
     respond(async { jobs::admin_cancel_job(&db()?, &actor().await?, job_id).await }.await)
 }
 
-#[server(prefix = "/rpc", endpoint = "admin_retry_job")]
+#[server(prefix = "/rpc", endpoint = "admin_retry_job", output = super::codec::StrJson)]
 pub async fn admin_retry_job(job_id: i64) -> Result<(), AppError> {
     respond(async { jobs::admin_retry_job(&db()?, &actor().await?, job_id).await }.await)
 }

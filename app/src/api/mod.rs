@@ -112,6 +112,7 @@ mod account;
 mod admin;
 mod api_keys;
 mod audit;
+mod codec;
 mod databases;
 mod jobs;
 mod overview;

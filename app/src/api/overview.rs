@@ -6,7 +6,7 @@ use super::*;
 use crate::backend::overview;
 
 /// The current tenant's overview; `None` when the person is in no tenant yet.
-#[server(prefix = "/rpc", endpoint = "get_tenant_overview")]
+#[server(prefix = "/rpc", endpoint = "get_tenant_overview", output = super::codec::StrJson)]
 pub async fn get_tenant_overview() -> Result<Option<TenantOverview>, AppError> {
     respond(
         async {
@@ -22,7 +22,7 @@ pub async fn get_tenant_overview() -> Result<Option<TenantOverview>, AppError> {
     )
 }
 
-#[server(prefix = "/rpc", endpoint = "admin_overview")]
+#[server(prefix = "/rpc", endpoint = "admin_overview", output = super::codec::StrJson)]
 pub async fn admin_overview() -> Result<PlatformOverview, AppError> {
     respond(async { overview::platform(&db()?, &actor().await?).await }.await)
 }

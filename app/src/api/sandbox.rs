@@ -16,7 +16,7 @@ fn faults() -> Option<std::sync::Arc<dyn crate::faults::FaultControl>> {
 /// The tenant's sandbox accounts, each with its live fault rules (the cloud accounts page's
 /// faults panels: one page-level resource, so the panels never nest a resource inside the
 /// account list's Suspense, which hydrates out of order).
-#[server(prefix = "/rpc", endpoint = "get_sandbox_faults")]
+#[server(prefix = "/rpc", endpoint = "get_sandbox_faults", output = super::codec::StrJson)]
 pub async fn get_sandbox_faults() -> Result<Vec<SandboxFaultsView>, AppError> {
     respond(
         async {
@@ -50,7 +50,7 @@ pub struct SandboxFaultsView {
 }
 
 /// The live fault rules of one of the tenant's sandbox accounts.
-#[server(prefix = "/rpc", endpoint = "get_fault_rules")]
+#[server(prefix = "/rpc", endpoint = "get_fault_rules", output = super::codec::StrJson)]
 pub async fn get_fault_rules(cloud_account_id: Uuid) -> Result<Vec<RuleView>, AppError> {
     respond(
         async {
@@ -82,7 +82,7 @@ fn number<T: std::str::FromStr>(field: &str, raw: &str, what: &str) -> Result<Op
 
 /// Adds a fault rule from the portal's form: `effect` is `error`, `drop_reply`, `latency` or
 /// `hold_rds_status`, and picks which of the other fields count.
-#[server(prefix = "/rpc", endpoint = "add_fault_rule")]
+#[server(prefix = "/rpc", endpoint = "add_fault_rule", output = super::codec::StrJson)]
 #[allow(clippy::too_many_arguments)]
 pub async fn add_fault_rule(
     cloud_account_id: Uuid,
@@ -141,7 +141,7 @@ pub async fn add_fault_rule(
     )
 }
 
-#[server(prefix = "/rpc", endpoint = "remove_fault_rule")]
+#[server(prefix = "/rpc", endpoint = "remove_fault_rule", output = super::codec::StrJson)]
 pub async fn remove_fault_rule(cloud_account_id: Uuid, rule_id: u64) -> Result<(), AppError> {
     respond(
         async {

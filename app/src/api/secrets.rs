@@ -7,7 +7,7 @@ use crate::backend::{cloud::accounts as cloud_accounts, secrets};
 
 /// Confirms the signed-in person: their password, and a current code when they have MFA on.
 /// Sensitive actions accept it for 5 minutes.
-#[server(prefix = "/rpc", endpoint = "reauthenticate")]
+#[server(prefix = "/rpc", endpoint = "reauthenticate", output = super::codec::StrJson)]
 pub async fn reauthenticate(
     password: String,
     #[server(default)] code: String,
@@ -30,7 +30,7 @@ pub async fn reauthenticate(
     )
 }
 
-#[server(prefix = "/rpc", endpoint = "get_secrets")]
+#[server(prefix = "/rpc", endpoint = "get_secrets", output = super::codec::StrJson)]
 pub async fn get_secrets() -> Result<Vec<SecretView>, AppError> {
     respond(
         async {
@@ -41,7 +41,7 @@ pub async fn get_secrets() -> Result<Vec<SecretView>, AppError> {
     )
 }
 
-#[server(prefix = "/rpc", endpoint = "create_secret")]
+#[server(prefix = "/rpc", endpoint = "create_secret", output = super::codec::StrJson)]
 pub async fn create_secret(name: String, value: String) -> Result<(), AppError> {
     respond(
         async {
@@ -54,7 +54,7 @@ pub async fn create_secret(name: String, value: String) -> Result<(), AppError> 
     )
 }
 
-#[server(prefix = "/rpc", endpoint = "update_secret")]
+#[server(prefix = "/rpc", endpoint = "update_secret", output = super::codec::StrJson)]
 pub async fn update_secret(secret_id: Uuid, value: String) -> Result<(), AppError> {
     respond(
         async {
@@ -73,7 +73,7 @@ pub async fn update_secret(secret_id: Uuid, value: String) -> Result<(), AppErro
     )
 }
 
-#[server(prefix = "/rpc", endpoint = "delete_secret")]
+#[server(prefix = "/rpc", endpoint = "delete_secret", output = super::codec::StrJson)]
 pub async fn delete_secret(secret_id: Uuid) -> Result<(), AppError> {
     respond(
         async {
@@ -85,7 +85,7 @@ pub async fn delete_secret(secret_id: Uuid) -> Result<(), AppError> {
 }
 
 /// The one response that carries a secret's value.
-#[server(prefix = "/rpc", endpoint = "reveal_secret")]
+#[server(prefix = "/rpc", endpoint = "reveal_secret", output = super::codec::StrJson)]
 pub async fn reveal_secret(secret_id: Uuid) -> Result<String, AppError> {
     respond(
         async {
@@ -105,7 +105,7 @@ pub async fn reveal_secret(secret_id: Uuid) -> Result<String, AppError> {
     )
 }
 
-#[server(prefix = "/rpc", endpoint = "get_cloud_accounts")]
+#[server(prefix = "/rpc", endpoint = "get_cloud_accounts", output = super::codec::StrJson)]
 pub async fn get_cloud_accounts() -> Result<Vec<CloudAccountView>, AppError> {
     respond(
         async {
@@ -116,7 +116,7 @@ pub async fn get_cloud_accounts() -> Result<Vec<CloudAccountView>, AppError> {
     )
 }
 
-#[server(prefix = "/rpc", endpoint = "create_cloud_account")]
+#[server(prefix = "/rpc", endpoint = "create_cloud_account", output = super::codec::StrJson)]
 pub async fn create_cloud_account(
     name: String,
     region: String,
@@ -149,7 +149,7 @@ pub async fn create_cloud_account(
     )
 }
 
-#[server(prefix = "/rpc", endpoint = "delete_cloud_account")]
+#[server(prefix = "/rpc", endpoint = "delete_cloud_account", output = super::codec::StrJson)]
 pub async fn delete_cloud_account(cloud_account_id: Uuid) -> Result<(), AppError> {
     respond(
         async {
@@ -160,7 +160,7 @@ pub async fn delete_cloud_account(cloud_account_id: Uuid) -> Result<(), AppError
     )
 }
 
-#[server(prefix = "/rpc", endpoint = "test_cloud_account")]
+#[server(prefix = "/rpc", endpoint = "test_cloud_account", output = super::codec::StrJson)]
 pub async fn test_cloud_account(cloud_account_id: Uuid) -> Result<ConnectionTest, AppError> {
     respond(
         async {

@@ -4,7 +4,7 @@ use super::*;
 
 /// Sign-in's first step. Says (and redirects to) what comes next: the portal, the second
 /// factor (`/login/mfa`), or MFA enrolment for a platform admin without it.
-#[server(prefix = "/rpc", endpoint = "sign_in")]
+#[server(prefix = "/rpc", endpoint = "sign_in", output = super::codec::StrJson)]
 pub async fn sign_in(email: String, password: String) -> Result<SignInStep, AppError> {
     respond(
         async {
@@ -24,7 +24,7 @@ pub async fn sign_in(email: String, password: String) -> Result<SignInStep, AppE
 }
 
 /// Sign-in's second step: a code from the authenticator app, or a recovery code.
-#[server(prefix = "/rpc", endpoint = "verify_second_factor")]
+#[server(prefix = "/rpc", endpoint = "verify_second_factor", output = super::codec::StrJson)]
 pub async fn verify_second_factor(code: String) -> Result<SignInStep, AppError> {
     respond(
         async {
@@ -43,7 +43,7 @@ pub async fn verify_second_factor(code: String) -> Result<SignInStep, AppError> 
     )
 }
 
-#[server(prefix = "/rpc", endpoint = "sign_out")]
+#[server(prefix = "/rpc", endpoint = "sign_out", output = super::codec::StrJson)]
 pub async fn sign_out() -> Result<(), AppError> {
     respond(
         async {
@@ -58,7 +58,7 @@ pub async fn sign_out() -> Result<(), AppError> {
 }
 
 /// Who is signed in (`None` when nobody is).
-#[server(prefix = "/rpc", endpoint = "get_session_info")]
+#[server(prefix = "/rpc", endpoint = "get_session_info", output = super::codec::StrJson)]
 pub async fn get_session_info() -> Result<Option<SessionInfo>, AppError> {
     respond(
         async {
@@ -71,7 +71,7 @@ pub async fn get_session_info() -> Result<Option<SessionInfo>, AppError> {
     )
 }
 
-#[server(prefix = "/rpc", endpoint = "switch_tenant")]
+#[server(prefix = "/rpc", endpoint = "switch_tenant", output = super::codec::StrJson)]
 pub async fn switch_tenant(tenant_id: Uuid) -> Result<(), AppError> {
     respond(
         async {

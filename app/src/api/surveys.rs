@@ -6,7 +6,7 @@ use super::*;
 use crate::backend::cloud::zone_survey;
 
 /// Starts a survey of the account's availability zones; returns its job id.
-#[server(prefix = "/rpc", endpoint = "survey_cloud_account")]
+#[server(prefix = "/rpc", endpoint = "survey_cloud_account", output = super::codec::StrJson)]
 pub async fn survey_cloud_account(cloud_account_id: Uuid) -> Result<i64, AppError> {
     respond(
         async {

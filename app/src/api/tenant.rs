@@ -2,7 +2,7 @@
 
 use super::*;
 
-#[server(prefix = "/rpc", endpoint = "get_overview")]
+#[server(prefix = "/rpc", endpoint = "get_overview", output = super::codec::StrJson)]
 pub async fn get_overview() -> Result<Option<TenantView>, AppError> {
     respond(
         async {
@@ -27,7 +27,7 @@ pub struct MembersPage {
     pub me: Uuid,
 }
 
-#[server(prefix = "/rpc", endpoint = "get_members")]
+#[server(prefix = "/rpc", endpoint = "get_members", output = super::codec::StrJson)]
 pub async fn get_members() -> Result<MembersPage, AppError> {
     respond(
         async {
@@ -50,7 +50,7 @@ pub async fn get_members() -> Result<MembersPage, AppError> {
     )
 }
 
-#[server(prefix = "/rpc", endpoint = "invite_member")]
+#[server(prefix = "/rpc", endpoint = "invite_member", output = super::codec::StrJson)]
 pub async fn invite_member(email: String, role: Role) -> Result<CreatedInvitation, AppError> {
     respond(
         async {
@@ -61,7 +61,7 @@ pub async fn invite_member(email: String, role: Role) -> Result<CreatedInvitatio
     )
 }
 
-#[server(prefix = "/rpc", endpoint = "change_member_role")]
+#[server(prefix = "/rpc", endpoint = "change_member_role", output = super::codec::StrJson)]
 pub async fn change_member_role(user_id: Uuid, role: Role) -> Result<(), AppError> {
     respond(
         async {
@@ -72,7 +72,7 @@ pub async fn change_member_role(user_id: Uuid, role: Role) -> Result<(), AppErro
     )
 }
 
-#[server(prefix = "/rpc", endpoint = "remove_member")]
+#[server(prefix = "/rpc", endpoint = "remove_member", output = super::codec::StrJson)]
 pub async fn remove_member(user_id: Uuid) -> Result<(), AppError> {
     respond(
         async {
@@ -83,7 +83,7 @@ pub async fn remove_member(user_id: Uuid) -> Result<(), AppError> {
     )
 }
 
-#[server(prefix = "/rpc", endpoint = "revoke_invitation")]
+#[server(prefix = "/rpc", endpoint = "revoke_invitation", output = super::codec::StrJson)]
 pub async fn revoke_invitation(invitation_id: Uuid) -> Result<(), AppError> {
     respond(
         async {
@@ -96,7 +96,7 @@ pub async fn revoke_invitation(invitation_id: Uuid) -> Result<(), AppError> {
 
 // ----- Invitations (the link is the credential) ------------------------------------------------
 
-#[server(prefix = "/rpc", endpoint = "preview_invitation")]
+#[server(prefix = "/rpc", endpoint = "preview_invitation", output = super::codec::StrJson)]
 pub async fn preview_invitation(token: String) -> Result<InvitationPreview, AppError> {
     respond(
         async {
@@ -109,7 +109,7 @@ pub async fn preview_invitation(token: String) -> Result<InvitationPreview, AppE
 
 /// Accepts an invitation by creating the invited account (name and password). An email that
 /// already has an account is refused: its owner signs in and uses `join_invitation`.
-#[server(prefix = "/rpc", endpoint = "accept_invitation")]
+#[server(prefix = "/rpc", endpoint = "accept_invitation", output = super::codec::StrJson)]
 pub async fn accept_invitation(
     token: String,
     display_name: String,
@@ -136,7 +136,7 @@ pub async fn accept_invitation(
 }
 
 /// Accepts an invitation into the signed-in account (no password: the session is the proof).
-#[server(prefix = "/rpc", endpoint = "join_invitation")]
+#[server(prefix = "/rpc", endpoint = "join_invitation", output = super::codec::StrJson)]
 pub async fn join_invitation(token: String) -> Result<(), AppError> {
     respond(
         async {

@@ -14,7 +14,7 @@ fn options(dry_run: bool, fingerprint: Option<String>) -> WriteOptions {
     }
 }
 
-#[server(prefix = "/rpc", endpoint = "list_zones")]
+#[server(prefix = "/rpc", endpoint = "list_zones", output = super::codec::StrJson)]
 pub async fn list_zones() -> Result<Vec<ZoneView>, AppError> {
     respond(
         async {
@@ -25,7 +25,7 @@ pub async fn list_zones() -> Result<Vec<ZoneView>, AppError> {
     )
 }
 
-#[server(prefix = "/rpc", endpoint = "get_zone")]
+#[server(prefix = "/rpc", endpoint = "get_zone", output = super::codec::StrJson)]
 pub async fn get_zone(zone_id: Uuid) -> Result<ZoneView, AppError> {
     respond(
         async {
@@ -37,7 +37,7 @@ pub async fn get_zone(zone_id: Uuid) -> Result<ZoneView, AppError> {
 }
 
 /// The cloud accounts and surveyed availability zones "Create zone" offers.
-#[server(prefix = "/rpc", endpoint = "zone_choices")]
+#[server(prefix = "/rpc", endpoint = "zone_choices", output = super::codec::StrJson)]
 pub async fn zone_choices() -> Result<(Vec<CloudAccountView>, Vec<SurveyedZone>), AppError> {
     respond(
         async {
@@ -51,7 +51,7 @@ pub async fn zone_choices() -> Result<(Vec<CloudAccountView>, Vec<SurveyedZone>)
 }
 
 /// `dry_run: true` returns the plan (the Review step); applying may carry its fingerprint.
-#[server(prefix = "/rpc", endpoint = "create_zone")]
+#[server(prefix = "/rpc", endpoint = "create_zone", output = super::codec::StrJson)]
 pub async fn create_zone(
     zone: NewZone,
     dry_run: bool,
@@ -66,7 +66,7 @@ pub async fn create_zone(
     )
 }
 
-#[server(prefix = "/rpc", endpoint = "update_zone")]
+#[server(prefix = "/rpc", endpoint = "update_zone", output = super::codec::StrJson)]
 pub async fn update_zone(
     zone_id: Uuid,
     patch: ZonePatch,
@@ -90,7 +90,7 @@ pub async fn update_zone(
     )
 }
 
-#[server(prefix = "/rpc", endpoint = "delete_zone")]
+#[server(prefix = "/rpc", endpoint = "delete_zone", output = super::codec::StrJson)]
 pub async fn delete_zone(
     zone_id: Uuid,
     dry_run: bool,

@@ -74,6 +74,7 @@ pub fn Field(
             {move || error.try_get().flatten().map(|m| view! { <p class="field-error" id=message_id2.clone()>{m}</p> })}
         </div>
     }
+    .into_any()
 }
 
 /// A banner for errors that are not about one field.

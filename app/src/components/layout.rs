@@ -126,6 +126,7 @@ pub fn PortalLayout() -> impl IntoView {
             })}
         </Suspense>
     }
+    .into_any()
 }
 
 #[component]

@@ -16,4 +16,5 @@ pub fn LiveIndicator(status: ReadSignal<LiveStatus>) -> impl IntoView {
             {move || status.get().label()}
         </span>
     }
+    .into_any()
 }

@@ -8,7 +8,7 @@ use serde::{de::DeserializeOwned, Serialize};
 /// The page's content while it loads.
 #[component]
 pub fn Loading() -> impl IntoView {
-    view! { <p class="loading" role="status">"Loading…"</p> }
+    view! { <p class="loading" role="status">"Loading…"</p> }.into_any()
 }
 
 /// The one empty-state style: a title, a sentence, and optionally what to do next.
@@ -25,6 +25,7 @@ pub fn EmptyState(
             {children.map(|c| view! { <div class="empty-actions">{c()}</div> })}
         </section>
     }
+    .into_any()
 }
 
 /// Loads `data` and shows the skeleton's loading and error states around `render`. `render`
@@ -76,4 +77,5 @@ pub fn ConfirmButton(
             {text}
         </button>
     }
+    .into_any()
 }

@@ -33,4 +33,5 @@ pub fn ReauthPanel(
             <p class="saved" role="status">{format!("Confirmed for 5 minutes. Choose {retry} again.")}</p>
         })}
     }
+    .into_any()
 }

@@ -38,6 +38,7 @@ pub fn AccountPage() -> impl IntoView {
         <PasswordForm change/>
         {page_body(sessions, move |sessions| view! { <Sessions sessions revoke/> }.into_any())}
     }
+    .into_any()
 }
 
 #[component]
@@ -54,6 +55,7 @@ fn Profile(account: AccountView) -> impl IntoView {
             </dl>
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -85,6 +87,7 @@ fn PasswordForm(change: ServerAction<ChangePassword>) -> impl IntoView {
             }}
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -199,4 +202,5 @@ fn Sessions(sessions: Vec<SessionView>, revoke: ServerAction<RevokeSession>) -> 
             </table>
         </section>
     }
+    .into_any()
 }

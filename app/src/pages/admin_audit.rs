@@ -51,4 +51,5 @@ pub fn AdminAuditPage() -> impl IntoView {
             })}
         </Transition>
     }
+    .into_any()
 }

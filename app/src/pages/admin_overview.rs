@@ -19,6 +19,7 @@ pub fn AdminOverviewPage() -> impl IntoView {
         </PageHeader>
         {page_body(overview, move |o| view! { <Platform o/> }.into_any())}
     }
+    .into_any()
 }
 
 #[component]
@@ -64,4 +65,5 @@ fn Platform(o: PlatformOverview) -> impl IntoView {
         }}
         <JobList title="Failed in the last 24 hours" jobs=o.failures empty="No tenant job failed in the last 24 hours."/>
     }
+    .into_any()
 }

@@ -23,6 +23,7 @@ pub fn AdminQueuePage() -> impl IntoView {
         <FormError error=form_error(cancel.value())/>
         {page_body(overview, move |o| view! { <Overview o retry cancel/> }.into_any())}
     }
+    .into_any()
 }
 
 #[component]
@@ -111,6 +112,7 @@ fn Overview(
         </section>
         <AdminCancelForm cancel/>
     }
+    .into_any()
 }
 
 /// Cancel any queued or running job by its number.
@@ -130,4 +132,5 @@ fn AdminCancelForm(cancel: ServerAction<AdminCancelJob>) -> impl IntoView {
             {move || matches!(value.get(), Some(Ok(_))).then(|| view! { <p class="saved" role="status">"Cancellation recorded."</p> })}
         </section>
     }
+    .into_any()
 }

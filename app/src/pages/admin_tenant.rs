@@ -33,6 +33,7 @@ pub fn AdminTenantPage() -> impl IntoView {
         <Title text="Tenant"/>
         {page_body(tenant, move |t| view! { <TenantDetail t suspend quotas invite/> }.into_any())}
     }
+    .into_any()
 }
 
 #[component]
@@ -97,4 +98,5 @@ fn TenantDetail(
             </ActionForm>
         </section>
     }
+    .into_any()
 }

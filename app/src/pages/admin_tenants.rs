@@ -56,4 +56,5 @@ pub fn AdminTenantsPage() -> impl IntoView {
             }.into_any()
         })}
     }
+    .into_any()
 }

@@ -52,4 +52,5 @@ pub fn AdminUsersPage() -> impl IntoView {
                         </section>
                     }.into_any())}
     }
+    .into_any()
 }

@@ -28,6 +28,7 @@ pub fn ApiKeysPage() -> impl IntoView {
         <NewKey create reauth/>
         {page_body(list, move |page| view! { <KeyList page revoke create/> }.into_any())}
     }
+    .into_any()
 }
 
 #[component]
@@ -44,6 +45,7 @@ fn NewKey(
             _ => None,
         }}
     }
+    .into_any()
 }
 
 /// The new key's secret, the only time it is shown.
@@ -63,6 +65,7 @@ fn ShownOnce(created: CreatedApiKey) -> impl IntoView {
             <p class="hint">"Try it: " <code>{example}</code></p>
         </div>
     }
+    .into_any()
 }
 
 #[component]
@@ -117,6 +120,7 @@ fn KeyList(
             }.into_any()
         }}
     }
+    .into_any()
 }
 
 #[component]
@@ -152,4 +156,5 @@ fn KeyRow(
             </td>
         </tr>
     }
+    .into_any()
 }

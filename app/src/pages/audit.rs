@@ -68,6 +68,7 @@ pub fn AuditPage() -> impl IntoView {
         <AuditFilters path="/audit" actions tenants=None/>
         {page_body(page, move |page| view! { <AuditResults page path="/audit" show_tenant=false/> }.into_any())}
     }
+    .into_any()
 }
 
 /// The filter form. It submits with GET, so the filters live in the URL.
@@ -127,6 +128,7 @@ pub(super) fn AuditFilters(
             </Form>
         </section>
     }
+    .into_any()
 }
 
 /// The table of events and the link to older ones.
@@ -191,6 +193,7 @@ fn AuditRow(e: AuditEvent, show_tenant: bool) -> impl IntoView {
             <td class="audit-details"><Details details=e.details/></td>
         </tr>
     }
+    .into_any()
 }
 
 /// `details` as "key value" pairs; uuids are shortened, the full value is in the title.

@@ -82,6 +82,7 @@ pub fn CloudAccountsPage() -> impl IntoView {
         </Transition>
         {can_manage.then(|| view! { <CreateForm create/> })}
     }
+    .into_any()
 }
 
 #[component]
@@ -150,6 +151,7 @@ fn AccountTable(
             </table>
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -172,6 +174,7 @@ fn CreateForm(create: ServerAction<CreateCloudAccount>) -> impl IntoView {
             </ActionForm>
         </section>
     }
+    .into_any()
 }
 
 /// The fault proxy's rules for one sandbox account: what its next calls will meet.
@@ -246,4 +249,5 @@ fn SandboxFaults(
             })}
         </section>
     }
+    .into_any()
 }

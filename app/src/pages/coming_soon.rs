@@ -16,9 +16,10 @@ fn ComingSoon(title: &'static str, what: &'static str) -> impl IntoView {
             <a class="button secondary" href="/jobs">"See recent jobs"</a>
         </EmptyState>
     }
+    .into_any()
 }
 
 #[component]
 pub fn InstanceGroupsSoonPage() -> impl IntoView {
-    view! { <ComingSoon title="Instance groups" what="Groups of identical instances"/> }
+    view! { <ComingSoon title="Instance groups" what="Groups of identical instances"/> }.into_any()
 }

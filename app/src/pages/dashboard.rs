@@ -35,6 +35,7 @@ pub fn DashboardPage() -> impl IntoView {
             }
         })}
     }
+    .into_any()
 }
 
 #[component]
@@ -77,6 +78,7 @@ fn Overview(overview: TenantOverview) -> impl IntoView {
             <JobList title="Failed in the last 24 hours" jobs=overview.failures empty="No job failed in the last 24 hours." link_prefix="/jobs"/>
         </div>
     }
+    .into_any()
 }
 
 /// Queued, running, and finished in the last 24 hours.
@@ -96,6 +98,7 @@ pub fn JobTiles(jobs: JobTotals) -> impl IntoView {
             }).collect_view()}
         </div>
     }
+    .into_any()
 }
 
 /// The jobs-per-hour chart, drawn by the server (`backend::overview::chart_svg`).
@@ -113,6 +116,7 @@ pub fn ChartPanel(svg: String) -> impl IntoView {
             <div class="chart-box" inner_html=svg></div>
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -138,6 +142,7 @@ fn UsageBars(usage: Vec<QuotaUsage>) -> impl IntoView {
             }).collect_view()}
         </ul>
     }
+    .into_any()
 }
 
 #[component]
@@ -173,4 +178,5 @@ pub fn JobList(
             }}
         </section>
     }
+    .into_any()
 }

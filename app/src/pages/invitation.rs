@@ -61,4 +61,5 @@ pub fn InvitationPage() -> impl IntoView {
             </Suspense>
         </AuthCard>
     }
+    .into_any()
 }

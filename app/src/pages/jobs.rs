@@ -81,6 +81,7 @@ pub fn JobsPage() -> impl IntoView {
             view! { <JobTable jobs=list link_prefix="/jobs" live=progress controls/> }.into_any()
         })}
     }
+    .into_any()
 }
 
 #[component]
@@ -132,6 +133,7 @@ pub fn JobTable(
             </table>
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -183,6 +185,7 @@ pub fn JobPage() -> impl IntoView {
             {can_manage.then(|| view! { <JobControls job=detail.job cancel retry/> })}
         }.into_any())}
     }
+    .into_any()
 }
 
 #[component]
@@ -214,6 +217,7 @@ pub fn JobControls(
             })}
         </div>
     }
+    .into_any()
 }
 
 /// A job row's own Cancel (queued or running) and Retry (failed or cancelled) buttons, each
@@ -243,6 +247,7 @@ fn RowControls(
             </ActionForm>
         })}
     }
+    .into_any()
 }
 
 /// A job's header, progress and event log (shared by the tenant and admin pages). With `live`,
@@ -308,6 +313,7 @@ pub fn JobDetailView(
             </ol>
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -326,4 +332,5 @@ fn EventItem(
             <span class="event-message">{message}</span>
         </li>
     }
+    .into_any()
 }

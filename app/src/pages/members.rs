@@ -32,6 +32,7 @@ pub fn MembersPage() -> impl IntoView {
         <Title text="Members"/>
         {page_body(data, move |page| view! { <Members page invite change remove revoke/> }.into_any())}
     }
+    .into_any()
 }
 
 #[component]
@@ -100,6 +101,7 @@ fn Members(
             </section>
         })}
     }
+    .into_any()
 }
 
 #[component]
@@ -154,6 +156,7 @@ fn MemberRow(
             })}
         </tr>
     }
+    .into_any()
 }
 
 #[component]
@@ -178,4 +181,5 @@ fn InviteForm(role: Role, invite: ServerAction<InviteMember>) -> impl IntoView {
             {move || created().map(|invitation| view! { <InvitationLink invitation/> })}
         </section>
     }
+    .into_any()
 }

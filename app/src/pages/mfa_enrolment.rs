@@ -47,6 +47,7 @@ pub fn MfaEnrolmentPage() -> impl IntoView {
             }}
         </AuthCard>
     }
+    .into_any()
 }
 
 #[component]
@@ -70,6 +71,7 @@ fn EnrolmentStep(
             <button type="submit" class="button full" disabled=move || confirm.pending().get()>"Turn on two-factor authentication"</button>
         </ActionForm>
     }
+    .into_any()
 }
 
 /// Freshly made recovery codes: shown once.
@@ -86,4 +88,5 @@ pub(crate) fn RecoveryCodes(codes: Vec<String>) -> impl IntoView {
             </ul>
         </div>
     }
+    .into_any()
 }

@@ -62,6 +62,7 @@ fn PageHeader(
             {children.map(|c| c())}
         </div>
     }
+    .into_any()
 }
 
 /// Centered card used by the signed-out pages.
@@ -76,6 +77,7 @@ fn AuthCard(children: Children) -> impl IntoView {
             <section class="card auth-card">{children()}</section>
         </main>
     }
+    .into_any()
 }
 
 /// Shows a freshly created invitation link once, ready to copy.
@@ -103,4 +105,5 @@ fn InvitationLink(invitation: crate::model::CreatedInvitation) -> impl IntoView 
             <input id="invitation-url" class="copy-field" readonly value=link onfocus="this.select()"/>
         </div>
     }
+    .into_any()
 }

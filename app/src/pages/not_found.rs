@@ -17,4 +17,5 @@ pub fn NotFoundPage() -> impl IntoView {
             </section>
         </main>
     }
+    .into_any()
 }

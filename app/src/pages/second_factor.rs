@@ -26,4 +26,5 @@ pub fn SecondFactorPage() -> impl IntoView {
             <p class="small"><a href="/login">"Start again with your password"</a></p>
         </AuthCard>
     }
+    .into_any()
 }

@@ -53,6 +53,7 @@ pub fn SecretsPage() -> impl IntoView {
             {move || matches!(cv.get(), Some(Ok(()))).then(|| view! { <p class="saved" role="status">"Saved. The value is encrypted and will not be shown again."</p> })}
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -117,6 +118,7 @@ fn SecretTable(
             </table>
         </section>
     }
+    .into_any()
 }
 
 /// Shows a revealed value, or asks for the password when the reveal needs it.
@@ -140,4 +142,5 @@ fn RevealPanel(
             Some(Err(error)) => Some(view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any()),
         }}
     }
+    .into_any()
 }

@@ -23,4 +23,5 @@ pub fn SignInPage() -> impl IntoView {
             </ActionForm>
         </AuthCard>
     }
+    .into_any()
 }

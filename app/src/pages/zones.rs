@@ -34,7 +34,7 @@ pub fn ResourceStatusBadge(status: ResourceStatus) -> impl IntoView {
         ResourceStatus::Deleting | ResourceStatus::Deleted => "badge badge-warn",
         _ => "badge badge-info",
     };
-    view! { <span class=class data-status=status.as_str()>{status.as_str()}</span> }
+    view! { <span class=class data-status=status.as_str()>{status.as_str()}</span> }.into_any()
 }
 
 /// The tenant's zones; a change of any of them (a job event for the tenant) reloads the list.
@@ -78,6 +78,7 @@ pub fn ZonesPage() -> impl IntoView {
             })}
         </Transition>
     }
+    .into_any()
 }
 
 #[component]
@@ -107,6 +108,7 @@ fn ZoneTable(zones: Vec<ZoneView>) -> impl IntoView {
             </table>
         </section>
     }
+    .into_any()
 }
 
 /// A plan as the Review step shows it: the spec's diff, what happens at the provider, the quota
@@ -165,6 +167,7 @@ pub fn PlanView(plan: Plan) -> impl IntoView {
             {over_quota.then(|| view! { <div class="alert alert-error" role="alert">"This change would exceed the tenant's quota: ask a platform admin to raise it."</div> })}
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -313,6 +316,7 @@ pub fn ZoneCreatePage() -> impl IntoView {
             _ => None,
         }}
     }
+    .into_any()
 }
 
 /// A text input bound to a signal, with its error in place.
@@ -337,6 +341,7 @@ fn TextField(
             {move || error.get().map(|m| view! { <p class="field-error" id=m2.clone()>{m}</p> })}
         </div>
     }
+    .into_any()
 }
 
 #[component]
@@ -398,6 +403,7 @@ pub fn ZonePage() -> impl IntoView {
             }}
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -460,6 +466,7 @@ fn ZoneDetail(
             <ZoneDelete zone=zone.clone()/>
         })}
     }
+    .into_any()
 }
 
 #[component]
@@ -485,6 +492,7 @@ fn ZoneRename(zone: ZoneView, rename: ServerAction<UpdateZone>) -> impl IntoView
             </form>
         </section>
     }
+    .into_any()
 }
 
 /// Delete: the plan first (what is destroyed), then the zone's name typed to confirm.
@@ -539,4 +547,5 @@ fn ZoneDelete(zone: ZoneView) -> impl IntoView {
             }}
         </section>
     }
+    .into_any()
 }
