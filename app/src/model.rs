@@ -522,7 +522,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 48] = [
+    pub const ALL: [AuditAction; 52] = [
         AuditAction::TenantCreated,
         AuditAction::TenantSuspended,
         AuditAction::TenantResumed,
@@ -760,13 +760,42 @@ pub struct CreatedApiKey {
 
 // ----- Overview: the tenant's landing page and the admin console's overview ------------------
 
-/// One quota and how much of it is used. `used` is `None` while the resource it counts is not
-/// tracked yet (zones, instances and databases arrive with their own issues).
+/// One quota and how much of it is used, counted as the resource engine counts it when it
+/// reserves quota.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QuotaUsage {
     pub label: String,
-    pub used: Option<i64>,
+    pub used: i64,
     pub limit: i64,
+}
+
+/// How many of the tenant's resources of one kind are in one state (deleted ones left out).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct ResourceStateCount {
+    pub kind: resources::ResourceKind,
+    pub status: resources::ResourceStatus,
+    pub count: i64,
+}
+
+/// The monthly cost estimate of what the tenant runs now, from the repository's price list:
+/// instance groups at their desired size and databases as specified (zones cost nothing).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MonthlyCost {
+    pub cents: i64,
+    pub currency: String,
+    pub price_list: String,
+    /// Resources the price list has no price for (left out of `cents`).
+    pub unpriced: i64,
+}
+
+/// Instances running in each availability zone at the end of each of the last 24 UTC hours,
+/// drawn by the server as SVG, with the numbers for a table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZoneSeries {
+    pub availability_zone: String,
+    /// Oldest hour first, one value per hour of `TenantOverview::per_hour`.
+    pub running: Vec<i64>,
 }
 
 /// Jobs by state right now, and those finished in the chart's window (the last 24 hours).
@@ -795,6 +824,12 @@ pub struct HourlyJobs {
 pub struct TenantOverview {
     pub tenant: TenantView,
     pub usage: Vec<QuotaUsage>,
+    /// Resources by kind and state, in a stable order (kind, then state).
+    pub resources: Vec<ResourceStateCount>,
+    pub cost: MonthlyCost,
+    /// Instances per zone over the last 24 hours, and the same drawn as SVG.
+    pub instances: Vec<ZoneSeries>,
+    pub instances_svg: String,
     pub jobs: JobTotals,
     /// Queued and running jobs, newest first (at most 5).
     pub active: Vec<JobSummary>,
@@ -831,5 +866,10 @@ pub struct PlatformOverview {
     pub failures: Vec<JobSummary>,
     pub per_hour: Vec<HourlyJobs>,
     pub chart_svg: String,
+    /// Every tenant's resources by kind and state, their monthly cost, and instances per zone.
+    pub resources: Vec<ResourceStateCount>,
+    pub cost: MonthlyCost,
+    pub instances: Vec<ZoneSeries>,
+    pub instances_svg: String,
     pub tenants: Vec<TenantActivity>,
 }

@@ -107,11 +107,23 @@ async fn reconcile(ctx: JobContext, engine: Engine) -> Result<(), JobError> {
         Some((ResourceKind::Database, _)) => {
             database_reconciler::run(&ctx, &engine, payload.resource_id).await
         }
-        Some((other, _)) => Err(JobError::Fatal(format!(
-            "this build of Stratus cannot reconcile a {}",
-            other.as_str()
-        ))),
     }
+}
+
+/// Marks the resource for deletion in the caller's transaction (a repeated request keeps the
+/// first one's time); its reconcile job does the work, finalizer-style.
+pub async fn request_deletion(
+    conn: &mut PgConnection,
+    resource_id: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update resource set deletion_requested_at = coalesce(deletion_requested_at, now()), status = 'deleting'
+         where resource_id = $1",
+    )
+    .bind(resource_id)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Enqueues the resource's reconcile in the caller's transaction; coalesces with a live one.
