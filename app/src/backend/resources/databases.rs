@@ -1079,13 +1079,7 @@ pub async fn delete(
         return Ok(planned(plan));
     }
     options.check(&plan)?;
-    sqlx::query(
-        "update resource set deletion_requested_at = coalesce(deletion_requested_at, now()), status = 'deleting'
-         where resource_id = $1",
-    )
-    .bind(database_id)
-    .execute(&mut *tx)
-    .await?;
+    super::request_deletion(&mut tx, database_id).await?;
     // A second delete request keeps the first one's choice.
     sqlx::query("update managed_database set final_snapshot = $2 where resource_id = $1 and $3")
         .bind(database_id)

@@ -707,13 +707,7 @@ pub async fn delete(
         return Ok(planned(plan));
     }
     options.check(&plan)?;
-    sqlx::query(
-        "update resource set deletion_requested_at = coalesce(deletion_requested_at, now()), status = 'deleting'
-         where resource_id = $1",
-    )
-    .bind(zone_id)
-    .execute(&mut *tx)
-    .await?;
+    super::request_deletion(&mut tx, zone_id).await?;
     let job_id = enqueue_reconcile(&mut tx, tenant_id, zone_id).await?;
     let zone = fetch(&mut *tx, tenant_id, zone_id).await?;
     audit::commit_with(

@@ -1091,13 +1091,7 @@ pub async fn delete(
         return Ok(planned(plan));
     }
     options.check(&plan)?;
-    sqlx::query(
-        "update resource set deletion_requested_at = coalesce(deletion_requested_at, now()), status = 'deleting'
-         where resource_id = $1",
-    )
-    .bind(group_id)
-    .execute(&mut *tx)
-    .await?;
+    crate::backend::resources::request_deletion(&mut tx, group_id).await?;
     let job_id = enqueue_reconcile(&mut tx, tenant_id, group_id).await?;
     let group = fetch(&mut tx, tenant_id, group_id).await?;
     audit::commit_with(
