@@ -87,3 +87,29 @@ pub fn FormError(#[prop(into)] error: Signal<Option<String>>) -> impl IntoView {
             .map(|m| view! { <div class="alert alert-error" role="alert">{m}</div> })
     }
 }
+
+/// A text input bound to a signal (forms whose values the page reads, such as a Review step),
+/// with its error in place.
+#[component]
+pub fn TextField(
+    #[prop(into)] label: String,
+    id: &'static str,
+    value: RwSignal<String>,
+    #[prop(into)] error: Signal<Option<String>>,
+    #[prop(optional)] hint: Option<&'static str>,
+) -> impl IntoView {
+    let message_id = format!("{id}-error");
+    let hint_id = format!("{id}-hint");
+    let (m2, h2) = (message_id.clone(), hint_id.clone());
+    view! {
+        <div class="field" class:invalid=move || error.try_get().flatten().is_some()>
+            <label for=id>{label}</label>
+            <input id=id type="text" prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev))
+                aria-invalid=move || if error.try_get().flatten().is_some() { "true" } else { "false" }
+                aria-describedby=move || if error.try_get().flatten().is_some() { Some(message_id.clone()) } else { hint.map(|_| hint_id.clone()) }/>
+            {hint.map(|h| view! { <p class="hint" id=h2.clone()>{h}</p> })}
+            {move || error.try_get().flatten().map(|m| view! { <p class="field-error" id=m2.clone()>{m}</p> })}
+        </div>
+    }
+    .into_any()
+}

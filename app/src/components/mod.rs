@@ -3,4 +3,5 @@ pub mod layout;
 pub mod live;
 pub mod page;
 pub mod reauth;
+pub mod review;
 pub mod status;

@@ -2,15 +2,16 @@
 //! follows its reconcile live (progress, conditions, endpoint, pending changes), with resize,
 //! credentials (reveal from Secrets, rotate) and delete with a typed-name confirmation.
 
-use super::zones::{PlanView, ResourceStatusBadge};
+use super::zones::ResourceStatusBadge;
 use super::PageHeader;
 use crate::api::{
     database_choices, get_database, list_databases, CreateDatabase, DeleteDatabase,
     RotateDatabaseCredentials, UpdateDatabase,
 };
-use crate::components::form::FormError;
+use crate::components::form::{FormError, TextField};
 use crate::components::layout::use_session;
 use crate::components::live::LiveIndicator;
+use crate::components::review::{ConfirmByName, PlanView, ReviewStep};
 use crate::components::status::{date_time, ErrorPanel, ProgressBar};
 use crate::error::AppError;
 use crate::live::use_live_events;
@@ -94,6 +95,7 @@ pub fn DatabasesPage() -> impl IntoView {
             })}
         </Transition>
     }
+    .into_any()
 }
 
 #[component]
@@ -123,6 +125,7 @@ fn DatabaseTable(databases: Vec<DatabaseView>) -> impl IntoView {
             </table>
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -260,48 +263,16 @@ pub fn DatabaseCreatePage() -> impl IntoView {
             })}
         </Transition>
         {move || match (reviewed.get(), review.value().get()) {
-            (true, Some(Ok(change))) => {
-                let plan = change.plan.clone();
-                let fingerprint = plan.fingerprint.clone();
-                let over = plan.quota.iter().any(|q| q.exceeded());
-                Some(view! {
-                    <PlanView plan/>
-                    <FormError error=apply_error/>
-                    <div class="button-row">
-                        <button class="button secondary" on:click=move |_| reviewed.set(false)>"Back to edit"</button>
-                        <button class="button" disabled=move || over || apply.pending().get() on:click=move |_| {
-                            apply.dispatch(CreateDatabase { database: input(), dry_run: false, fingerprint: Some(fingerprint.clone()) });
-                        }>"Create database"</button>
-                    </div>
-                })
-            }
+            (true, Some(Ok(change))) => Some(view! {
+                <ReviewStep plan=change.plan apply_error reviewed applying=apply.pending() label="Create database"
+                    on_apply=Callback::new(move |fingerprint| {
+                        apply.dispatch(CreateDatabase { database: input(), dry_run: false, fingerprint: Some(fingerprint) });
+                    })/>
+            }),
             _ => None,
         }}
     }
-}
-
-/// A text input bound to a signal, with its error in place.
-#[component]
-fn TextField(
-    label: &'static str,
-    id: &'static str,
-    value: RwSignal<String>,
-    #[prop(into)] error: Signal<Option<String>>,
-    #[prop(optional)] hint: Option<&'static str>,
-) -> impl IntoView {
-    let message_id = format!("{id}-error");
-    let hint_id = format!("{id}-hint");
-    let (m2, h2) = (message_id.clone(), hint_id.clone());
-    view! {
-        <div class="field" class:invalid=move || error.get().is_some()>
-            <label for=id>{label}</label>
-            <input id=id type="text" prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev))
-                aria-invalid=move || if error.get().is_some() { "true" } else { "false" }
-                aria-describedby=move || if error.get().is_some() { Some(message_id.clone()) } else { hint.map(|_| hint_id.clone()) }/>
-            {hint.map(|h| view! { <p class="hint" id=h2.clone()>{h}</p> })}
-            {move || error.get().map(|m| view! { <p class="field-error" id=m2.clone()>{m}</p> })}
-        </div>
-    }
+    .into_any()
 }
 
 #[component]
@@ -363,6 +334,7 @@ pub fn DatabasePage() -> impl IntoView {
             }}
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -374,7 +346,9 @@ fn DatabaseDetail(
 ) -> impl IntoView {
     let d = database.clone();
     let in_progress = d.status.in_progress();
-    let percent = Signal::derive(move || progress.get().map_or(0, |(p, _)| p));
+    // A closure, not a derived signal: this view lives inside the page's Suspend, which
+    // disposes what it made when it refetches while the old view still renders.
+    let percent = move || progress.try_get().flatten().map_or(0, |(p, _)| p);
     let waiting_for = d
         .conditions
         .iter()
@@ -382,7 +356,8 @@ fn DatabaseDetail(
         .map(|c| c.message.clone());
     let message = move || {
         progress
-            .get()
+            .try_get()
+            .flatten()
             .map(|(_, m)| m)
             .or_else(|| waiting_for.clone())
             .unwrap_or_default()
@@ -466,6 +441,7 @@ fn DatabaseDetail(
             <DatabaseDelete database=database.clone()/>
         })}
     }
+    .into_any()
 }
 
 /// Where the password is: revealed from Secrets (admins, after confirming their password), and
@@ -494,6 +470,7 @@ fn DatabaseCredentials(database: DatabaseView) -> impl IntoView {
             })}
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -566,6 +543,7 @@ fn DatabaseResize(database: DatabaseView, change: ServerAction<UpdateDatabase>) 
             }}
         </section>
     }
+    .into_any()
 }
 
 /// Delete: the plan first (what is destroyed, the final snapshot), then the name typed to confirm.
@@ -573,7 +551,6 @@ fn DatabaseResize(database: DatabaseView, change: ServerAction<UpdateDatabase>) 
 fn DatabaseDelete(database: DatabaseView) -> impl IntoView {
     let plan = ServerAction::<DeleteDatabase>::new();
     let apply = ServerAction::<DeleteDatabase>::new();
-    let typed = RwSignal::new(String::new());
     let snapshot = RwSignal::new(true);
     let id = database.database_id;
     let name = database.name.clone();
@@ -586,20 +563,12 @@ fn DatabaseDelete(database: DatabaseView) -> impl IntoView {
             <FormError error=plan_error/>
             {move || match plan.value().get() {
                 Some(Ok(change)) => {
-                    let fingerprint = change.plan.fingerprint.clone();
-                    let expected = name.clone();
-                    let matches = move || typed.get() == expected;
                     let final_snapshot = snapshot.get_untracked();
                     view! {
-                        <PlanView plan=change.plan/>
-                        <FormError error=apply_error/>
-                        <form class="form inline" aria-label="Confirm deletion" on:submit=move |ev| {
-                            ev.prevent_default();
-                            apply.dispatch(DeleteDatabase { database_id: id, final_snapshot, dry_run: false, fingerprint: Some(fingerprint.clone()) });
-                        }>
-                            <TextField label="Type the database's name to confirm" id="db-delete-confirm" value=typed error=Signal::derive(|| None::<String>)/>
-                            <button type="submit" class="button danger" disabled=move || !matches() || apply.pending().get()>{format!("Delete database {}", name.clone())}</button>
-                        </form>
+                        <ConfirmByName plan=change.plan apply_error applying=apply.pending() kind="database" name=name.clone() id="db-delete-confirm"
+                            on_confirm=Callback::new(move |fingerprint| {
+                                apply.dispatch(DeleteDatabase { database_id: id, final_snapshot, dry_run: false, fingerprint: Some(fingerprint) });
+                            })/>
                     }.into_any()
                 }
                 _ => view! {
@@ -614,4 +583,5 @@ fn DatabaseDelete(database: DatabaseView) -> impl IntoView {
             }}
         </section>
     }
+    .into_any()
 }

@@ -3,15 +3,15 @@
 
 use super::PageHeader;
 use crate::api::{get_zone, list_zones, zone_choices, CreateZone, DeleteZone, UpdateZone};
-use crate::components::form::FormError;
+use crate::components::form::{FormError, TextField};
 use crate::components::layout::use_session;
 use crate::components::live::LiveIndicator;
+use crate::components::review::{ConfirmByName, ReviewStep};
 use crate::components::status::{date_time, ErrorPanel, ProgressBar};
 use crate::error::AppError;
 use crate::live::use_live_events;
 use crate::model::resources::{
-    dollars, ChangeAction, ConditionStatus, NewZone, Plan, ResourceStatus, ZoneChange, ZonePatch,
-    ZoneView,
+    ConditionStatus, NewZone, ResourceStatus, ZoneChange, ZonePatch, ZoneView,
 };
 use crate::rbac::{allows, Action};
 use leptos::prelude::*;
@@ -106,65 +106,6 @@ fn ZoneTable(zones: Vec<ZoneView>) -> impl IntoView {
                     }).collect_view()}
                 </tbody>
             </table>
-        </section>
-    }
-    .into_any()
-}
-
-/// A plan as the Review step shows it: the spec's diff, what happens at the provider, the quota
-/// and the monthly cost, and any warnings.
-#[component]
-pub fn PlanView(plan: Plan) -> impl IntoView {
-    let over_quota = plan.quota.iter().any(|q| q.exceeded());
-    view! {
-        <section class="panel plan" aria-label="Plan">
-            <h2>"Review"</h2>
-            {(!plan.warnings.is_empty()).then(|| view! {
-                <div class="alert alert-warn" role="note">
-                    <ul>{plan.warnings.iter().map(|w| view! { <li>{w.clone()}</li> }).collect_view()}</ul>
-                </div>
-            })}
-            <h3>"Changes"</h3>
-            <table class="table compact">
-                <thead><tr><th scope="col">"Field"</th><th scope="col">"Now"</th><th scope="col">"After"</th></tr></thead>
-                <tbody>
-                    {plan.diff.iter().map(|d| view! {
-                        <tr>
-                            <th scope="row">{d.field.replace('_', " ")}</th>
-                            <td>{d.old.clone().unwrap_or_else(|| "—".into())}</td>
-                            <td>{d.new.clone().unwrap_or_else(|| "—".into())}</td>
-                        </tr>
-                    }).collect_view()}
-                </tbody>
-            </table>
-            <h3>"At the cloud provider"</h3>
-            <ul class="provider-changes">
-                {plan.provider_changes.iter().map(|c| {
-                    let (class, verb) = match c.action {
-                        ChangeAction::Create => ("change-create", "create"),
-                        ChangeAction::Update => ("change-update", "update"),
-                        ChangeAction::Destroy => ("change-destroy", "destroy"),
-                        ChangeAction::Keep => ("change-keep", "keep"),
-                    };
-                    view! { <li class=class><span class="change-verb">{verb}</span> " " <strong>{c.object.clone()}</strong> " " {c.detail.clone()}</li> }
-                }).collect_view()}
-            </ul>
-            <div class="plan-facts">
-                {plan.quota.iter().map(|q| {
-                    let percent = if q.limit > 0 { (q.used_after * 100 / q.limit).clamp(0, 100) as i16 } else { 100 };
-                    view! {
-                        <div class="quota" class:over=q.exceeded()>
-                            <span>{format!("{} quota: {} → {} of {}", q.quota, q.used_before, q.used_after, q.limit)}</span>
-                            <ProgressBar percent=move || percent label=format!("{} quota after this change", q.quota)/>
-                        </div>
-                    }
-                }).collect_view()}
-                <p class="cost">
-                    "Monthly cost: " {dollars(plan.cost.monthly_before_cents)} " → " <strong>{dollars(plan.cost.monthly_after_cents)}</strong>
-                    <span class="muted small">{format!(" {} ({})", plan.cost.note, plan.cost.price_list)}</span>
-                </p>
-            </div>
-            {over_quota.then(|| view! { <div class="alert alert-error" role="alert">"This change would exceed the tenant's quota: ask a platform admin to raise it."</div> })}
         </section>
     }
     .into_any()
@@ -298,48 +239,14 @@ pub fn ZoneCreatePage() -> impl IntoView {
             })}
         </Transition>
         {move || match (reviewed.get(), review.value().get()) {
-            (true, Some(Ok(change))) => {
-                let plan = change.plan.clone();
-                let fingerprint = plan.fingerprint.clone();
-                let over = plan.quota.iter().any(|q| q.exceeded());
-                Some(view! {
-                    <PlanView plan/>
-                    <FormError error=apply_error/>
-                    <div class="button-row">
-                        <button class="button secondary" on:click=move |_| reviewed.set(false)>"Back to edit"</button>
-                        <button class="button" disabled=move || over || apply.pending().get() on:click=move |_| {
-                            apply.dispatch(CreateZone { zone: input(), dry_run: false, fingerprint: Some(fingerprint.clone()) });
-                        }>"Create zone"</button>
-                    </div>
-                })
-            }
+            (true, Some(Ok(change))) => Some(view! {
+                <ReviewStep plan=change.plan apply_error reviewed applying=apply.pending() label="Create zone"
+                    on_apply=Callback::new(move |fingerprint| {
+                        apply.dispatch(CreateZone { zone: input(), dry_run: false, fingerprint: Some(fingerprint) });
+                    })/>
+            }),
             _ => None,
         }}
-    }
-    .into_any()
-}
-
-/// A text input bound to a signal, with its error in place.
-#[component]
-fn TextField(
-    label: &'static str,
-    id: &'static str,
-    value: RwSignal<String>,
-    #[prop(into)] error: Signal<Option<String>>,
-    #[prop(optional)] hint: Option<&'static str>,
-) -> impl IntoView {
-    let message_id = format!("{id}-error");
-    let hint_id = format!("{id}-hint");
-    let (m2, h2) = (message_id.clone(), hint_id.clone());
-    view! {
-        <div class="field" class:invalid=move || error.get().is_some()>
-            <label for=id>{label}</label>
-            <input id=id type="text" prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev))
-                aria-invalid=move || if error.get().is_some() { "true" } else { "false" }
-                aria-describedby=move || if error.get().is_some() { Some(message_id.clone()) } else { hint.map(|_| hint_id.clone()) }/>
-            {hint.map(|h| view! { <p class="hint" id=h2.clone()>{h}</p> })}
-            {move || error.get().map(|m| view! { <p class="field-error" id=m2.clone()>{m}</p> })}
-        </div>
     }
     .into_any()
 }
@@ -500,7 +407,6 @@ fn ZoneRename(zone: ZoneView, rename: ServerAction<UpdateZone>) -> impl IntoView
 fn ZoneDelete(zone: ZoneView) -> impl IntoView {
     let plan = ServerAction::<DeleteZone>::new();
     let apply = ServerAction::<DeleteZone>::new();
-    let typed = RwSignal::new(String::new());
     let id = zone.zone_id;
     let name = zone.name.clone();
     let plan_error = Signal::derive(move || {
@@ -522,22 +428,12 @@ fn ZoneDelete(zone: ZoneView) -> impl IntoView {
             <h2>"Delete zone"</h2>
             <FormError error=plan_error/>
             {move || match plan.value().get() {
-                Some(Ok(change)) => {
-                    let fingerprint = change.plan.fingerprint.clone();
-                    let expected = name.clone();
-                    let matches = move || typed.get() == expected;
-                    view! {
-                        <PlanView plan=change.plan/>
-                        <FormError error=apply_error/>
-                        <form class="form inline" aria-label="Confirm deletion" on:submit=move |ev| {
-                            ev.prevent_default();
-                            apply.dispatch(DeleteZone { zone_id: id, dry_run: false, fingerprint: Some(fingerprint.clone()) });
-                        }>
-                            <TextField label="Type the zone's name to confirm" id="zone-delete-confirm" value=typed error=Signal::derive(|| None::<String>)/>
-                            <button type="submit" class="button danger" disabled=move || !matches() || apply.pending().get()>{format!("Delete zone {}", name.clone())}</button>
-                        </form>
-                    }.into_any()
-                }
+                Some(Ok(change)) => view! {
+                    <ConfirmByName plan=change.plan apply_error applying=apply.pending() kind="zone" name=name.clone() id="zone-delete-confirm"
+                        on_confirm=Callback::new(move |fingerprint| {
+                            apply.dispatch(DeleteZone { zone_id: id, dry_run: false, fingerprint: Some(fingerprint) });
+                        })/>
+                }.into_any(),
                 _ => view! {
                     <p class="muted">"Deleting removes the zone's subnet and security group, and the network with the region's last zone."</p>
                     <button class="button danger" disabled=move || plan.pending().get() on:click=move |_| {
