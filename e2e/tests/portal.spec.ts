@@ -1,5 +1,5 @@
 import { Page, Browser } from '@playwright/test';
-import { test, expect, adminEmail, adminPassword, enrolMfa, shot, signIn, signInAdmin, signInWithCode } from './support';
+import { test, expect, adminEmail, adminPassword, enrolMfa, hydrated, shot, signIn, signInAdmin, signInWithCode } from './support';
 
 const ownerPassword = 'owner passphrase for acme';
 const viewerPassword = 'viewer passphrase for acme';
@@ -104,12 +104,12 @@ test('the owner turns on two-factor authentication and signs in with it', async 
   await owner.getByLabel('Account menu').click();
   await owner.getByRole('button', { name: 'Sign out', exact: true }).click();
   await expect(owner).toHaveURL(/\/login$/);
-  await owner.waitForLoadState('networkidle');
+  await hydrated(owner);
   await owner.getByLabel('Email').fill('ann@acme.test');
   await owner.getByLabel('Password').fill(ownerPassword);
   await owner.getByRole('button', { name: 'Sign in' }).click();
   await expect(owner).toHaveURL(/\/login\/mfa$/);
-  await owner.waitForLoadState('networkidle');
+  await hydrated(owner);
   await owner.getByLabel('Authentication code').fill(authenticator.lastCode);
   await owner.getByRole('button', { name: 'Verify' }).click();
   await expect(owner.locator('#mfa-code-error')).toBeVisible();

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /**
- * The spec files' `test`: it fails a test whose pages threw in the browser. A hydration
+ * The spec files' `test`: it fails a test whose pages threw in the browser, and its pages'
+ * `goto` waits until the browser app has hydrated the page. A hydration
  * mismatch panics the browser app, after which forms post without it and nothing is live; the
  * test would otherwise fail later with a misleading symptom, or not at all.
  */
@@ -15,7 +16,23 @@ export const test = base.extend<{ pageErrors: void }>({
   pageErrors: [async ({ browser, context }, use) => {
     const errors: string[] = [];
     const watch = (ctx: BrowserContext) =>
-      ctx.on('page', (p) => p.on('pageerror', (e) => errors.push(`${p.url()}: ${e.message}`)));
+      ctx.on('page', (p) => {
+        p.on('pageerror', (e) => errors.push(`${p.url()}: ${e.message}`));
+        // The browser app hydrates after the first paint: a page load is done for a test when
+        // the app has taken over (`data-hydrated` on <html>), so clicks reach its handlers.
+        const goto = p.goto.bind(p);
+        p.goto = async (...args) => {
+          const response = await goto(...args);
+          await hydrated(p);
+          return response;
+        };
+        const reload = p.reload.bind(p);
+        p.reload = async (...args) => {
+          const response = await reload(...args);
+          await hydrated(p);
+          return response;
+        };
+      });
     watch(context);
     const newContext = browser.newContext.bind(browser);
     (browser as Browser).newContext = async (...args) => {
@@ -29,6 +46,11 @@ export const test = base.extend<{ pageErrors: void }>({
   }, { auto: true }],
 });
 export { expect };
+
+/** Waits until the browser app has hydrated the page (after a load or a form post). */
+export async function hydrated(page: Page) {
+  await page.locator('html[data-hydrated]').waitFor({ state: 'attached' });
+}
 
 export const adminEmail = process.env.E2E_ADMIN_EMAIL ?? 'admin@stratus.local';
 export const adminPassword = process.env.E2E_ADMIN_PASSWORD ?? '';
@@ -45,6 +67,7 @@ export async function signIn(page: Page, email: string, password: string) {
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page).toHaveURL(/\/$/);
+  await hydrated(page);
 }
 
 // RFC 6238: SHA-1, 6 digits, 30-second steps.
@@ -109,7 +132,7 @@ export async function shot(page: Page, name: string) {
  * returns it and the recovery codes shown. */
 export async function enrolMfa(page: Page, password: string, name = 'enrol', stateFile?: string): Promise<[Authenticator, string[]]> {
   await expect(page).toHaveURL(/\/account\/mfa$/);
-  await page.waitForLoadState('networkidle'); // hydrated, so the form calls the server function
+  await hydrated(page); // so the form calls the server function
   await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
   await expect(page.getByRole('img', { name: /QR code/ })).toBeVisible();
   await shot(page, `${name}-qr`);
@@ -130,10 +153,11 @@ export async function signInWithCode(page: Page, email: string, password: string
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page).toHaveURL(/\/login\/mfa$/);
-  await page.waitForLoadState('networkidle');
+  await hydrated(page);
   await page.getByLabel('Authentication code').fill(await authenticator.next());
   await page.getByRole('button', { name: 'Verify' }).click();
   await expect(page).toHaveURL(/\/$/);
+  await hydrated(page);
 }
 
 /** The first admin enrols at their first sign-in; afterwards they sign in with a code. */
@@ -147,4 +171,5 @@ export async function signInAdmin(page: Page) {
   await enrolMfa(page, adminPassword, 'enrol', adminState);
   await page.getByRole('link', { name: 'I have saved my recovery codes' }).click();
   await expect(page).toHaveURL(/\/$/);
+  await hydrated(page);
 }
