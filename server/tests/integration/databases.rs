@@ -808,6 +808,22 @@ async fn a_status_held_at_creating_keeps_progress_coming_until_it_is_available()
     worker.shutdown().await;
 }
 
+/// A `stratus worker` process on the env's database, stopping at `failpoints`.
+fn worker_process(env: &Env, failpoints: &str) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_stratus"))
+        .args(["worker", "--concurrency", "2"])
+        .env("DATABASE_URL", &env.app.database_url)
+        .env("STRATUS_MASTER_KEYS", TEST_KEYS)
+        .env("STRATUS_JOB_LEASE_SECS", "2")
+        .env("STRATUS_JOB_POLL_MS", "100")
+        .env("STRATUS_FAILPOINTS", failpoints)
+        .env("STRATUS_ALLOWED_ENDPOINTS", moto_url())
+        .env("STRATUS_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the stratus binary starts")
+}
+
 /// A worker process stopped right after CreateDBInstance answered (before recording it) and
 /// killed; a second worker adopts the instance by tag: exactly one instance.
 #[tokio::test]
@@ -816,20 +832,7 @@ async fn a_worker_killed_after_create_db_instance_leaves_one_instance() {
         .await
         .with_zones(&["us-east-1a", "us-east-1b"])
         .await;
-    let spawn_worker = |failpoints: &str| {
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_stratus"))
-            .args(["worker", "--concurrency", "2"])
-            .env("DATABASE_URL", &env.app.database_url)
-            .env("STRATUS_MASTER_KEYS", TEST_KEYS)
-            .env("STRATUS_JOB_LEASE_SECS", "2")
-            .env("STRATUS_JOB_POLL_MS", "100")
-            .env("STRATUS_FAILPOINTS", failpoints)
-            .env("STRATUS_ALLOWED_ENDPOINTS", moto_url())
-            .env("STRATUS_LOG", "warn")
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the stratus binary starts")
-    };
+    let spawn_worker = |failpoints: &str| worker_process(&env, failpoints);
     let mut doomed = spawn_worker("db_instance.created");
     env.wait_zones_ready().await;
     let db = env.create(env.new_database("crashy")).await;
@@ -860,6 +863,73 @@ async fn a_worker_killed_after_create_db_instance_leaves_one_instance() {
         instances[0].db_instance_identifier(),
         Some(db.db_instance_id.as_str())
     );
+    rescuer.start_kill().unwrap();
+    rescuer.wait().await.unwrap();
+}
+
+/// A worker process stopped right after DeleteDBInstance was sent (failpoint
+/// `db_instance.delete_sent`) and killed; a second worker finishes the delete: the database is
+/// gone, its final snapshot exists once, and nothing else is left.
+#[tokio::test]
+async fn a_worker_killed_mid_delete_still_ends_with_the_database_gone_and_one_snapshot() {
+    let env = env("dbdelcrash")
+        .await
+        .with_zones(&["us-east-1a", "us-east-1b"])
+        .await;
+    let spawn_worker = |failpoints: &str| worker_process(&env, failpoints);
+    let mut doomed = spawn_worker("db_instance.delete_sent");
+    env.wait_zones_ready().await;
+    let mut input = env.new_database("doomed");
+    input.deletion_protection = Some(false);
+    let db = env.create(input).await;
+    let db = env.wait_ready(db.database_id, 1).await;
+    databases::delete(
+        &env.app.db,
+        &env.member,
+        env.tenant_id,
+        db.database_id,
+        DatabaseDeletion::default(),
+        WriteOptions::default(),
+    )
+    .await
+    .unwrap();
+    // The worker sends the delete (moto deletes at once), then sleeps at the failpoint before
+    // it records anything: killed there.
+    wait_until(
+        "the delete to reach the sandbox",
+        Duration::from_secs(60),
+        || async { env.instances().await.is_empty() },
+    )
+    .await;
+    doomed.start_kill().unwrap();
+    doomed.wait().await.unwrap();
+    assert!(
+        env.database(db.database_id).await.is_ok(),
+        "the delete is not finished yet"
+    );
+
+    let mut rescuer = spawn_worker("");
+    env.wait_deleted(db.database_id).await;
+    assert!(env.instances().await.is_empty(), "no instance left");
+    assert_eq!(env.subnet_groups(&db.db_instance_id).await, 0);
+    let snapshot = format!("{}-final", db.db_instance_id);
+    let snapshots = rds()
+        .describe_db_snapshots()
+        .db_snapshot_identifier(&snapshot)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(snapshots.db_snapshots().len(), 1, "one final snapshot");
+    let leftovers: (i64, i64) = sqlx::query_as(
+        "select (select count(*) from provider_object where resource_id = $1),
+                (select count(*) from secret where secret_id = $2)",
+    )
+    .bind(db.database_id)
+    .bind(db.credentials_secret_id.unwrap())
+    .fetch_one(&env.app.db)
+    .await
+    .unwrap();
+    assert_eq!(leftovers, (0, 0), "no intent rows, secret gone");
     rescuer.start_kill().unwrap();
     rescuer.wait().await.unwrap();
 }
