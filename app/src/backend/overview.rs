@@ -8,10 +8,12 @@
 
 use crate::backend::identity::actor::Actor;
 use crate::backend::jobs::SUMMARY_COLUMNS;
+use crate::backend::resources::{databases, prices};
 use crate::backend::tenancy;
 use crate::error::AppError;
 use crate::model::{
-    HourlyJobs, JobSummary, JobTotals, PlatformOverview, QuotaUsage, TenantActivity, TenantOverview,
+    HourlyJobs, JobSummary, JobTotals, MonthlyCost, PlatformOverview, QuotaUsage,
+    ResourceStateCount, TenantActivity, TenantOverview, ZoneSeries,
 };
 use crate::rbac::{authorize, authorize_platform, Action, PlatformAction};
 use sqlx::PgPool;
@@ -28,20 +30,24 @@ pub async fn tenant(
     let tenant = tenancy::tenant_overview(db, actor, tenant_id).await?;
     authorize(db, actor, tenant_id, Action::ViewJobs).await?;
     let q = tenant.quotas;
-    // Zones count as the resource engine counts them against the quota (every zone not yet
-    // deleted). Instances, vCPUs and databases are counted once their resources exist; until
-    // then the quota is shown with "not tracked yet" rather than a pretend zero.
-    let zones: i64 = sqlx::query_scalar(
-        "select count(*) from resource where tenant_id = $1 and kind = 'zone' and status <> 'deleted'",
+    // Counted as the resource engine counts them when it reserves quota: every resource not
+    // yet deleted, and the instances and vCPUs its live groups reserve.
+    let (zones, instances, vcpus, databases): (i64, i64, i64, i64) = sqlx::query_as(
+        "select count(*) filter (where r.kind = 'zone'),
+                coalesce(sum(g.reserved_instances), 0)::bigint,
+                coalesce(sum(g.reserved_vcpus), 0)::bigint,
+                count(*) filter (where r.kind = 'database')
+         from resource r left join instance_group g using (resource_id)
+         where r.tenant_id = $1 and r.status <> 'deleted'",
     )
     .bind(tenant_id)
     .fetch_one(db)
     .await?;
     let usage = [
-        ("Zones", Some(zones), q.max_zones),
-        ("Instances", None, q.max_instances),
-        ("vCPUs", None, q.max_vcpus),
-        ("Databases", None, q.max_databases),
+        ("Zones", zones, q.max_zones),
+        ("Instances", instances, q.max_instances),
+        ("vCPUs", vcpus, q.max_vcpus),
+        ("Databases", databases, q.max_databases),
     ]
     .into_iter()
     .map(|(label, used, limit)| QuotaUsage {
@@ -50,6 +56,8 @@ pub async fn tenant(
         limit: limit.into(),
     })
     .collect();
+    let resources = resource_states(db, Some(tenant_id)).await?;
+    let cost = monthly_cost(db, Some(tenant_id)).await?;
     let (queued, running): (i64, i64) = sqlx::query_as(
         "select count(*) filter (where state = 'queued'), count(*) filter (where state = 'running')
          from job where tenant_id = $1 and state in ('queued', 'running')",
@@ -66,9 +74,14 @@ pub async fn tenant(
     .await?;
     let failures = recent_failures(db, Some(tenant_id)).await?;
     let per_hour = hourly(db, Some(tenant_id)).await?;
+    let instances = instance_series(db, Some(tenant_id)).await?;
     Ok(TenantOverview {
         tenant,
         usage,
+        resources,
+        cost,
+        instances_svg: instances_svg(&instances, &per_hour),
+        instances,
         jobs: totals(queued, running, &per_hour),
         active,
         failures,
@@ -106,7 +119,12 @@ pub async fn platform(db: &PgPool, actor: &Actor) -> Result<PlatformOverview, Ap
     .await?;
     let failures = recent_failures(db, None).await?;
     let per_hour = hourly(db, None).await?;
+    let instances = instance_series(db, None).await?;
     Ok(PlatformOverview {
+        resources: resource_states(db, None).await?,
+        cost: monthly_cost(db, None).await?,
+        instances_svg: instances_svg(&instances, &per_hour),
+        instances,
         tenant_count,
         suspended_count,
         user_count,
@@ -116,6 +134,100 @@ pub async fn platform(db: &PgPool, actor: &Actor) -> Result<PlatformOverview, Ap
         per_hour,
         tenants,
     })
+}
+
+/// Resources not deleted, by kind and state; `None`: every tenant's.
+async fn resource_states(
+    db: &PgPool,
+    tenant_id: Option<Uuid>,
+) -> Result<Vec<ResourceStateCount>, AppError> {
+    Ok(sqlx::query_as(
+        "select kind, status, count(*) as count from resource
+         where ($1::uuid is null or tenant_id = $1) and status <> 'deleted'
+         group by kind, status order by kind, status",
+    )
+    .bind(tenant_id)
+    .fetch_all(db)
+    .await?)
+}
+
+/// What the groups (at their desired size) and databases cost a month, from the price list the
+/// plans use; `None`: every tenant's.
+async fn monthly_cost(db: &PgPool, tenant_id: Option<Uuid>) -> Result<MonthlyCost, AppError> {
+    let groups: Vec<(String, String, i32)> = sqlx::query_as(
+        "select c.region, t.template->>'instance_type', g.desired
+         from resource r join instance_group g using (resource_id)
+         join instance_group_template t on t.resource_id = r.resource_id and t.revision = g.revision
+         join cloud_account c on c.cloud_account_id = r.cloud_account_id
+         where ($1::uuid is null or r.tenant_id = $1) and r.status <> 'deleted'",
+    )
+    .bind(tenant_id)
+    .fetch_all(db)
+    .await?;
+    let dbs: Vec<(String, sqlx::types::Json<databases::DatabaseSpec>)> = sqlx::query_as(
+        "select c.region, r.spec from resource r
+         join cloud_account c on c.cloud_account_id = r.cloud_account_id
+         where ($1::uuid is null or r.tenant_id = $1) and r.kind = 'database' and r.status <> 'deleted'",
+    )
+    .bind(tenant_id)
+    .fetch_all(db)
+    .await?;
+    let prices = groups
+        .iter()
+        .map(|(region, instance_type, desired)| {
+            prices::instance_monthly_cents(region, instance_type.trim(), i64::from(*desired))
+        })
+        .chain(
+            dbs.iter()
+                .map(|(region, spec)| databases::monthly_cents(region, spec)),
+        );
+    let (mut cents, mut unpriced) = (0, 0);
+    for price in prices {
+        match price {
+            Some(c) => cents += c,
+            None => unpriced += 1,
+        }
+    }
+    Ok(MonthlyCost {
+        cents,
+        currency: "USD".into(),
+        price_list: prices::LIST_NAME.into(),
+        unpriced,
+    })
+}
+
+/// Instances running per availability zone at each of the last 24 UTC hours: the sum over the
+/// groups of what each group's reconciler last observed in that hour; `None`: every tenant's.
+async fn instance_series(
+    db: &PgPool,
+    tenant_id: Option<Uuid>,
+) -> Result<Vec<ZoneSeries>, AppError> {
+    let rows: Vec<(String, i32, i64)> = sqlx::query_as(
+        "select s.availability_zone,
+                (extract(epoch from date_trunc('hour', now(), 'UTC') - s.hour) / 3600)::int as ago,
+                sum(s.running)::bigint
+         from instance_sample s
+         where ($1::uuid is null or s.tenant_id = $1) and s.hour >= date_trunc('hour', now(), 'UTC') - interval '23 hours'
+         group by s.availability_zone, s.hour order by s.availability_zone",
+    )
+    .bind(tenant_id)
+    .fetch_all(db)
+    .await?;
+    let mut series: Vec<ZoneSeries> = Vec::new();
+    for (zone, ago, running) in rows {
+        if series.last().is_none_or(|s| s.availability_zone != zone) {
+            series.push(ZoneSeries {
+                availability_zone: zone,
+                running: vec![0; 24],
+            });
+        }
+        if let (Some(s), Ok(ago)) = (series.last_mut(), usize::try_from(ago)) {
+            if ago < 24 {
+                s.running[23 - ago] = running;
+            }
+        }
+    }
+    Ok(series)
 }
 
 fn totals(queued: i64, running: i64, per_hour: &[HourlyJobs]) -> JobTotals {
@@ -231,6 +343,67 @@ pub fn chart_svg(per_hour: &[HourlyJobs]) -> String {
     svg
 }
 
+/// One line per availability zone (the page's legend names them by the same series number),
+/// stepping hour by hour; a y-axis maximum and an hour label every six hours. Only numbers and
+/// fixed words go into the markup.
+pub fn instances_svg(series: &[ZoneSeries], per_hour: &[HourlyJobs]) -> String {
+    const W: f64 = 720.0;
+    const H: f64 = 200.0;
+    const LEFT: f64 = 40.0;
+    const BOTTOM: f64 = 24.0;
+    const TOP: f64 = 12.0;
+    let max = series
+        .iter()
+        .flat_map(|s| s.running.iter().copied())
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let now: i64 = series.iter().filter_map(|s| s.running.last()).sum();
+    let plot_h = H - BOTTOM - TOP;
+    let slot = (W - LEFT) / 24.0;
+    let y = |v: i64| H - BOTTOM - v as f64 / max as f64 * plot_h;
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r#"<svg class="chart" viewBox="0 0 {W} {H}" role="img" aria-label="Instances running per zone over the last 24 hours: {now} now in {zones} zones" xmlns="http://www.w3.org/2000/svg">"#,
+        zones = series.len()
+    );
+    let _ = write!(
+        svg,
+        r##"<line x1="{LEFT}" y1="{base}" x2="{W}" y2="{base}" stroke="#cdd2d8"/><line x1="{LEFT}" y1="{TOP}" x2="{W}" y2="{TOP}" stroke="#e2e5e9" stroke-dasharray="4 4"/><text x="{lx}" y="{ty}" text-anchor="end" class="chart-label">{max}</text><text x="{lx}" y="{base}" text-anchor="end" class="chart-label">0</text>"##,
+        base = H - BOTTOM,
+        lx = LEFT - 6.0,
+        ty = TOP + 4.0,
+    );
+    for (n, s) in series.iter().enumerate() {
+        // A step line: each hour's value held across its slot.
+        let mut points = String::new();
+        for (i, v) in s.running.iter().enumerate() {
+            let (x0, x1, yv) = (LEFT + i as f64 * slot, LEFT + (i + 1) as f64 * slot, y(*v));
+            let _ = write!(points, "{x0:.1},{yv:.1} {x1:.1},{yv:.1} ");
+        }
+        let _ = write!(
+            svg,
+            r#"<polyline points="{}" class="chart-line series-{}" fill="none"/>"#,
+            points.trim_end(),
+            n % 6
+        );
+    }
+    for (i, h) in per_hour.iter().enumerate() {
+        let label = h.hour.hour();
+        if label % 6 == 0 {
+            let _ = write!(
+                svg,
+                r#"<text x="{cx:.1}" y="{ly}" text-anchor="middle" class="chart-label">{label:02}:00</text>"#,
+                cx = LEFT + (i as f64 + 0.5) * slot,
+                ly = H - 6.0,
+            );
+        }
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,5 +430,38 @@ mod tests {
         assert!(svg.contains("279 in all, 3 failed"), "{svg}");
         // The tallest stack (23 at 23:00) sets the scale.
         assert!(svg.contains(">23</text>"));
+    }
+
+    #[test]
+    fn the_instances_chart_draws_one_line_per_zone() {
+        let per_hour: Vec<HourlyJobs> = (0..24)
+            .map(|i| HourlyJobs {
+                hour: datetime!(2026-12-03 00:00 UTC) + time::Duration::hours(i),
+                succeeded: 0,
+                failed: 0,
+                cancelled: 0,
+            })
+            .collect();
+        let mut a = vec![0; 24];
+        a[20..].fill(4);
+        let series = vec![
+            ZoneSeries {
+                availability_zone: "us-east-1a".into(),
+                running: a,
+            },
+            ZoneSeries {
+                availability_zone: "us-east-1b".into(),
+                running: vec![3; 24],
+            },
+        ];
+        let svg = instances_svg(&series, &per_hour);
+        assert_eq!(svg.matches("<polyline").count(), 2);
+        assert!(svg.contains("series-0") && svg.contains("series-1"));
+        assert!(svg.contains("7 now in 2 zones"), "{svg}");
+        assert!(svg.contains(">4</text>"), "the maximum labels the axis");
+        assert!(
+            !svg.contains("us-east-1"),
+            "zone names stay out of the markup"
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! The admin console's overview: the tenant overview's figures across every tenant.
 
-use super::dashboard::{ChartPanel, JobList, JobTiles};
+use super::dashboard::{ChartPanel, InstancesChart, JobList, JobTiles, ResourcesPanel};
 use super::PageHeader;
 use crate::api::admin_overview;
 use crate::components::page::{page_body, EmptyState};
@@ -29,10 +29,12 @@ fn Platform(o: PlatformOverview) -> impl IntoView {
             <section class="panel stat"><h2>"Tenants"</h2><p class="stat-value">{o.tenant_count}</p>
                 <p class="muted small">{format!("{} suspended", o.suspended_count)}</p></section>
             <section class="panel stat"><h2>"Users"</h2><p class="stat-value">{o.user_count}</p></section>
-            <section class="panel stat"><h2>"Monthly cost"</h2><p class="stat-value small">"—"</p>
-                <p class="muted small">"Estimated once tenants have resources."</p></section>
         </div>
         <JobTiles jobs=o.jobs/>
+        <div class="grid two">
+            <ResourcesPanel resources=o.resources cost=o.cost/>
+            <InstancesChart series=o.instances svg=o.instances_svg/>
+        </div>
         <ChartPanel svg=o.chart_svg/>
         {if o.tenants.is_empty() {
             view! { <EmptyState title="No tenants yet" message="Create the first one in Tenants.">

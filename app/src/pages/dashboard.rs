@@ -1,12 +1,17 @@
 //! The tenant overview, the portal's landing page: usage against quotas, jobs now and over
 //! the last day, and a place for resources and their monthly cost.
 
+use super::zones::ResourceStatusBadge;
 use super::PageHeader;
 use crate::api::get_tenant_overview;
 use crate::components::layout::use_session;
 use crate::components::page::{page_body, EmptyState};
 use crate::components::status::{date, date_time, JobStateBadge, RoleBadge, StatusBadge};
-use crate::model::{JobSummary, JobTotals, QuotaUsage, TenantOverview, TenantStatus};
+use crate::model::resources::{dollars, ResourceKind};
+use crate::model::{
+    JobSummary, JobTotals, MonthlyCost, QuotaUsage, ResourceStateCount, TenantOverview,
+    TenantStatus, ZoneSeries,
+};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -60,18 +65,9 @@ fn Overview(overview: TenantOverview) -> impl IntoView {
                 <UsageBars usage=overview.usage/>
                 <p class="muted small">{crate::rbac::summary(tenant.role)}</p>
             </section>
-            <section class="panel" aria-labelledby="resources-heading">
-                <h2 id="resources-heading">"Resources and monthly cost"</h2>
-                // Resource counts by state and the monthly cost estimate come with zones,
-                // instance groups and databases.
-                <p class="muted">"Resources by state and the monthly cost estimate appear here once this tenant has zones, instance groups or databases."</p>
-                <div class="empty-actions left">
-                    <a class="button secondary small" href="/zones">"Zones"</a>
-                    <a class="button secondary small" href="/instance-groups">"Instance groups"</a>
-                    <a class="button secondary small" href="/databases">"Databases"</a>
-                </div>
-            </section>
+            <ResourcesPanel resources=overview.resources cost=overview.cost links=true/>
         </div>
+        <InstancesChart series=overview.instances svg=overview.instances_svg/>
         <ChartPanel svg=overview.chart_svg/>
         <div class="grid two">
             <JobList title="Running and queued" jobs=overview.active empty="Nothing is running or waiting." link_prefix="/jobs"/>
@@ -119,23 +115,101 @@ pub fn ChartPanel(svg: String) -> impl IntoView {
     .into_any()
 }
 
+/// Resources by kind and state, and what they cost a month (a tenant's, or every tenant's).
+#[component]
+pub fn ResourcesPanel(
+    resources: Vec<ResourceStateCount>,
+    cost: MonthlyCost,
+    /// Whether the kinds link to the tenant's pages (not in the admin console).
+    #[prop(optional)]
+    links: bool,
+) -> impl IntoView {
+    let kinds = [
+        (ResourceKind::Zone, "Zones", "/zones"),
+        (
+            ResourceKind::InstanceGroup,
+            "Instance groups",
+            "/instance-groups",
+        ),
+        (ResourceKind::Database, "Databases", "/databases"),
+    ];
+    let unpriced = (cost.unpriced > 0).then(|| {
+        view! { <p class="muted small">{format!("{} resource(s) have no price in the list and are left out.", cost.unpriced)}</p> }
+    });
+    view! {
+        <section class="panel" aria-labelledby="resources-heading">
+            <h2 id="resources-heading">"Resources and monthly cost"</h2>
+            <ul class="resource-states">
+                {kinds.into_iter().map(|(kind, label, href)| {
+                    let states: Vec<_> = resources.iter().filter(|r| r.kind == kind).cloned().collect();
+                    view! {
+                        <li>
+                            {if links {
+                                view! { <a class="kind" href=href>{label}</a> }.into_any()
+                            } else {
+                                view! { <span class="kind">{label}</span> }.into_any()
+                            }}
+                            {if states.is_empty() {
+                                view! { <span class="muted">"none"</span> }.into_any()
+                            } else {
+                                states.into_iter().map(|r| view! {
+                                    <span>{r.count} " " <ResourceStatusBadge status=r.status/></span>
+                                }).collect_view().into_any()
+                            }}
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+            <h3 class="small muted">"Estimated monthly cost"</h3>
+            <p class="cost-value">{dollars(cost.cents)} " " <span class="muted small">{cost.currency}</span></p>
+            <p class="muted small">{format!("Instance groups at their desired size and databases as specified, from {}.", cost.price_list)}</p>
+            {unpriced}
+        </section>
+    }
+    .into_any()
+}
+
+/// Instances per availability zone over the last day, drawn by the server
+/// (`backend::overview::instances_svg`); the legend names the lines.
+#[component]
+pub fn InstancesChart(series: Vec<ZoneSeries>, svg: String) -> impl IntoView {
+    view! {
+        <section class="panel" aria-labelledby="instances-heading">
+            <h2 id="instances-heading">"Instances per zone"</h2>
+            {if series.is_empty() {
+                view! { <p class="muted">"No instance group has run in the last 24 hours."</p> }.into_any()
+            } else {
+                view! {
+                    <p class="muted small">
+                        "Running at the end of each hour, the last 24 hours (UTC). "
+                        {series.iter().enumerate().map(|(n, s)| view! {
+                            <span class=format!("legend series-{}", n % 6)>
+                                {format!("{} ({} now)", s.availability_zone, s.running.last().copied().unwrap_or(0))}
+                            </span>
+                        }).collect_view()}
+                    </p>
+                    <div class="chart-box" inner_html=svg></div>
+                }.into_any()
+            }}
+        </section>
+    }
+    .into_any()
+}
+
 #[component]
 fn UsageBars(usage: Vec<QuotaUsage>) -> impl IntoView {
     view! {
         <ul class="usage-list">
             {usage.into_iter().map(|u| {
-                let percent = u.used.map(|used| if u.limit > 0 { (used * 100 / u.limit).clamp(0, 100) } else { 100 });
-                let text = match u.used {
-                    Some(used) => format!("{used} of {}", u.limit),
-                    None => format!("limit {} · not tracked yet", u.limit),
-                };
+                let percent = if u.limit > 0 { (u.used * 100 / u.limit).clamp(0, 100) } else { 100 };
+                let text = format!("{} of {}", u.used, u.limit);
                 view! {
                     <li class="usage">
                         <div class="usage-label"><span>{u.label.clone()}</span><span class="muted">{text}</span></div>
                         <div class="progress" role="progressbar" aria-label=format!("{} used", u.label)
-                            aria-valuemin="0" aria-valuemax=u.limit.to_string() aria-valuenow=u.used.unwrap_or(0).to_string()>
-                            <div class="progress-fill" class:usage-high=percent.is_some_and(|p| p >= 80)
-                                style:width=format!("{}%", percent.unwrap_or(0))></div>
+                            aria-valuemin="0" aria-valuemax=u.limit.to_string() aria-valuenow=u.used.to_string()>
+                            <div class="progress-fill" class:usage-high={percent >= 80}
+                                style:width=format!("{percent}%")></div>
                         </div>
                     </li>
                 }

@@ -634,6 +634,16 @@ async fn a_group_of_twelve_comes_up_4_4_4_scales_to_7_honouring_protection_and_h
     let zones = e.running(group.group_id).await;
     assert_eq!(sorted(&zones), vec![4, 4, 4], "{zones:?}");
     assert_eq!(group.running, 12);
+    // The overview's time series has this hour's count per zone, as the reconciler saw it.
+    let samples: Vec<i32> = sqlx::query_scalar(
+        "select running from instance_sample
+         where resource_id = $1 and hour = date_trunc('hour', now(), 'UTC') order by availability_zone",
+    )
+    .bind(group.group_id)
+    .fetch_all(&e.app.db)
+    .await
+    .unwrap();
+    assert_eq!(samples, vec![4, 4, 4]);
     assert_eq!(
         group
             .zones

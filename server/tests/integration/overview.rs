@@ -2,6 +2,7 @@
 //! times, in two tenants, and every number compared with an independent count.
 
 use crate::support::{TestApp, PASSWORD};
+use app::model::resources::{ResourceKind, ResourceStatus};
 use app::model::{PlatformOverview, Role, TenantOverview};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -113,8 +114,7 @@ async fn the_overviews_show_what_the_database_holds() {
     )
     .await;
     assert_eq!(
-        o.usage[0].used,
-        Some(zones_used),
+        o.usage[0].used, zones_used,
         "zones in use, as the quota counts them"
     );
 
@@ -285,4 +285,195 @@ async fn the_overviews_show_what_the_database_holds() {
             count(db, "select count(*) from job where tenant_id = $1 and state = 'failed' and finished_at > now() - interval '23 hours'", t).await
         );
     }
+}
+
+/// Resources made through the write paths (no worker runs, so they stay as written): the
+/// overview's quota usage, resources by state, cost and instance series equal what the
+/// database holds and what the plans priced.
+#[tokio::test]
+async fn the_overview_counts_and_prices_the_tenants_resources() {
+    use app::backend::cloud::accounts as cloud_accounts;
+    use app::backend::resources::{databases, groups, zones, WriteOptions};
+    use app::model::groups::{GroupTemplate, NewGroup};
+    use app::model::resources::{NewDatabase, NewZone};
+    let app = TestApp::spawn().await;
+    let ours = app.tenant_with_roles("priced").await;
+    let member = app.actor(ours.user(Role::Member)).await;
+    let owner = app.actor(ours.user(Role::Owner)).await;
+    let account = cloud_accounts::create(
+        &app.db,
+        &crate::support::keyring(),
+        &Default::default(),
+        &owner,
+        ours.tenant_id,
+        cloud_accounts::NewCloudAccount {
+            name: "priced".into(),
+            region: "us-east-1".into(),
+            access_key_id: "AKIAIOSFODNN7EXAMPLE".into(),
+            secret_access_key: "not-a-real-key".into(),
+            endpoint_url: None,
+            emulated: false,
+        },
+    )
+    .await
+    .unwrap();
+    let mut zone_ids = Vec::new();
+    for az in ["us-east-1a", "us-east-1b"] {
+        let zone = NewZone {
+            name: format!("z-{}", &az[9..]),
+            cloud_account_id: account.cloud_account_id,
+            availability_zone: az.into(),
+            network_cidr: None,
+        };
+        let made = zones::create(
+            &app.db,
+            &member,
+            ours.tenant_id,
+            zone,
+            WriteOptions::default(),
+        )
+        .await
+        .unwrap();
+        zone_ids.push(made.zone.unwrap().zone_id);
+    }
+    // Groups need ready zones; no worker runs here.
+    sqlx::query("update resource set status = 'ready' where resource_id = any($1)")
+        .bind(&zone_ids)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let group = NewGroup {
+        name: "web".into(),
+        zone_ids: zone_ids.clone(),
+        template: GroupTemplate {
+            instance_type: "m5.large".into(),
+            image_id: "ami-12c6146b".into(),
+            user_data: None,
+            tags: Default::default(),
+        },
+        min: 0,
+        max: 10,
+        desired: Some(3),
+        policy: Default::default(),
+    };
+    let group = groups::create(
+        &app.db,
+        &member,
+        ours.tenant_id,
+        group,
+        WriteOptions::default(),
+    )
+    .await
+    .unwrap();
+    let database = NewDatabase {
+        name: "orders".into(),
+        engine: "postgres".into(),
+        engine_version: None,
+        instance_class: "db.t3.micro".into(),
+        storage_gb: 20,
+        max_storage_gb: None,
+        zone_id: zone_ids[0],
+        standby_zone_id: Some(zone_ids[1]),
+        backup_retention_days: None,
+        backup_window: None,
+        maintenance_window: None,
+        deletion_protection: None,
+    };
+    let database = databases::create(
+        &app.db,
+        &crate::support::keyring(),
+        &member,
+        ours.tenant_id,
+        database,
+        WriteOptions::default(),
+    )
+    .await
+    .unwrap();
+    // The reconciler's samples, as it would write them: 2 and 1 running this hour, 1 and 0
+    // three hours ago.
+    let group_id = group.group.as_ref().unwrap().group_id;
+    sqlx::query(
+        "insert into instance_sample (resource_id, tenant_id, availability_zone, hour, running)
+         select $1, $2, z, date_trunc('hour', now(), 'UTC') - make_interval(hours => h), n
+         from (values ('us-east-1a', 0, 2), ('us-east-1b', 0, 1), ('us-east-1a', 3, 1), ('us-east-1b', 3, 0)) v(z, h, n)",
+    )
+    .bind(group_id)
+    .bind(ours.tenant_id)
+    .execute(&app.db)
+    .await
+    .unwrap();
+
+    let viewer = app.client();
+    viewer.sign_in("viewer@priced.test", PASSWORD).await;
+    let reply = viewer.rpc("get_tenant_overview", &[]).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let o: TenantOverview = serde_json::from_str::<Option<TenantOverview>>(&reply.body)
+        .unwrap()
+        .unwrap();
+
+    let used: Vec<(String, i64)> = o.usage.iter().map(|u| (u.label.clone(), u.used)).collect();
+    let (instances, vcpus): (i64, i64) = sqlx::query_as(
+        "select sum(reserved_instances)::bigint, sum(reserved_vcpus)::bigint from instance_group",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!((instances, vcpus), (3, 6), "m5.large has 2 vCPUs");
+    assert_eq!(
+        used,
+        [
+            ("Zones", 2),
+            ("Instances", 3),
+            ("vCPUs", 6),
+            ("Databases", 1)
+        ]
+        .map(|(l, n)| (l.to_string(), n))
+    );
+    let by_kind = |kind: ResourceKind| -> i64 {
+        o.resources
+            .iter()
+            .filter(|r| r.kind == kind)
+            .map(|r| r.count)
+            .sum()
+    };
+    assert_eq!(
+        (
+            by_kind(ResourceKind::Zone),
+            by_kind(ResourceKind::InstanceGroup),
+            by_kind(ResourceKind::Database)
+        ),
+        (2, 1, 1)
+    );
+    let states: Vec<(ResourceKind, ResourceStatus, i64)> = sqlx::query_as(
+        "select kind, status, count(*) from resource where tenant_id = $1 and status <> 'deleted'
+         group by kind, status order by kind, status",
+    )
+    .bind(ours.tenant_id)
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(
+        o.resources
+            .iter()
+            .map(|r| (r.kind, r.status, r.count))
+            .collect::<Vec<_>>(),
+        states
+    );
+    // The cost is what the two creates' plans said they add.
+    let planned = group.plan.cost.monthly_after_cents + database.plan.cost.monthly_after_cents;
+    assert!(planned > 0);
+    assert_eq!(o.cost.cents, planned);
+    assert_eq!(o.cost.unpriced, 0);
+
+    assert_eq!(o.instances.len(), 2);
+    assert_eq!(o.instances[0].availability_zone, "us-east-1a");
+    assert_eq!(o.instances[0].running[23], 2);
+    assert_eq!(o.instances[0].running[20], 1);
+    assert_eq!(o.instances[1].running[23], 1);
+    assert_eq!(o.instances[1].running.iter().sum::<i64>(), 1);
+    assert!(
+        o.instances_svg.contains("3 now in 2 zones"),
+        "{}",
+        o.instances_svg
+    );
 }

@@ -441,7 +441,8 @@ pub async fn rescue_expired(db: impl PgExecutor<'_>) -> Result<Vec<i64>, sqlx::E
     .await
 }
 
-/// Deletes finished jobs (and their events) older than `retention`, in bounded batches.
+/// Deletes finished jobs (and their events) older than `retention`, in bounded batches, and the
+/// overview's instance samples older than that.
 pub async fn prune(db: &PgPool, retention: Duration) -> Result<u64, sqlx::Error> {
     let mut total = 0;
     loop {
@@ -457,6 +458,13 @@ pub async fn prune(db: &PgPool, retention: Duration) -> Result<u64, sqlx::Error>
         .rows_affected();
         total += deleted;
         if deleted < 5000 {
+            // The overview's instance samples are kept as long as the jobs.
+            sqlx::query(
+                "delete from instance_sample where hour < now() - $1 * interval '1 millisecond'",
+            )
+            .bind(retention.as_millis() as f64)
+            .execute(db)
+            .await?;
             return Ok(total);
         }
     }

@@ -23,9 +23,10 @@ use crate::backend::jobs::worker::{JobContext, JobError};
 use crate::backend::resources::{
     installation_id, set_condition, write_status, Engine, Fence, StatusWrite,
 };
-use crate::model::groups::{GroupTemplate, InstanceState};
+use crate::model::groups::{GroupTemplate, InstanceState, ZonePlan};
 use crate::model::resources::{Condition, ConditionStatus, ResourceStatus};
 use sqlx::types::Json;
+use sqlx::PgConnection;
 use std::time::Duration;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -547,6 +548,7 @@ async fn provision(
         },
     )
     .await?;
+    record_sample(&mut conn, group_id, &plan.zones, &rows).await?;
     // Zones the group left, once none of its instances is there: unlinked (they can be deleted).
     sqlx::query(
         "delete from resource_zone u using zone z
@@ -692,6 +694,12 @@ async fn delete(
         },
     )
     .await?;
+    sqlx::query(
+        "update instance_sample set running = 0 where resource_id = $1 and hour = date_trunc('hour', now(), 'UTC')",
+    )
+    .bind(group_id)
+    .execute(&mut *tx)
+    .await?;
     sqlx::query("update instance set state = 'terminated', terminated_at = coalesce(terminated_at, now()) where resource_id = $1 and state <> 'terminated'")
         .bind(group_id)
         .execute(&mut *tx)
@@ -719,6 +727,35 @@ async fn delete(
             listed.len()
         ),
     )
+    .await?;
+    Ok(())
+}
+
+/// The overview's time series: instances running per zone in this hour (the last value
+/// observed wins), every zone of the plan included so an emptied zone reads 0.
+async fn record_sample(
+    conn: &mut PgConnection,
+    group_id: Uuid,
+    zones: &[ZonePlan],
+    rows: &[InstanceRow],
+) -> Result<(), sqlx::Error> {
+    let mut running: std::collections::BTreeMap<&str, i32> =
+        zones.iter().map(|z| (z.zone.as_str(), 0)).collect();
+    for row in rows.iter().filter(|r| r.state == "running") {
+        *running.entry(row.availability_zone.as_str()).or_default() += 1;
+    }
+    let (names, counts): (Vec<&str>, Vec<i32>) = running.into_iter().unzip();
+    sqlx::query(
+        "insert into instance_sample (resource_id, tenant_id, availability_zone, hour, running)
+         select r.resource_id, r.tenant_id, s.zone, date_trunc('hour', now(), 'UTC'), s.running
+         from resource r, unnest($2::text[], $3::int[]) as s(zone, running)
+         where r.resource_id = $1
+         on conflict (resource_id, availability_zone, hour) do update set running = excluded.running",
+    )
+    .bind(group_id)
+    .bind(&names)
+    .bind(&counts)
+    .execute(conn)
     .await?;
     Ok(())
 }
