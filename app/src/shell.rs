@@ -29,12 +29,14 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// after the first paint and without preloading it: portal pages arrive rendered, so what people
 /// see never waits for the 700 KB app, and the app's download does not compete with the page's
 /// own (Lighthouse counts a download that starts before the largest paint against it).
+/// Instantiating the module and hydrating run as two tasks, so neither blocks input as long as
+/// both together would.
 #[component]
 fn Hydrate(options: LeptosOptions) -> impl IntoView {
     let pkg = format!("/{}/{}", options.site_pkg_dir, options.output_name);
     let script = format!(
         "requestAnimationFrame(() => setTimeout(() => import('{pkg}.js').then((app) => \
-         app.default({{ module_or_path: '{pkg}_bg.wasm' }}).then(() => app.hydrate())), 0));"
+         app.default({{ module_or_path: '{pkg}_bg.wasm' }}).then(() => setTimeout(app.hydrate, 0))), 0));"
     );
     view! { <script type="module" nonce=leptos::nonce::use_nonce()>{script}</script> }
 }
