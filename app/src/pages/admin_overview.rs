@@ -31,10 +31,8 @@ fn Platform(o: PlatformOverview) -> impl IntoView {
             <section class="panel stat"><h2>"Users"</h2><p class="stat-value">{o.user_count}</p></section>
         </div>
         <JobTiles jobs=o.jobs/>
-        <div class="grid two">
-            <ResourcesPanel resources=o.resources cost=o.cost/>
-            <InstancesChart series=o.instances svg=o.instances_svg/>
-        </div>
+        <ResourcesPanel resources=o.resources cost=o.cost/>
+        <InstancesChart series=o.instances svg=o.instances_svg/>
         <ChartPanel svg=o.chart_svg/>
         {if o.tenants.is_empty() {
             view! { <EmptyState title="No tenants yet" message="Create the first one in Tenants.">
