@@ -5,7 +5,7 @@
 //! CreateDBInstance, rotation, and REST. moto is shared by tests running at once, so
 //! assertions about the cloud filter by this test's tenant or resource.
 
-use crate::support::{endpoints, keyring, moto_url, wait_until, TestApp, TEST_KEYS};
+use crate::support::{endpoints, keyring, moto_url, wait_until, worker_process, TestApp};
 use app::backend::cloud::accounts as cloud_accounts;
 use app::backend::cloud::providers::aws;
 use app::backend::identity::actor::Actor;
@@ -808,22 +808,6 @@ async fn a_status_held_at_creating_keeps_progress_coming_until_it_is_available()
     worker.shutdown().await;
 }
 
-/// A `stratus worker` process on the env's database, stopping at `failpoints`.
-fn worker_process(env: &Env, failpoints: &str) -> tokio::process::Child {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_stratus"))
-        .args(["worker", "--concurrency", "2"])
-        .env("DATABASE_URL", &env.app.database_url)
-        .env("STRATUS_MASTER_KEYS", TEST_KEYS)
-        .env("STRATUS_JOB_LEASE_SECS", "2")
-        .env("STRATUS_JOB_POLL_MS", "100")
-        .env("STRATUS_FAILPOINTS", failpoints)
-        .env("STRATUS_ALLOWED_ENDPOINTS", moto_url())
-        .env("STRATUS_LOG", "warn")
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the stratus binary starts")
-}
-
 /// A worker process stopped right after CreateDBInstance answered (before recording it) and
 /// killed; a second worker adopts the instance by tag: exactly one instance.
 #[tokio::test]
@@ -832,7 +816,7 @@ async fn a_worker_killed_after_create_db_instance_leaves_one_instance() {
         .await
         .with_zones(&["us-east-1a", "us-east-1b"])
         .await;
-    let spawn_worker = |failpoints: &str| worker_process(&env, failpoints);
+    let spawn_worker = |failpoints: &str| worker_process(&env.app.database_url, failpoints);
     let mut doomed = spawn_worker("db_instance.created");
     env.wait_zones_ready().await;
     let db = env.create(env.new_database("crashy")).await;
@@ -876,7 +860,7 @@ async fn a_worker_killed_mid_delete_still_ends_with_the_database_gone_and_one_sn
         .await
         .with_zones(&["us-east-1a", "us-east-1b"])
         .await;
-    let spawn_worker = |failpoints: &str| worker_process(&env, failpoints);
+    let spawn_worker = |failpoints: &str| worker_process(&env.app.database_url, failpoints);
     let mut doomed = spawn_worker("db_instance.delete_sent");
     env.wait_zones_ready().await;
     let mut input = env.new_database("doomed");

@@ -521,3 +521,21 @@ pub fn endpoints() -> app::backend::cloud::endpoints::EndpointPolicy {
         .map(|p| (*p).clone())
         .unwrap()
 }
+
+/// A `stratus worker` process on `database_url` with short leases, stopping at `failpoints`
+/// (`STRATUS_FAILPOINTS`), killed when dropped: what crash tests kill for real.
+pub fn worker_process(database_url: &str, failpoints: &str) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_stratus"))
+        .args(["worker", "--concurrency", "2"])
+        .env("DATABASE_URL", database_url)
+        .env("STRATUS_MASTER_KEYS", TEST_KEYS)
+        .env("STRATUS_JOB_LEASE_SECS", "2")
+        .env("STRATUS_JOB_POLL_MS", "100")
+        .env("STRATUS_FAILPOINTS", failpoints)
+        // moto is a private address: allowed, as an operator would.
+        .env("STRATUS_ALLOWED_ENDPOINTS", moto_url())
+        .env("STRATUS_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the stratus binary starts")
+}

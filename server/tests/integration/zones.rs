@@ -4,7 +4,7 @@
 //! moto is shared by the tests running at once, so every assertion about the cloud filters by
 //! this test's tenant tag.
 
-use crate::support::{endpoints, keyring, moto_url, wait_until, TestApp, TEST_KEYS};
+use crate::support::{endpoints, keyring, moto_url, wait_until, worker_process, TestApp};
 use app::backend::cloud::accounts as cloud_accounts;
 use app::backend::cloud::providers::aws;
 use app::backend::identity::actor::Actor;
@@ -486,21 +486,7 @@ async fn a_zone_in_use_cannot_be_deleted() {
 #[tokio::test]
 async fn a_worker_killed_between_creating_and_recording_the_subnet_leaves_one_subnet() {
     let env = env("crash").await;
-    let spawn_worker = |failpoints: &str| {
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_stratus"))
-            .args(["worker", "--concurrency", "2"])
-            .env("DATABASE_URL", &env.app.database_url)
-            .env("STRATUS_MASTER_KEYS", TEST_KEYS)
-            .env("STRATUS_JOB_LEASE_SECS", "2")
-            .env("STRATUS_JOB_POLL_MS", "100")
-            .env("STRATUS_FAILPOINTS", failpoints)
-            // moto is a private address: allowed, as an operator would.
-            .env("STRATUS_ALLOWED_ENDPOINTS", moto_url())
-            .env("STRATUS_LOG", "warn")
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the stratus binary starts")
-    };
+    let spawn_worker = |failpoints: &str| worker_process(&env.app.database_url, failpoints);
     let mut doomed = spawn_worker("subnet.created");
     let zone = env.create("crashy", "us-east-1a").await;
     wait_until(
