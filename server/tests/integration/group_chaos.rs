@@ -120,7 +120,7 @@ impl Supervisor {
             .args(args)
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("STRATUS_FAILPOINTS", failpoints)
-            .stdout(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true);
         command
@@ -133,21 +133,28 @@ impl Supervisor {
             .expect("the stratus binary starts");
         let at_failpoint = Arc::new(AtomicBool::new(false));
         let log = Arc::new(Mutex::new(VecDeque::new()));
+        // The log goes to stdout, a panic to stderr: both are kept.
+        let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
-        let (flag, lines) = (at_failpoint.clone(), log.clone());
-        tokio::spawn(async move {
-            let mut reader = tokio::io::BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = reader.next_line().await {
-                if line.contains("stopping at a failpoint") {
-                    flag.store(true, Ordering::SeqCst);
+        for stream in [
+            Box::new(stdout) as Box<dyn tokio::io::AsyncRead + Send + Unpin>,
+            Box::new(stderr),
+        ] {
+            let (flag, lines) = (at_failpoint.clone(), log.clone());
+            tokio::spawn(async move {
+                let mut reader = tokio::io::BufReader::new(stream).lines();
+                while let Ok(Some(line)) = reader.next_line().await {
+                    if line.contains("stopping at a failpoint") {
+                        flag.store(true, Ordering::SeqCst);
+                    }
+                    let mut lines = lines.lock().unwrap();
+                    if lines.len() == 200 {
+                        lines.pop_front();
+                    }
+                    lines.push_back(line);
                 }
-                let mut lines = lines.lock().unwrap();
-                if lines.len() == 200 {
-                    lines.pop_front();
-                }
-                lines.push_back(line);
-            }
-        });
+            });
+        }
         let pid = child.id().unwrap_or_default();
         self.note(format!(
             "worker {pid} started{}",
@@ -577,8 +584,10 @@ async fn chaos(mut e: Engine, cluster: Option<&PrivateCluster>) {
             }
         }
     }
+    // Nothing in the engine waits long after a crash: a launch a killed worker left behind is
+    // resumed at once (before, its rows held their places for 60 s).
     sup.note("kills done; waiting for the group to converge on 10");
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         sup.check_alive();
         let group = e.group(group_id).await;
@@ -660,7 +669,8 @@ async fn chaos(mut e: Engine, cluster: Option<&PrivateCluster>) {
 }
 
 /// Stops PostgreSQL at once (every connection breaks), keeps it down 3 s, starts it, and
-/// returns how long after it accepted connections again the group's job wrote its next event.
+/// returns how long after it accepted connections again a reconcile run of the group finished
+/// (wrote the group's status; its first job event after the restart is noted too).
 async fn restart_postgres(
     e: &Engine,
     sup: &mut Supervisor,
@@ -679,22 +689,41 @@ async fn restart_postgres(
         }
     };
     sup.note("PostgreSQL accepts connections again");
+    let mut first_event = false;
     loop {
         sup.check_alive();
-        let next: Option<String> = sqlx::query_scalar(
-            "select e.message from job_event e join job j using (job_id)
-             where j.resource_id = $1 and e.created_at > $2 order by e.event_id limit 1",
+        if !first_event {
+            let next: Option<String> = sqlx::query_scalar(
+                "select e.message from job_event e join job j using (job_id)
+                 where j.resource_id = $1 and e.created_at > $2 order by e.event_id limit 1",
+            )
+            .bind(group_id)
+            .bind(up_at)
+            .fetch_optional(&e.app.db)
+            .await
+            .ok()
+            .flatten();
+            if let Some(mut message) = next {
+                message.truncate(80);
+                first_event = true;
+                sup.note(format!(
+                    "first job event {:.2}s after PostgreSQL came back: {message}",
+                    up.elapsed().as_secs_f64()
+                ));
+            }
+        }
+        let reconciled: bool = sqlx::query_scalar(
+            "select coalesce(reconciled_at > $2, false) from resource where resource_id = $1",
         )
         .bind(group_id)
         .bind(up_at)
-        .fetch_optional(&e.app.db)
+        .fetch_one(&e.app.db)
         .await
-        .ok()
-        .flatten();
-        if let Some(message) = next {
+        .unwrap_or(false);
+        if reconciled {
             let resumed = up.elapsed();
             sup.note(format!(
-                "work resumed {:.2}s after PostgreSQL came back: {message}",
+                "work resumed: a reconcile run finished {:.2}s after PostgreSQL came back",
                 resumed.as_secs_f64()
             ));
             return resumed;
