@@ -198,10 +198,7 @@ pub async fn run(settings: Settings, args: GroupsArgs) -> anyhow::Result<()> {
     }
     let (floor50, create50) = (percentile(&floors, 50.0), percentile(&creates, 50.0));
     println!();
-    println!(
-        "{:<34} {:>8} {:>8} {:>8}",
-        "", "p50 s", "min s", "max s"
-    );
+    println!("{:<34} {:>8} {:>8} {:>8}", "", "p50 s", "min s", "max s");
     let row = |name: &str, v: &[f64]| {
         println!(
             "{:<34} {:>8.3} {:>8.3} {:>8.3}",
@@ -239,7 +236,10 @@ impl Bench {
             &self.owner,
             self.tenant_id,
             NewCloudAccount {
-                name: format!("sandbox-{run}-{}", &Uuid::new_v4().simple().to_string()[..6]),
+                name: format!(
+                    "sandbox-{run}-{}",
+                    &Uuid::new_v4().simple().to_string()[..6]
+                ),
                 region: "us-east-1".into(),
                 access_key_id: "AKIASANDBOXEXAMPLE00".into(),
                 secret_access_key: "sandbox-secret".into(),
@@ -431,10 +431,7 @@ impl Bench {
             for (at, message) in events {
                 let mut line = message;
                 line.truncate(110);
-                println!(
-                    "      {:>7.3}  {line}",
-                    (at - created_at).as_seconds_f64()
-                );
+                println!("      {:>7.3}  {line}", (at - created_at).as_seconds_f64());
             }
         }
         Ok((elapsed, group_id))
@@ -480,7 +477,11 @@ impl Bench {
             .filter(|i| i.state == "running")
             .map(|i| i.instance_id)
             .collect();
-        anyhow::ensure!(running.len() == n, "{} running before the heal", running.len());
+        anyhow::ensure!(
+            running.len() == n,
+            "{} running before the heal",
+            running.len()
+        );
         let victims: Vec<String> = running
             .iter()
             .step_by(n / self.args.terminate.max(1))

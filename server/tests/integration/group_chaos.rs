@@ -341,17 +341,16 @@ impl PrivateCluster {
             });
             match found {
                 Some(u) => Some(u.to_string()),
-                None => {
-                    return Err(
-                        "running as root and no unprivileged user (postgres, nobody) to run initdb as"
-                            .into(),
-                    )
-                }
+                None => return Err(
+                    "running as root and no unprivileged user (postgres, nobody) to run initdb as"
+                        .into(),
+                ),
             }
         } else {
             None
         };
-        let dir = std::env::temp_dir().join(format!("stratus-chaos-pg-{}", Uuid::new_v4().simple()));
+        let dir =
+            std::env::temp_dir().join(format!("stratus-chaos-pg-{}", Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         if let Some(user) = &user {
             let chowned = std::process::Command::new("chown")
@@ -457,11 +456,8 @@ struct Phase {
 /// kill comes at the failpoint after RunInstances answered (before the ids are recorded), the
 /// second's at the one after the write-ahead rows are committed (before the call).
 fn schedule(rng: &mut Rng) -> Vec<Phase> {
-    let mut random = |n: usize| -> Vec<Kill> {
-        (0..n)
-            .map(|_| Kill::After(rng.millis(150, 1200)))
-            .collect()
-    };
+    let mut random =
+        |n: usize| -> Vec<Kill> { (0..n).map(|_| Kill::After(rng.millis(150, 1200))).collect() };
     let mut phases = vec![
         Phase {
             desired: 30,
@@ -621,12 +617,11 @@ async fn chaos(mut e: Engine, cluster: Option<&PrivateCluster>) {
     // whatever is still due.
     sup.stop().await;
     sup.drain().await;
-    let jobs: Vec<(String, String, Option<String>)> = sqlx::query_as(
-        "select kind, state::text, last_error from job order by job_id",
-    )
-    .fetch_all(&e.app.db)
-    .await
-    .unwrap();
+    let jobs: Vec<(String, String, Option<String>)> =
+        sqlx::query_as("select kind, state::text, last_error from job order by job_id")
+            .fetch_all(&e.app.db)
+            .await
+            .unwrap();
     let mut by_state: BTreeMap<String, usize> = BTreeMap::new();
     for (_, state, _) in &jobs {
         *by_state.entry(state.clone()).or_default() += 1;
@@ -683,7 +678,10 @@ async fn restart_postgres(
     cluster.start_server().await.expect("PostgreSQL starts");
     let up = Instant::now();
     let up_at: time::OffsetDateTime = loop {
-        match sqlx::query_scalar("select now()").fetch_one(&e.app.db).await {
+        match sqlx::query_scalar("select now()")
+            .fetch_one(&e.app.db)
+            .await
+        {
             Ok(t) => break t,
             Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
         }
@@ -819,7 +817,10 @@ async fn verify_sandbox(e: &Engine, group_id: Uuid) {
         .iter()
         .map(|i| i.instance_id().unwrap().to_string())
         .collect();
-    assert_eq!(live, alive_ids, "the live rows are exactly the live instances");
+    assert_eq!(
+        live, alive_ids,
+        "the live rows are exactly the live instances"
+    );
     // None untracked: every instance the group ever had (terminated ones too) has its row.
     let known: BTreeSet<String> = rows.iter().filter_map(|r| r.0.clone()).collect();
     let ever: Vec<String> = all
@@ -828,7 +829,10 @@ async fn verify_sandbox(e: &Engine, group_id: Uuid) {
         .map(|i| i.instance_id().unwrap().to_string())
         .collect();
     let untracked: Vec<&String> = ever.iter().filter(|id| !known.contains(*id)).collect();
-    assert!(untracked.is_empty(), "instances without a row: {untracked:?}");
+    assert!(
+        untracked.is_empty(),
+        "instances without a row: {untracked:?}"
+    );
     // None doubled: the group never needed more than 60 instances in all (30, then 30 more),
     // and no (token, launch index) was made twice.
     assert!(
@@ -841,7 +845,10 @@ async fn verify_sandbox(e: &Engine, group_id: Uuid) {
         .iter()
         .filter(|i| tag(i, TAG_RESOURCE) == Some(group_id.to_string()))
     {
-        let identity = (tag(i, TAG_TOKEN).unwrap(), i.ami_launch_index().unwrap_or(0));
+        let identity = (
+            tag(i, TAG_TOKEN).unwrap(),
+            i.ami_launch_index().unwrap_or(0),
+        );
         assert!(
             identities.insert(identity.clone()),
             "launched twice: {identity:?}"

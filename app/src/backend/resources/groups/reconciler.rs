@@ -131,7 +131,10 @@ impl From<InstanceError> for Stop {
 }
 
 /// A provider call failed outright: its words on the group and the job. Terminal errors (a bad
-/// image, a quota at the provider) stop until the spec changes; others retry with backoff.
+/// image, a quota at the provider) stop until the spec changes; others retry with backoff, and
+/// when the job's attempts run out (a worker killed mid-run also uses one) the group is not
+/// marked failed: the resync runs it again, as for any transient trouble. (The chaos test met
+/// a lost TerminateInstances reply on a last attempt, which stopped the group for good.)
 async fn fail(
     ctx: &JobContext,
     fence: Fence,
@@ -140,9 +143,8 @@ async fn fail(
     e: ProviderError,
 ) -> Result<(), JobError> {
     let terminal = matches!(e.class, ErrorClass::Terminal | ErrorClass::NotFound);
-    let last_attempt = ctx.job.attempt >= ctx.job.max_attempts;
     let mut conditions = group.conditions.0.clone();
-    let stopped = terminal || last_attempt;
+    let stopped = terminal;
     let (status, reason) = if stopped {
         (ResourceStatus::Failed, "ProviderError")
     } else {
@@ -515,9 +517,14 @@ async fn provision(
     // while) this costs one more look and the run requeues as before.
     let (mut rows, mut plan, mut failures, mut acted) = (rows, plan, failures, acted);
     if acted && launches_ok {
-        let again =
-            instances::observe(&ctx.db, provider, group.tenant_id, group_id, OffsetDateTime::now_utc())
-                .await?;
+        let again = instances::observe(
+            &ctx.db,
+            provider,
+            group.tenant_id,
+            group_id,
+            OffsetDateTime::now_utc(),
+        )
+        .await?;
         let failures_again = capacity_failures(&ctx.db, group_id).await?;
         let observed: Vec<_> = again.iter().map(InstanceRow::observed).collect();
         let next = planner::plan(&spec, &observed, &failures_again, OffsetDateTime::now_utc());
