@@ -42,9 +42,15 @@ pub enum Bench {
         #[arg(long, default_value_t = 24)]
         concurrency: usize,
     },
+    /// Instance groups against the sandbox: create → Ready for N instances over three zones
+    /// against the floor of direct SDK calls, and time to heal (`scripts/bench-groups`).
+    Groups(crate::bench_groups::GroupsArgs),
 }
 
 pub async fn run(settings: Settings, bench: Bench) -> anyhow::Result<()> {
+    if let Bench::Groups(args) = bench {
+        return crate::bench_groups::run(settings, args).await;
+    }
     startup::prepare_database(&settings).await?.close().await;
     let db = startup::connect_as(&settings, "stratus-bench")?;
     match bench {
@@ -115,6 +121,7 @@ pub async fn run(settings: Settings, bench: Bench) -> anyhow::Result<()> {
             seconds,
             concurrency,
         } => latency(db, settings, rate, seconds, concurrency).await?,
+        Bench::Groups(_) => unreachable!("run before the queue benchmarks' setup"),
     }
     Ok(())
 }

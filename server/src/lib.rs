@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod bench_events;
+pub mod bench_groups;
 pub mod cli;
 pub mod config;
 pub mod fault_proxy;

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-const ZONES: [&str; 3] = ["us-east-1a", "us-east-1b", "us-east-1c"];
+pub(crate) const ZONES: [&str; 3] = ["us-east-1a", "us-east-1b", "us-east-1c"];
 
 struct Group {
     app: TestApp,
@@ -222,7 +222,7 @@ impl Group {
     }
 }
 
-fn sorted(m: &BTreeMap<String, u32>) -> Vec<u32> {
+pub(crate) fn sorted(m: &BTreeMap<String, u32>) -> Vec<u32> {
     let mut v: Vec<u32> = m.values().copied().filter(|n| *n > 0).collect();
     v.sort();
     v
@@ -384,21 +384,31 @@ const GROUP_RESYNC: std::time::Duration = std::time::Duration::from_millis(1500)
 /// A tenant with a sandbox account (its own moto account) and three Ready zones, and a worker
 /// running every job kind with a short group resync. With `faults`, the account reaches moto
 /// through a fault proxy of the test's own.
-struct Engine {
-    app: TestApp,
-    tenant_id: Uuid,
-    member: Actor,
-    member_id: Uuid,
-    zone_ids: Vec<Uuid>,
-    provider: AwsInstances,
-    target: aws::Target,
-    image_id: String,
-    proxy: Option<FaultProxy>,
-    worker: Option<Worker>,
+pub(crate) struct Engine {
+    pub(crate) app: TestApp,
+    pub(crate) tenant_id: Uuid,
+    pub(crate) member: Actor,
+    pub(crate) member_id: Uuid,
+    pub(crate) zone_ids: Vec<Uuid>,
+    /// Straight to moto, in the account's own moto account (never through the proxy).
+    pub(crate) provider: AwsInstances,
+    pub(crate) target: aws::Target,
+    pub(crate) image_id: String,
+    pub(crate) proxy: Option<FaultProxy>,
+    pub(crate) worker: Option<Worker>,
 }
 
 async fn engine(slug: &str, faults: bool) -> Engine {
-    let app = TestApp::spawn().await;
+    engine_on(slug, faults, None).await
+}
+
+/// [`engine`] with the test's database on another PostgreSQL server (`server`: a database URL
+/// of it).
+pub(crate) async fn engine_on(slug: &str, faults: bool, server: Option<&str>) -> Engine {
+    let app = match server {
+        Some(base) => TestApp::spawn_on(base, |_| {}).await,
+        None => TestApp::spawn().await,
+    };
     let fixture = app.tenant_with_roles(slug).await;
     let owner = app.actor(fixture.user(Role::Owner)).await;
     let proxy = if faults {
@@ -511,7 +521,7 @@ async fn engine(slug: &str, faults: bool) -> Engine {
 }
 
 impl Engine {
-    fn new_group(&self, name: &str, desired: u32) -> NewGroup {
+    pub(crate) fn new_group(&self, name: &str, desired: u32) -> NewGroup {
         NewGroup {
             name: name.into(),
             zone_ids: self.zone_ids.clone(),
@@ -531,7 +541,7 @@ impl Engine {
         }
     }
 
-    async fn create(&self, group: NewGroup) -> GroupView {
+    pub(crate) async fn create(&self, group: NewGroup) -> GroupView {
         groups::create(
             &self.app.db,
             &self.member,
@@ -545,7 +555,7 @@ impl Engine {
         .expect("an apply returns the group")
     }
 
-    async fn patch(&self, group_id: Uuid, patch: GroupPatch) -> GroupView {
+    pub(crate) async fn patch(&self, group_id: Uuid, patch: GroupPatch) -> GroupView {
         groups::update(
             &self.app.db,
             &self.member,
@@ -560,11 +570,11 @@ impl Engine {
         .expect("an apply returns the group")
     }
 
-    async fn group(&self, group_id: Uuid) -> Result<GroupView, AppError> {
+    pub(crate) async fn group(&self, group_id: Uuid) -> Result<GroupView, AppError> {
         groups::get(&self.app.db, &self.member, self.tenant_id, group_id).await
     }
 
-    async fn wait_ready(&self, group_id: Uuid) -> GroupView {
+    pub(crate) async fn wait_ready(&self, group_id: Uuid) -> GroupView {
         wait_until(
             "the group to be ready",
             std::time::Duration::from_secs(60),
@@ -579,7 +589,7 @@ impl Engine {
     }
 
     /// Running instances per zone, as moto lists them.
-    async fn running(&self, group_id: Uuid) -> BTreeMap<String, u32> {
+    pub(crate) async fn running(&self, group_id: Uuid) -> BTreeMap<String, u32> {
         let mut out = BTreeMap::new();
         for i in self
             .provider
@@ -594,7 +604,7 @@ impl Engine {
         out
     }
 
-    async fn job_log(&self, group_id: Uuid) -> Vec<String> {
+    pub(crate) async fn job_log(&self, group_id: Uuid) -> Vec<String> {
         sqlx::query_scalar(
             "select e.message from job_event e join job j using (job_id)
              where j.resource_id = $1 order by e.event_id",
@@ -605,7 +615,7 @@ impl Engine {
         .unwrap()
     }
 
-    async fn finish(mut self) {
+    pub(crate) async fn finish(mut self) {
         if let Some(w) = self.worker.take() {
             w.shutdown().await;
         }

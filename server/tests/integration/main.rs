@@ -7,6 +7,7 @@ mod authz_matrix;
 mod databases;
 mod events;
 mod fault_proxy;
+mod group_chaos;
 mod health;
 mod instance_groups;
 mod overview;

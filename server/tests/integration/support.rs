@@ -122,7 +122,11 @@ fn base_url() -> String {
 
 /// The URL of a database called `name` on the test server.
 pub fn database_url(name: &str) -> String {
-    let base = base_url();
+    database_url_on(&base_url(), name)
+}
+
+/// The URL of a database called `name` on the server of `base` (a URL ending in `/dbname`).
+pub fn database_url_on(base: &str, name: &str) -> String {
     let (server, _) = base
         .rsplit_once('/')
         .expect("a database URL ends with /dbname");
@@ -175,8 +179,14 @@ impl TestApp {
 
     /// A test app with some settings changed (shorter intervals, lower limits).
     pub async fn spawn_with(change: impl FnOnce(&mut Settings)) -> TestApp {
+        Self::spawn_on(&base_url(), change).await
+    }
+
+    /// A test app whose database lives on another PostgreSQL server (`base` is any database
+    /// URL of that server): the chaos tests restart a private one.
+    pub async fn spawn_on(base: &str, change: impl FnOnce(&mut Settings)) -> TestApp {
         let name = format!("stratus_t_{}", Uuid::new_v4().simple());
-        let database_url = database_url(&name);
+        let database_url = database_url_on(base, &name);
         let mut settings = settings(&database_url);
         change(&mut settings);
         if std::env::var("TEST_LOG").is_ok() {

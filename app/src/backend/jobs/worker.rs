@@ -479,7 +479,16 @@ async fn execute(shared: &Arc<Shared>, job: ClaimedJob, running: Arc<Running>) {
                 "lease_lost"
             }
             Err(JobError::Requeue(after)) => {
-                retry_db("requeueing a job", || queue::requeue(&shared.db, job.job_id, job.lease_token, after)).await;
+                let requeued = retry_db("requeueing a job", || queue::requeue(&shared.db, job.job_id, job.lease_token, after)).await;
+                // A requeue sooner than the poll is claimed when due, not at the next poll (no
+                // NOTIFY announces it): a reconciler's next step follows its delay.
+                if requeued == Some(true) && after < shared.config.poll_interval {
+                    let shared = shared.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(after).await;
+                        shared.wake.notify_one();
+                    });
+                }
                 "requeued"
             }
             Err(JobError::Cancelled) => {

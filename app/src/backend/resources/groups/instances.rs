@@ -110,6 +110,12 @@ pub async fn observe(
     let listed = provider.list_for_resource(resource_id).await?;
     let rows = live_rows(db, resource_id).await?;
     let mut tx = db.begin().await?;
+    // Instances a live row accounts for; the others are adopted below.
+    let mut matched = std::collections::HashSet::new();
+    // What changed, written with one statement each (most looks change nothing).
+    let (mut ids, mut providers, mut states, mut healths) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut gone = Vec::new();
     for row in &rows {
         let found = match &row.provider_id {
             Some(id) => listed.iter().find(|p| &p.instance_id == id),
@@ -120,50 +126,60 @@ pub async fn observe(
         };
         match found {
             Some(p) => {
+                matched.insert(p.instance_id.as_str());
                 let state = state_of(p);
                 let health = if state == "running" {
                     "healthy"
                 } else {
                     "unknown"
                 };
-                sqlx::query(
-                    "update instance set provider_id = $2, state = $3, health = $4,
-                            terminated_at = case when $3 = 'terminated' then now() else terminated_at end
-                     where instance_row_id = $1",
-                )
-                .bind(row.instance_row_id)
-                .bind(&p.instance_id)
-                .bind(state)
-                .bind(health)
-                .execute(&mut *tx)
-                .await?;
+                if row.provider_id.as_deref() != Some(p.instance_id.as_str())
+                    || row.state != state
+                    || row.health != health
+                {
+                    ids.push(row.instance_row_id);
+                    providers.push(p.instance_id.clone());
+                    states.push(state);
+                    healths.push(health);
+                }
             }
-            None if row.provider_id.is_some() => {
-                // The provider no longer lists it at all: gone.
-                sqlx::query(
-                    "update instance set state = 'terminated', terminated_at = now() where instance_row_id = $1",
-                )
-                .bind(row.instance_row_id)
-                .execute(&mut *tx)
-                .await?;
-            }
-            None if now - row.launched_at > LAUNCH_UNSEEN_AFTER => {
-                // The launch never made it (the process died before the call, or the call
-                // failed): nothing carries the token, so the planner launches again.
-                sqlx::query(
-                    "update instance set state = 'terminated', terminated_at = now() where instance_row_id = $1",
-                )
-                .bind(row.instance_row_id)
-                .execute(&mut *tx)
-                .await?;
-            }
+            // The provider no longer lists it at all: gone.
+            None if row.provider_id.is_some() => gone.push(row.instance_row_id),
+            // The launch never made it (the process died before the call, or the call
+            // failed) and was not resumed: nothing carries the token, so the planner launches
+            // again.
+            None if now - row.launched_at > LAUNCH_UNSEEN_AFTER => gone.push(row.instance_row_id),
             None => {}
         }
+    }
+    if !ids.is_empty() {
+        sqlx::query(
+            "update instance i set provider_id = c.provider_id, state = c.state, health = c.health,
+                    terminated_at = case when c.state = 'terminated' then now() else i.terminated_at end
+             from unnest($1::uuid[], $2::text[], $3::text[], $4::text[])
+                  as c(instance_row_id, provider_id, state, health)
+             where i.instance_row_id = c.instance_row_id",
+        )
+        .bind(&ids)
+        .bind(&providers)
+        .bind(&states)
+        .bind(&healths)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if !gone.is_empty() {
+        sqlx::query(
+            "update instance set state = 'terminated', terminated_at = now()
+             where instance_row_id = any($1)",
+        )
+        .bind(&gone)
+        .execute(&mut *tx)
+        .await?;
     }
     // Tagged with this group but unknown to every row (a row lost with a rolled-back
     // transaction): adopt it, so it is counted and never doubled.
     for p in &listed {
-        if p.state == "terminated" {
+        if p.state == "terminated" || matched.contains(p.instance_id.as_str()) {
             continue;
         }
         let token = p.launch_token.clone().unwrap_or_else(new_token);
@@ -226,42 +242,47 @@ async fn launch_locked(
     fence: Option<Fence>,
 ) -> Result<Vec<String>, InstanceError> {
     let token = &req.owner.token;
+    let mut tx = db.begin().await?;
+    if let Some(fence) = fence {
+        let holds: Option<i64> = sqlx::query_scalar(
+            "select job_id from job where job_id = $1 and lease_token = $2 for share",
+        )
+        .bind(fence.job_id)
+        .bind(fence.lease_token)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if holds.is_none() {
+            return Err(InstanceError::LeaseLost);
+        }
+    }
     let written: i64 = sqlx::query_scalar("select count(*) from instance where launch_token = $1")
         .bind(token)
-        .fetch_one(db)
+        .fetch_one(&mut *tx)
         .await?;
     if written == 0 {
-        let mut tx = db.begin().await?;
-        if let Some(fence) = fence {
-            let holds: Option<i64> = sqlx::query_scalar(
-                "select job_id from job where job_id = $1 and lease_token = $2 for share",
-            )
-            .bind(fence.job_id)
-            .bind(fence.lease_token)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if holds.is_none() {
-                return Err(InstanceError::LeaseLost);
-            }
-        }
-        for index in 0..i32::try_from(req.count).unwrap_or(i32::MAX) {
-            sqlx::query(
-                "insert into instance (resource_id, tenant_id, availability_zone, launch_token, launch_index, revision)
-                 values ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(resource_id)
-            .bind(tenant_id)
-            .bind(&req.availability_zone)
-            .bind(token)
-            .bind(index)
-            .bind(req.revision)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
+        // One statement for the whole batch.
+        sqlx::query(
+            "insert into instance (resource_id, tenant_id, availability_zone, launch_token, launch_index, revision)
+             select $1, $2, $3, $4, i, $6 from generate_series(0, $5 - 1) as i",
+        )
+        .bind(resource_id)
+        .bind(tenant_id)
+        .bind(&req.availability_zone)
+        .bind(token)
+        .bind(i32::try_from(req.count).unwrap_or(i32::MAX))
+        .bind(req.revision)
+        .execute(&mut *tx)
+        .await?;
     }
-    // Look before launching: a run that died after the call left instances with the token.
-    let mut made = provider.find_by_token(token).await?;
+    tx.commit().await?;
+    // Look before launching: a run that died after the call left instances with the token. A
+    // batch whose rows this call just wrote has a token no call has carried yet: nothing to
+    // look for.
+    let mut made = if written == 0 {
+        Vec::new()
+    } else {
+        provider.find_by_token(token).await?
+    };
     if made.is_empty() {
         crate::backend::resources::failpoint("instances.before_launch").await;
         match provider.launch(req).await {
@@ -293,21 +314,79 @@ async fn launch_locked(
         }
         crate::backend::resources::failpoint("instances.launched").await;
     }
-    let mut tx = db.begin().await?;
-    for p in &made {
-        sqlx::query(
-            "update instance set provider_id = $3, state = $4
-             where launch_token = $1 and launch_index = $2",
-        )
-        .bind(token)
-        .bind(p.launch_index)
-        .bind(&p.instance_id)
-        .bind(state_of(p))
-        .execute(&mut *tx)
-        .await?;
+    // One statement for the whole batch.
+    let indexes: Vec<i32> = made.iter().map(|p| p.launch_index).collect();
+    let ids: Vec<String> = made.iter().map(|p| p.instance_id.clone()).collect();
+    let states: Vec<&str> = made.iter().map(state_of).collect();
+    sqlx::query(
+        "update instance i set provider_id = m.id, state = m.state
+         from unnest($2::int4[], $3::text[], $4::text[]) as m(launch_index, id, state)
+         where i.launch_token = $1 and i.launch_index = m.launch_index",
+    )
+    .bind(token)
+    .bind(&indexes)
+    .bind(&ids)
+    .bind(&states)
+    .execute(db)
+    .await?;
+    Ok(ids)
+}
+
+/// A launch nobody is carrying on: its rows are `launching` without an instance (none was
+/// listed with its token), and no process holds the batch's lock, so the process that wrote
+/// them died before the call, or the call failed without an answer and made nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AbandonedLaunch {
+    pub token: String,
+    pub availability_zone: String,
+    pub revision: i64,
+    pub count: u32,
+}
+
+/// The launches among `rows` that were abandoned (see [`AbandonedLaunch`]). The reconciler
+/// resumes them with their own token: [`launch_batch`] looks the token up again under the lock
+/// before calling, and AWS answers a repeated `ClientToken` with the first call's instances, so
+/// a call that did land is never made twice. Without this the rows would hold their places
+/// until [`LAUNCH_UNSEEN_AFTER`], and the group would wait that long after a crash.
+pub async fn abandoned(
+    db: &PgPool,
+    rows: &[InstanceRow],
+) -> Result<Vec<AbandonedLaunch>, sqlx::Error> {
+    let mut batches: Vec<AbandonedLaunch> = Vec::new();
+    for row in rows
+        .iter()
+        .filter(|r| r.provider_id.is_none() && r.state == "launching")
+    {
+        match batches.iter_mut().find(|b| b.token == row.launch_token) {
+            Some(b) => b.count += 1,
+            None => batches.push(AbandonedLaunch {
+                token: row.launch_token.clone(),
+                availability_zone: row.availability_zone.clone(),
+                revision: row.revision,
+                count: 1,
+            }),
+        }
     }
-    tx.commit().await?;
-    Ok(made.into_iter().map(|p| p.instance_id).collect())
+    if batches.is_empty() {
+        return Ok(batches);
+    }
+    let mut conn = db.acquire().await?;
+    let mut out = Vec::new();
+    for batch in batches {
+        let free: bool =
+            sqlx::query_scalar("select pg_try_advisory_lock(hashtextextended($1, 14))")
+                .bind(&batch.token)
+                .fetch_one(&mut *conn)
+                .await?;
+        if free {
+            sqlx::query("select pg_advisory_unlock(hashtextextended($1, 14))")
+                .bind(&batch.token)
+                .execute(&mut *conn)
+                .await?;
+            out.push(batch);
+        }
+    }
+    Ok(out)
 }
 
 /// Terminates these instances (by provider id) and records that the call was made; the next

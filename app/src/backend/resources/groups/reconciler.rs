@@ -131,7 +131,10 @@ impl From<InstanceError> for Stop {
 }
 
 /// A provider call failed outright: its words on the group and the job. Terminal errors (a bad
-/// image, a quota at the provider) stop until the spec changes; others retry with backoff.
+/// image, a quota at the provider) stop until the spec changes; others retry with backoff, and
+/// when the job's attempts run out (a worker killed mid-run also uses one) the group is not
+/// marked failed: the resync runs it again, as for any transient trouble. (The chaos test met
+/// a lost TerminateInstances reply on a last attempt, which stopped the group for good.)
 async fn fail(
     ctx: &JobContext,
     fence: Fence,
@@ -140,9 +143,8 @@ async fn fail(
     e: ProviderError,
 ) -> Result<(), JobError> {
     let terminal = matches!(e.class, ErrorClass::Terminal | ErrorClass::NotFound);
-    let last_attempt = ctx.job.attempt >= ctx.job.max_attempts;
     let mut conditions = group.conditions.0.clone();
-    let stopped = terminal || last_attempt;
+    let stopped = terminal;
     let (status, reason) = if stopped {
         (ResourceStatus::Failed, "ProviderError")
     } else {
@@ -248,6 +250,40 @@ fn describe(plan: &GroupPlan, template: &GroupTemplate) -> Vec<String> {
     lines
 }
 
+/// The launch of `count` instances of `template` in zone `z` under `token`.
+fn launch_request(
+    z: &ZoneRef,
+    template: &GroupTemplate,
+    count: u32,
+    revision: i64,
+    token: String,
+    group: &GroupRow,
+    group_id: Uuid,
+) -> LaunchRequest {
+    LaunchRequest {
+        availability_zone: z.availability_zone.clone(),
+        subnet_id: z.subnet_id.clone(),
+        security_group_id: z.security_group_id.clone(),
+        image_id: template.image_id.clone(),
+        instance_type: template.instance_type.clone(),
+        user_data: template.user_data.clone(),
+        count,
+        owner: Ownership {
+            installation: Uuid::nil(),
+            tenant: group.tenant_id,
+            resource: group_id,
+            token,
+            name: format!("stratus/{}/{}", group.tenant_slug, group.name),
+        },
+        revision,
+        extra_tags: template
+            .tags
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    }
+}
+
 async fn provision(
     ctx: &JobContext,
     fence: Fence,
@@ -325,6 +361,50 @@ async fn provision(
             done_steps += 1;
         }
     }
+    // Launches a stopped run left behind (rows without instances, nobody holding their lock):
+    // resumed with their own tokens, so a call that did land is found, not made again.
+    let mut resumed: Vec<(LaunchRequest, String)> = Vec::new();
+    for batch in instances::abandoned(&ctx.db, &rows).await? {
+        let Some(z) = zones
+            .iter()
+            .find(|z| z.availability_zone == batch.availability_zone)
+        else {
+            // A zone the group left: the rows lapse after LAUNCH_UNSEEN_AFTER.
+            continue;
+        };
+        let batch_template = if batch.revision == group.revision {
+            template.clone()
+        } else {
+            let old: Option<Json<GroupTemplate>> = sqlx::query_scalar(
+                "select template from instance_group_template where resource_id = $1 and revision = $2",
+            )
+            .bind(group_id)
+            .bind(batch.revision)
+            .fetch_optional(&ctx.db)
+            .await?;
+            match old {
+                Some(t) => t.0,
+                None => continue,
+            }
+        };
+        ctx.log(format!(
+            "resuming the launch of {} in {} that a stopped run left, token {}",
+            batch.count, batch.availability_zone, batch.token
+        ))
+        .await?;
+        resumed.push((
+            launch_request(
+                z,
+                &batch_template,
+                batch.count,
+                batch.revision,
+                batch.token,
+                group,
+                group_id,
+            ),
+            z.name.clone(),
+        ));
+    }
     let launches: Vec<(LaunchRequest, String)> = plan
         .steps
         .iter()
@@ -336,34 +416,24 @@ async fn provision(
             } => {
                 let z = zones.iter().find(|z| z.availability_zone == *zone)?;
                 Some((
-                    LaunchRequest {
-                        availability_zone: zone.clone(),
-                        subnet_id: z.subnet_id.clone(),
-                        security_group_id: z.security_group_id.clone(),
-                        image_id: template.image_id.clone(),
-                        instance_type: template.instance_type.clone(),
-                        user_data: template.user_data.clone(),
-                        count: *count,
-                        owner: Ownership {
-                            installation: Uuid::nil(),
-                            tenant: group.tenant_id,
-                            resource: group_id,
-                            token: instances::new_token(),
-                            name: format!("stratus/{}/{}", group.tenant_slug, group.name),
-                        },
-                        revision: *revision,
-                        extra_tags: template
-                            .tags
-                            .iter()
-                            .map(|(k, v)| (k.clone(), v.clone()))
-                            .collect(),
-                    },
+                    launch_request(
+                        z,
+                        template,
+                        *count,
+                        *revision,
+                        instances::new_token(),
+                        group,
+                        group_id,
+                    ),
                     z.name.clone(),
                 ))
             }
             Step::Terminate { .. } => None,
         })
         .collect();
+    let acted = !plan.steps.is_empty() || !resumed.is_empty();
+    let launches: Vec<(LaunchRequest, String)> = resumed.into_iter().chain(launches).collect();
+    let mut launches_ok = true;
     if !launches.is_empty() {
         let installation = installation_id(&ctx.db).await?;
         let mut requests = Vec::new();
@@ -394,6 +464,7 @@ async fn provision(
         for (req, result) in requests.iter().zip(results) {
             done_steps += 1;
             let zone = &req.availability_zone;
+            launches_ok &= result.is_ok();
             match result {
                 Ok(ids) => {
                     ctx.progress(
@@ -441,8 +512,28 @@ async fn provision(
         }
     }
 
+    // Look again at once after acting: where instances start and stop at once (the sandbox)
+    // the group is converged now and Ready without another run; elsewhere (AWS: pending for a
+    // while) this costs one more look and the run requeues as before.
+    let (mut rows, mut plan, mut failures, mut acted) = (rows, plan, failures, acted);
+    if acted && launches_ok {
+        let again = instances::observe(
+            &ctx.db,
+            provider,
+            group.tenant_id,
+            group_id,
+            OffsetDateTime::now_utc(),
+        )
+        .await?;
+        let failures_again = capacity_failures(&ctx.db, group_id).await?;
+        let observed: Vec<_> = again.iter().map(InstanceRow::observed).collect();
+        let next = planner::plan(&spec, &observed, &failures_again, OffsetDateTime::now_utc());
+        if next.converged && next.steps.is_empty() {
+            (rows, plan, failures, acted) = (again, next, failures_again, false);
+        }
+    }
+
     // Status and conditions, for the generation read at the start.
-    let acted = !plan.steps.is_empty();
     let converged = plan.converged && !acted;
     let mut conditions = group.conditions.0.clone();
     let running = rows.iter().filter(|r| r.state == "running").count();
