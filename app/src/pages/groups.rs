@@ -43,8 +43,8 @@ fn can(action: Action) -> bool {
 /// `components::form`).
 fn error_of<T>(action: ServerAction<T>) -> impl Fn() -> Option<String> + Copy + Send + Sync
 where
-    T: leptos::server_fn::ServerFn<Error = AppError> + Send + Sync + 'static,
-    T::Output: Send + Sync + 'static,
+    T: leptos::server_fn::ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    T::Output: Clone + Send + Sync + 'static,
 {
     move || {
         action
@@ -62,8 +62,8 @@ fn field_error_of<T>(
     field: &'static str,
 ) -> impl Fn() -> Option<String> + Copy + Send + Sync
 where
-    T: leptos::server_fn::ServerFn<Error = AppError> + Send + Sync + 'static,
-    T::Output: Send + Sync + 'static,
+    T: leptos::server_fn::ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    T::Output: Clone + Send + Sync + 'static,
 {
     move || {
         action
