@@ -7,14 +7,13 @@ import { adminPassword, expect, overflows, shot, signInAdmin, test } from './sup
 /** A Ready zone of the sandbox account in `az`, created through its Review step unless the
  *  tenant has it already (a second run against the same server). */
 async function ensureZone(page: Page, name: string, az: string) {
-  await page.goto('/zones', { waitUntil: 'networkidle' });
+  await page.goto('/zones');
   const link = page.getByRole('link', { name, exact: true });
   if (await link.count()) {
     await link.click();
   } else {
     await page.getByRole('link', { name: 'Create zone' }).click();
     await expect(page.getByRole('heading', { name: 'Create zone' })).toBeVisible();
-    await page.waitForLoadState('networkidle');
     await page.getByLabel('Cloud account').selectOption({ label: 'Sandbox (emulated AWS) (us-east-1)' });
     await page.getByLabel('Name').fill(name);
     const field = page.getByLabel('Availability zone');
@@ -47,11 +46,10 @@ test('an instance group is created through Review, fills live, is scaled through
   let loads = 0;
   page.on('load', () => loads++);
 
-  await page.goto('/instance-groups', { waitUntil: 'networkidle' });
+  await page.goto('/instance-groups');
   await expect(page.getByRole('heading', { level: 1, name: 'Instance groups' })).toBeVisible();
   await page.getByRole('link', { name: 'Create instance group' }).first().click();
   await expect(page.getByRole('heading', { name: 'Create instance group' })).toBeVisible();
-  await page.waitForLoadState('networkidle');
 
   // The two zones of the sandbox account, and no other.
   await page.getByLabel('Cloud account').selectOption({ label: 'Sandbox (emulated AWS) (us-east-1)' });
@@ -144,7 +142,7 @@ test('an instance group is created through Review, fills live, is scaled through
   await expect(plan.locator('.change-destroy').first()).toBeVisible();
   const confirm = page.getByRole('button', { name: `Delete instance group ${name}` });
   await expect(confirm).toBeDisabled();
-  await page.getByLabel("Type the group's name to confirm").fill(name);
+  await page.getByLabel("Type the instance group's name to confirm").fill(name);
   await confirm.click();
   // Terminating two instances in the sandbox can finish before the page looks again.
   await expect(page.getByText(/^Deletion requested|^Not found$/).first()).toBeVisible();

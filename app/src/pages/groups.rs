@@ -8,16 +8,17 @@
 //! refetch only after a change is applied, so a person typing a count is not interrupted by the
 //! reconcile they are watching. The controls' actions live at page level for the same reason.
 
-use super::zones::{PlanView, ResourceStatusBadge};
+use super::zones::ResourceStatusBadge;
 use super::PageHeader;
 use crate::api::{
     get_group, group_choices, list_group_instances, list_groups, CreateGroup, DeleteGroup,
     SetInstanceProtection, UpdateGroup,
 };
-use crate::components::form::FormError;
+use crate::components::form::{FormError, TextField};
 use crate::components::layout::use_session;
 use crate::components::live::LiveIndicator;
 use crate::components::page::EmptyState;
+use crate::components::review::{ConfirmByName, ReviewStep};
 use crate::components::status::{date_time, ErrorPanel, ProgressBar};
 use crate::error::AppError;
 use crate::live::use_live_events;
@@ -298,7 +299,7 @@ pub fn InstanceGroupCreatePage() -> impl IntoView {
                                     }
                                 }>
                                     <FormError error=Signal::derive(form_error)/>
-                                    <TextField label="Name" id="group-name" value=name error=field_error("name") hint="Lowercase letters, digits and hyphens, like web."/>
+                                    <TextField label="Name" id="group-name" value=name error=Signal::derive(field_error("name")) hint="Lowercase letters, digits and hyphens, like web."/>
                                     <div class="field">
                                         <label for="group-account">"Cloud account"</label>
                                         <select id="group-account" prop:value=move || account.get() on:change=move |ev| {
@@ -338,10 +339,10 @@ pub fn InstanceGroupCreatePage() -> impl IntoView {
                                         </select>
                                         {move || field_error("template.instance_type")().map(|m| view! { <p class="field-error">{m}</p> })}
                                     </div>
-                                    <TextField label="Image id" id="group-image" value=image error=field_error("template.image_id") hint="The machine image, like ami-0abcdef1234567890."/>
-                                    <TextField label="Minimum" id="group-min" value=min error=field_error("min") numeric=true/>
-                                    <TextField label="Maximum" id="group-max" value=max error=field_error("max") numeric=true hint="At most 1000."/>
-                                    <TextField label="Desired" id="group-desired" value=desired error=field_error("desired") numeric=true hint="Between the minimum and the maximum."/>
+                                    <TextField label="Image id" id="group-image" value=image error=Signal::derive(field_error("template.image_id")) hint="The machine image, like ami-0abcdef1234567890."/>
+                                    <TextField label="Minimum" id="group-min" value=min error=Signal::derive(field_error("min"))/>
+                                    <TextField label="Maximum" id="group-max" value=max error=Signal::derive(field_error("max")) hint="At most 1000."/>
+                                    <TextField label="Desired" id="group-desired" value=desired error=Signal::derive(field_error("desired")) hint="Between the minimum and the maximum."/>
                                     <div class="field">
                                         <label for="group-distribution">"Distribution"</label>
                                         <select id="group-distribution" prop:value=move || distribution.get() on:change=move |ev| distribution.set(event_target_value(&ev))>
@@ -370,56 +371,16 @@ pub fn InstanceGroupCreatePage() -> impl IntoView {
             })}
         </Transition>
         {move || match (reviewed.get(), review.value().get()) {
-            (true, Some(Ok(change))) => {
-                let plan = change.plan.clone();
-                let fingerprint = plan.fingerprint.clone();
-                let over = plan.quota.iter().any(|q| q.exceeded());
-                Some(view! {
-                    <PlanView plan/>
-                    <FormError error=Signal::derive(apply_error)/>
-                    <div class="button-row">
-                        <button class="button secondary" on:click=move |_| reviewed.set(false)>"Back to edit"</button>
-                        <button class="button" disabled=move || over || apply.pending().get() on:click=move |_| {
-                            if let Some(group) = input() {
-                                apply.dispatch(CreateGroup { group, dry_run: false, fingerprint: Some(fingerprint.clone()) });
-                            }
-                        }>"Create instance group"</button>
-                    </div>
-                })
-            }
+            (true, Some(Ok(change))) => Some(view! {
+                <ReviewStep plan=change.plan apply_error=Signal::derive(apply_error) reviewed applying=apply.pending() label="Create instance group"
+                    on_apply=Callback::new(move |fingerprint| {
+                        if let Some(group) = input() {
+                            apply.dispatch(CreateGroup { group, dry_run: false, fingerprint: Some(fingerprint) });
+                        }
+                    })/>
+            }),
             _ => None,
         }}
-    }
-    .into_any()
-}
-
-/// A text input bound to a signal, with its error in place (read with `try_get`).
-#[component]
-fn TextField<E>(
-    label: &'static str,
-    id: &'static str,
-    value: RwSignal<String>,
-    error: E,
-    #[prop(optional, into)] hint: Option<String>,
-    #[prop(optional)] numeric: bool,
-) -> impl IntoView
-where
-    E: Fn() -> Option<String> + Copy + Send + Sync + 'static,
-{
-    let message_id = format!("{id}-error");
-    let hint_id = format!("{id}-hint");
-    let has_hint = hint.is_some();
-    let (m2, h2) = (message_id.clone(), hint_id.clone());
-    view! {
-        <div class="field" class:invalid=move || error().is_some()>
-            <label for=id>{label}</label>
-            <input id=id type="text" inputmode=numeric.then_some("numeric")
-                prop:value=move || value.try_get().unwrap_or_default() on:input=move |ev| value.set(event_target_value(&ev))
-                aria-invalid=move || if error().is_some() { "true" } else { "false" }
-                aria-describedby=move || if error().is_some() { Some(message_id.clone()) } else { has_hint.then(|| hint_id.clone()) }/>
-            {hint.map(|h| view! { <p class="hint" id=h2.clone()>{h}</p> })}
-            {move || error().map(|m| view! { <p class="field-error" id=m2.clone()>{m}</p> })}
-        </div>
     }
     .into_any()
 }
@@ -780,27 +741,19 @@ fn GroupScale(
                 }
             }>
                 <FormError error=Signal::derive(form_error)/>
-                <TextField label="Desired instances" id="group-scale-desired" value=desired error numeric=true
-                    hint=format!("From {min} to {max}. Scale-in picks zone balance first, then old revisions, then {}; never protected instances.", group.policy.scale_in.as_str())/>
+                <TextField label="Desired instances" id="group-scale-desired" value=desired error=Signal::derive(error)/>
                 <button type="submit" class="button secondary" disabled=move || review.pending().try_get().unwrap_or(true)>"Review scale"</button>
             </form>
+            <p class="hint">{format!("From {min} to {max}. Scale-in takes zone balance first, then old template revisions, then {}; never protected instances.", group.policy.scale_in.as_str().replace('-', " "))}</p>
             {move || match (reviewed.try_get().unwrap_or(false), review.value().try_get().flatten()) {
-                (true, Some(Ok(change))) => {
-                    let fingerprint = change.plan.fingerprint.clone();
-                    let over = change.plan.quota.iter().any(|q| q.exceeded());
-                    Some(view! {
-                        <PlanView plan=change.plan/>
-                        <FormError error=Signal::derive(apply_error)/>
-                        <div class="button-row">
-                            <button class="button secondary" on:click=move |_| reviewed.set(false)>"Cancel"</button>
-                            <button class="button" disabled=move || over || apply.pending().try_get().unwrap_or(true) on:click=move |_| {
-                                if let Some(n) = count(&desired.get_untracked()) {
-                                    apply.dispatch(UpdateGroup { group_id: id, patch: patch(n), dry_run: false, fingerprint: Some(fingerprint.clone()) });
-                                }
-                            }>"Apply scale"</button>
-                        </div>
-                    })
-                }
+                (true, Some(Ok(change))) => Some(view! {
+                    <ReviewStep plan=change.plan apply_error=Signal::derive(apply_error) reviewed applying=apply.pending() label="Apply scale"
+                        on_apply=Callback::new(move |fingerprint| {
+                            if let Some(n) = count(&desired.get_untracked()) {
+                                apply.dispatch(UpdateGroup { group_id: id, patch: patch(n), dry_run: false, fingerprint: Some(fingerprint) });
+                            }
+                        })/>
+                }),
                 _ => None,
             }}
             {move || match apply.value().try_get().flatten() {
@@ -822,33 +775,21 @@ fn GroupDelete(
     review: ServerAction<DeleteGroup>,
     apply: ServerAction<DeleteGroup>,
 ) -> impl IntoView {
-    let typed = RwSignal::new(String::new());
     let id = group.group_id;
     let name = group.name.clone();
     let review_error = error_of(review);
     let apply_error = error_of(apply);
-    let no_error = || None::<String>;
     view! {
         <section class="panel danger-zone">
             <h2>"Delete instance group"</h2>
             <FormError error=Signal::derive(review_error)/>
             {move || match review.value().try_get().flatten() {
-                Some(Ok(change)) => {
-                    let fingerprint = change.plan.fingerprint.clone();
-                    let expected = name.clone();
-                    let matches = move || typed.try_get().is_some_and(|t| t == expected);
-                    view! {
-                        <PlanView plan=change.plan/>
-                        <FormError error=Signal::derive(apply_error)/>
-                        <form class="form inline" aria-label="Confirm deletion" on:submit=move |ev| {
-                            ev.prevent_default();
-                            apply.dispatch(DeleteGroup { group_id: id, dry_run: false, fingerprint: Some(fingerprint.clone()) });
-                        }>
-                            <TextField label="Type the group's name to confirm" id="group-delete-confirm" value=typed error=no_error/>
-                            <button type="submit" class="button danger" disabled=move || !matches() || apply.pending().try_get().unwrap_or(true)>{format!("Delete instance group {}", name.clone())}</button>
-                        </form>
-                    }.into_any()
-                }
+                Some(Ok(change)) => view! {
+                    <ConfirmByName plan=change.plan apply_error=Signal::derive(apply_error) applying=apply.pending() kind="instance group" name=name.clone() id="group-delete-confirm"
+                        on_confirm=Callback::new(move |fingerprint| {
+                            apply.dispatch(DeleteGroup { group_id: id, dry_run: false, fingerprint: Some(fingerprint) });
+                        })/>
+                }.into_any(),
                 _ => view! {
                     <p class="muted">"Deleting terminates every instance of the group, protected ones too, and confirms each is gone before the group is removed."</p>
                     <button class="button danger" disabled=move || review.pending().try_get().unwrap_or(true) on:click=move |_| {
