@@ -121,7 +121,7 @@ pub fn InstanceGroupsPage() -> impl IntoView {
     );
     view! {
         <Title text="Instance groups"/>
-        <PageHeader title="Instance groups".to_string() subtitle="Identical instances spread over the tenant's zones, kept at the count you ask for: replaced when they fail, rebalanced when a zone recovers.">
+        <PageHeader title="Instance groups".to_string() subtitle="Identical instances spread over your zones and kept at the count you ask for.">
             <LiveIndicator status=live.status/>
             {can(Action::ManageResources).then(|| view! { <a class="button" href="/instance-groups/new">"Create instance group"</a> })}
         </PageHeader>
@@ -146,7 +146,7 @@ pub fn InstanceGroupsPage() -> impl IntoView {
 fn GroupTable(groups: Vec<(GroupView, Option<i64>)>) -> impl IntoView {
     view! {
         <section class="panel table-scroll">
-            <table class="table">
+            <table class="table stack">
                 <thead><tr>
                     <th scope="col">"Name"</th><th scope="col">"Status"</th><th scope="col">"Zones"</th>
                     <th scope="col">"Running / desired"</th><th scope="col">"Instance type"</th><th scope="col">"Monthly cost"</th>
@@ -154,12 +154,12 @@ fn GroupTable(groups: Vec<(GroupView, Option<i64>)>) -> impl IntoView {
                 <tbody>
                     {groups.into_iter().map(|(g, cost)| view! {
                         <tr>
-                            <td><a href=format!("/instance-groups/{}", g.group_id)>{g.name.clone()}</a></td>
-                            <td><ResourceStatusBadge status=g.status/></td>
-                            <td class="small wrap">{g.zones.iter().map(|z| z.name.clone()).collect::<Vec<_>>().join(", ")}</td>
-                            <td>{format!("{} / {}", g.running, g.desired)} <span class="muted small">{format!(" (min {}, max {})", g.min, g.max)}</span></td>
-                            <td><code>{g.template.instance_type.clone()}</code></td>
-                            <td>{monthly(cost)}</td>
+                            <td data-label="Name"><a href=format!("/instance-groups/{}", g.group_id)>{g.name.clone()}</a></td>
+                            <td data-label="Status"><ResourceStatusBadge status=g.status/></td>
+                            <td data-label="Zones" class="small wrap">{g.zones.iter().map(|z| z.name.clone()).collect::<Vec<_>>().join(", ")}</td>
+                            <td data-label="Running / desired">{format!("{} / {}", g.running, g.desired)} <span class="muted small">{format!(" (min {}, max {})", g.min, g.max)}</span></td>
+                            <td data-label="Instance type"><code>{g.template.instance_type.clone()}</code></td>
+                            <td data-label="Monthly cost">{monthly(cost)}</td>
                         </tr>
                     }).collect_view()}
                 </tbody>
@@ -586,7 +586,7 @@ fn GroupDetail(
                 <span class="legend legend-target">"wanted by the plan"</span>
             </p>
             <div class="chart-box distribution-chart" inner_html=chart_svg></div>
-            <table class="table compact">
+            <table class="table compact stack">
                 <caption class="sr-only">"The current plan, per zone"</caption>
                 <thead><tr>
                     <th scope="col">"Zone"</th><th scope="col">"Running"</th><th scope="col">"Members"</th>
@@ -595,11 +595,11 @@ fn GroupDetail(
                 <tbody>
                     {g.zones.iter().map(|z| view! {
                         <tr>
-                            <th scope="row">{z.name.clone()} " " <span class="muted small">{z.availability_zone.clone()}</span></th>
-                            <td>{z.running}</td>
-                            <td>{z.current}</td>
-                            <td>{z.target}</td>
-                            <td class="small wrap">{z.capacity_failure.clone().unwrap_or_else(|| "available".into())}</td>
+                            <td data-label="Zone"><span><strong>{z.name.clone()}</strong> " " <span class="muted small">{z.availability_zone.clone()}</span></span></td>
+                            <td data-label="Running">{z.running}</td>
+                            <td data-label="Members">{z.current}</td>
+                            <td data-label="Target">{z.target}</td>
+                            <td data-label="Capacity" class="small wrap">{z.capacity_failure.clone().unwrap_or_else(|| "available".into())}</td>
                         </tr>
                     }).collect_view()}
                 </tbody>
@@ -607,16 +607,16 @@ fn GroupDetail(
         </section>
         <section class="panel table-scroll">
             <h2>"Conditions"</h2>
-            <table class="table compact">
+            <table class="table compact stack">
                 <thead><tr><th scope="col">"Type"</th><th scope="col">"Status"</th><th scope="col">"Reason"</th><th scope="col">"Message"</th><th scope="col">"Since"</th></tr></thead>
                 <tbody>
                     {g.conditions.iter().map(|c| view! {
                         <tr>
                             <th scope="row">{c.type_.clone()}</th>
-                            <td>{match c.status { ConditionStatus::True => "True", ConditionStatus::False => "False", ConditionStatus::Unknown => "Unknown" }}</td>
-                            <td>{c.reason.clone()}</td>
-                            <td class="small wrap">{c.message.clone()}</td>
-                            <td class="small">{date_time(c.last_transition_at)}</td>
+                            <td data-label="Status">{match c.status { ConditionStatus::True => "True", ConditionStatus::False => "False", ConditionStatus::Unknown => "Unknown" }}</td>
+                            <td data-label="Reason">{c.reason.clone()}</td>
+                            <td data-label="Message" class="small wrap">{c.message.clone()}</td>
+                            <td data-label="Since" class="small">{date_time(c.last_transition_at)}</td>
                         </tr>
                     }).collect_view()}
                 </tbody>
@@ -644,7 +644,7 @@ fn InstanceTable(
                 view! { <p class="muted">"No instances: they appear here as they are launched."</p> }.into_any()
             } else {
                 view! {
-                    <table class="table compact instances">
+                    <table class="table compact stack instances">
                         <thead><tr>
                             <th scope="col">"Instance"</th><th scope="col">"Zone"</th><th scope="col">"Revision"</th>
                             <th scope="col">"State"</th><th scope="col">"Health"</th><th scope="col">"Age"</th><th scope="col">"Protected"</th>
@@ -661,16 +661,16 @@ fn InstanceTable(
                                 let (instance_id, protected) = (i.instance_id, i.protected);
                                 view! {
                                     <tr data-instance=i.instance_id.to_string()>
-                                        <td>{match &i.provider_id {
+                                        <td data-label="Instance">{match &i.provider_id {
                                             Some(p) => view! { <div><code class="id">{p.clone()}</code></div> }.into_any(),
                                             None => view! { <span class="muted">"launching…"</span> }.into_any(),
                                         }}</td>
-                                        <td><code>{i.availability_zone.clone()}</code></td>
-                                        <td>{i.revision}</td>
-                                        <td>{i.state.as_str().replace('_', " ")}</td>
-                                        <td><span class=health_class>{health}</span></td>
-                                        <td>{age(now, i.launched_at)}</td>
-                                        <td>{if protected { "yes" } else { "no" }}</td>
+                                        <td data-label="Zone"><code>{i.availability_zone.clone()}</code></td>
+                                        <td data-label="Revision">{i.revision}</td>
+                                        <td data-label="State">{i.state.as_str().replace('_', " ")}</td>
+                                        <td data-label="Health"><span class=health_class>{health}</span></td>
+                                        <td data-label="Age">{age(now, i.launched_at)}</td>
+                                        <td data-label="Protected">{if protected { "yes" } else { "no" }}</td>
                                         {manage.then(|| view! {
                                             <td class="actions">
                                                 <button class="button small secondary" disabled=move || protect.pending().try_get().unwrap_or(true)

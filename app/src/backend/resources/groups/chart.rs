@@ -34,10 +34,11 @@ fn escape(s: &str) -> String {
 /// One bar per zone: instances running (solid), members still starting (lighter), and the
 /// zone's target (a dashed outline).
 pub fn distribution_svg(group: &GroupView) -> String {
-    const W: f64 = 560.0;
+    // Narrow enough that the labels stay readable when a phone scales the chart down.
+    const W: f64 = 400.0;
     const ROW: f64 = 30.0;
-    const LABEL: f64 = 190.0;
-    const BAR: f64 = 280.0;
+    const LABEL: f64 = 150.0;
+    const BAR: f64 = 190.0;
     const TOP: f64 = 6.0;
     let max = group
         .zones
@@ -52,8 +53,15 @@ pub fn distribution_svg(group: &GroupView) -> String {
         .iter()
         .map(|z| {
             format!(
-                "{} {} running of {} wanted",
-                z.name, z.running, z.target
+                "{} {} running of {} wanted{}",
+                z.name,
+                z.running,
+                z.target,
+                if z.capacity_failure.is_some() {
+                    " (no capacity)"
+                } else {
+                    ""
+                }
             )
         })
         .collect::<Vec<_>>()
@@ -70,15 +78,24 @@ pub fn distribution_svg(group: &GroupView) -> String {
         let bar_y = y + 6.0;
         let bar_h = ROW - 12.0;
         let text_y = y + ROW / 2.0 + 4.0;
+        // Long names are cut here; the table under the chart has them whole.
+        let mut label = format!("{} · {}", z.name, z.availability_zone);
+        if label.chars().count() > 24 {
+            label = format!("{}…", label.chars().take(23).collect::<String>());
+        }
         let _ = write!(
             svg,
-            r#"<text x="0" y="{text_y}" class="chart-label chart-zone">{} · {}</text>"#,
-            escape(&z.name),
-            escape(&z.availability_zone)
+            r#"<text x="0" y="{text_y}" class="chart-label chart-zone">{}</text>"#,
+            escape(&label)
         );
+        let track = if z.capacity_failure.is_some() {
+            "chart-track chart-refused"
+        } else {
+            "chart-track"
+        };
         let _ = write!(
             svg,
-            r#"<rect x="{LABEL}" y="{bar_y}" width="{BAR}" height="{bar_h}" class="chart-track"/>"#
+            r#"<rect x="{LABEL}" y="{bar_y}" width="{BAR}" height="{bar_h}" class="{track}"/>"#
         );
         let running = scale(z.running);
         let starting = scale(z.current.saturating_sub(z.running));
@@ -104,15 +121,10 @@ pub fn distribution_svg(group: &GroupView) -> String {
         }
         let _ = write!(
             svg,
-            r#"<text x="{x}" y="{text_y}" class="chart-label">{} / {}{}</text>"#,
+            r#"<text x="{x}" y="{text_y}" class="chart-label">{} / {}</text>"#,
             z.running,
             z.target,
-            if z.capacity_failure.is_some() {
-                " · no capacity"
-            } else {
-                ""
-            },
-            x = LABEL + BAR + 10.0
+            x = LABEL + BAR + 8.0
         );
     }
     svg.push_str("</svg>");
