@@ -80,8 +80,8 @@ pub fn distribution_svg(group: &GroupView) -> String {
         let text_y = y + ROW / 2.0 + 4.0;
         // Long names are cut here; the table under the chart has them whole.
         let mut label = format!("{} · {}", z.name, z.availability_zone);
-        if label.chars().count() > 24 {
-            label = format!("{}…", label.chars().take(23).collect::<String>());
+        if label.chars().count() > 20 {
+            label = format!("{}…", label.chars().take(19).collect::<String>());
         }
         let _ = write!(
             svg,
