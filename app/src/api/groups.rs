@@ -8,8 +8,7 @@
 
 use super::*;
 use crate::model::groups::{
-    GroupChange, GroupOverview, GroupPatch, GroupView, InstanceTypeChoice, InstanceView,
-    NewGroup,
+    GroupChange, GroupOverview, GroupPatch, GroupView, InstanceTypeChoice, InstanceView, NewGroup,
 };
 use crate::model::resources::ZoneView;
 
@@ -64,10 +63,7 @@ pub async fn list_group_instances(group_id: Uuid) -> Result<(Vec<InstanceView>, 
             let (db, actor, tenant_id) = in_tenant().await?;
             let instances =
                 groups::list_instances(&db, &actor, tenant_id, group_id, None, 500).await?;
-            Ok((
-                instances,
-                time::OffsetDateTime::now_utc().unix_timestamp(),
-            ))
+            Ok((instances, time::OffsetDateTime::now_utc().unix_timestamp()))
         }
         .await,
     )

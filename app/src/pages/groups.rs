@@ -23,8 +23,8 @@ use crate::components::status::{date_time, ErrorPanel, ProgressBar};
 use crate::error::AppError;
 use crate::live::use_live_events;
 use crate::model::groups::{
-    Distribution, GroupChange, GroupOverview, GroupPatch, GroupPolicy, GroupTemplate,
-    GroupView, Health, InstanceView, NewGroup, ScaleInOrder,
+    Distribution, GroupChange, GroupOverview, GroupPatch, GroupPolicy, GroupTemplate, GroupView,
+    Health, InstanceView, NewGroup, ScaleInOrder,
 };
 use crate::model::resources::{dollars, ConditionStatus, ResourceStatus};
 use crate::rbac::{allows, Action};
@@ -82,7 +82,10 @@ fn count(text: &str) -> Option<u32> {
 }
 
 fn monthly(cents: Option<i64>) -> String {
-    cents.map_or_else(|| "not priced".to_string(), |c| format!("{}/month", dollars(c)))
+    cents.map_or_else(
+        || "not priced".to_string(),
+        |c| format!("{}/month", dollars(c)),
+    )
 }
 
 /// "42 s", "5 min", "3 h", "2 d": how long ago, counted from the server's clock.
@@ -233,7 +236,10 @@ pub fn InstanceGroupCreatePage() -> impl IntoView {
     });
     Effect::new(move |_| {
         if let Some(Ok(GroupChange { group: Some(g), .. })) = apply.value().get() {
-            use_navigate()(&format!("/instance-groups/{}", g.group_id), Default::default());
+            use_navigate()(
+                &format!("/instance-groups/{}", g.group_id),
+                Default::default(),
+            );
         }
     });
     let field_error = move |field: &'static str| {
@@ -425,7 +431,9 @@ pub fn InstanceGroupPage() -> impl IntoView {
         },
         |(id, ..)| async move {
             let id = id.ok_or(AppError::NotFound)?;
-            list_group_instances(id).await.map(|(list, now)| (id, list, now))
+            list_group_instances(id)
+                .await
+                .map(|(list, now)| (id, list, now))
         },
     );
     // The controls refetch only after a change is applied (see the module comment).

@@ -70,7 +70,11 @@ pub fn distribution_svg(group: &GroupView) -> String {
     let _ = write!(
         svg,
         r#"<svg class="chart distribution" viewBox="0 0 {W} {h}" role="img" aria-label="Instances per zone: {}" xmlns="http://www.w3.org/2000/svg">"#,
-        escape(if summary.is_empty() { "no zones" } else { &summary })
+        escape(if summary.is_empty() {
+            "no zones"
+        } else {
+            &summary
+        })
     );
     let scale = |n: u32| f64::from(n) / f64::from(max) * BAR;
     for (i, z) in group.zones.iter().enumerate() {
