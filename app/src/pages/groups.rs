@@ -160,7 +160,7 @@ fn GroupTable(groups: Vec<(GroupView, Option<i64>)>) -> impl IntoView {
                             <td data-label="Name"><a href=format!("/instance-groups/{}", g.group_id)>{g.name.clone()}</a></td>
                             <td data-label="Status"><ResourceStatusBadge status=g.status/></td>
                             <td data-label="Zones" class="small wrap">{g.zones.iter().map(|z| z.name.clone()).collect::<Vec<_>>().join(", ")}</td>
-                            <td data-label="Running / desired">{format!("{} / {}", g.running, g.desired)} <span class="muted small">{format!(" (min {}, max {})", g.min, g.max)}</span></td>
+                            <td data-label="Running / desired"><span>{format!("{} / {}", g.running, g.desired)} <span class="muted small">{format!(" (min {}, max {})", g.min, g.max)}</span></span></td>
                             <td data-label="Instance type"><code>{g.template.instance_type.clone()}</code></td>
                             <td data-label="Monthly cost">{monthly(cost)}</td>
                         </tr>
