@@ -62,6 +62,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("zones") view=ZonesPage/>
                     <Route path=path!("zones/new") view=ZoneCreatePage/>
                     <Route path=path!("zones/:id") view=ZonePage/>
+                    <Route path=path!("instance-groups") view=InstanceGroupsPage/>
+                    <Route path=path!("instance-groups/new") view=InstanceGroupCreatePage/>
+                    <Route path=path!("instance-groups/:id") view=InstanceGroupPage/>
                     <Route path=path!("databases") view=DatabasesPage/>
                     <Route path=path!("databases/new") view=DatabaseCreatePage/>
                     <Route path=path!("databases/:id") view=DatabasePage/>
@@ -72,8 +75,6 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("audit") view=AuditPage/>
                     <Route path=path!("api-keys") view=ApiKeysPage/>
                     <Route path=path!("account") view=AccountPage/>
-                    // Instance groups' pages come with their issue; an empty state answers meanwhile.
-                    <Route path=path!("instance-groups") view=InstanceGroupsSoonPage/>
                     <Route path=path!("admin") view=AdminTenantsPage/>
                     <Route path=path!("admin/overview") view=AdminOverviewPage/>
                     <Route path=path!("admin/tenants/:id") view=AdminTenantPage/>

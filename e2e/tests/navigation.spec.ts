@@ -2,7 +2,7 @@
 // nothing on any page overflows its card. Then a job that fails shows one readable sentence
 // with the provider's words behind "Details", and is cancelled and retried from its own row.
 import { Page } from '@playwright/test';
-import { adminPassword, expect, shot, signInAdmin, test } from './support';
+import { adminPassword, expect, overflows, shot, signInAdmin, test } from './support';
 
 // Every section a platform admin who owns a tenant reaches from the navigation.
 const sections: [group: string, link: string, heading: RegExp][] = [
@@ -22,31 +22,6 @@ const sections: [group: string, link: string, heading: RegExp][] = [
   ['Admin console', 'Queue', /^Queue$/],
   ['Admin console', 'Audit', /^Audit$/],
 ];
-
-/** Elements whose box leaves their card (.panel or .card), cards that scroll sideways, and a
- *  page wider than the window. Empty when everything fits. */
-async function overflows(page: Page): Promise<string[]> {
-  return page.evaluate(() => {
-    const name = (el: Element) =>
-      `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}.${[...el.classList].join('.')} "${(el.textContent ?? '').trim().slice(0, 40)}"`;
-    const found: string[] = [];
-    const root = document.documentElement;
-    if (root.scrollWidth > root.clientWidth + 1) found.push(`the page is ${root.scrollWidth}px wide in a ${root.clientWidth}px window`);
-    for (const card of document.querySelectorAll('.panel, .card')) {
-      const box = card.getBoundingClientRect();
-      if (box.width === 0) continue;
-      if (card.scrollWidth > card.clientWidth + 1) found.push(`${name(card)} scrolls sideways (${card.scrollWidth} > ${card.clientWidth})`);
-      for (const el of card.querySelectorAll('*')) {
-        const r = el.getBoundingClientRect();
-        if (r.width === 0 || r.height === 0 || el.closest('.sr-only')) continue;
-        if (r.left < box.left - 1 || r.right > box.right + 1) {
-          found.push(`${name(el)} [${Math.round(r.left)}, ${Math.round(r.right)}] leaves ${name(card)} [${Math.round(box.left)}, ${Math.round(box.right)}]`);
-        }
-      }
-    }
-    return found;
-  });
-}
 
 async function openSection(page: Page, group: string, link: string, narrow: boolean) {
   const nav = page.getByRole('navigation', { name: 'Main' });

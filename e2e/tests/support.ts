@@ -173,3 +173,28 @@ export async function signInAdmin(page: Page) {
   await expect(page).toHaveURL(/\/$/);
   await hydrated(page);
 }
+
+/** Elements whose box leaves their card (.panel or .card), cards that scroll sideways, and a
+ *  page wider than the window. Empty when everything fits. */
+export async function overflows(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const name = (el: Element) =>
+      `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}.${[...el.classList].join('.')} "${(el.textContent ?? '').trim().slice(0, 40)}"`;
+    const found: string[] = [];
+    const root = document.documentElement;
+    if (root.scrollWidth > root.clientWidth + 1) found.push(`the page is ${root.scrollWidth}px wide in a ${root.clientWidth}px window`);
+    for (const card of document.querySelectorAll('.panel, .card')) {
+      const box = card.getBoundingClientRect();
+      if (box.width === 0) continue;
+      if (card.scrollWidth > card.clientWidth + 1) found.push(`${name(card)} scrolls sideways (${card.scrollWidth} > ${card.clientWidth})`);
+      for (const el of card.querySelectorAll('*')) {
+        const r = el.getBoundingClientRect();
+        if (r.width === 0 || r.height === 0 || el.closest('.sr-only')) continue;
+        if (r.left < box.left - 1 || r.right > box.right + 1) {
+          found.push(`${name(el)} [${Math.round(r.left)}, ${Math.round(r.right)}] leaves ${name(card)} [${Math.round(box.left)}, ${Math.round(box.right)}]`);
+        }
+      }
+    }
+    return found;
+  });
+}

@@ -33,8 +33,7 @@ struct NavItem {
     needs: Action,
 }
 
-/// The tenant's sections, grouped. Resource pages still to come (instance groups, databases)
-/// show a "coming soon" empty state until their own page takes over the route.
+/// The tenant's sections, grouped.
 const TENANT_NAV: &[(&str, &[NavItem])] = &[
     (
         "Resources",

@@ -388,3 +388,20 @@ pub struct GroupChange {
     pub group: Option<GroupView>,
     pub job_id: Option<i64>,
 }
+
+/// A group as its portal page shows it: the group, its monthly cost from the price list
+/// (`None` when the list has no price for its type there) and its per-zone distribution as a
+/// small SVG chart, drawn by the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupOverview {
+    pub group: GroupView,
+    pub monthly_cents: Option<i64>,
+    pub chart_svg: String,
+}
+
+/// An instance type "Create instance group" offers (the price list's types).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceTypeChoice {
+    pub instance_type: String,
+    pub vcpus: u32,
+}

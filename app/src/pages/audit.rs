@@ -188,7 +188,7 @@ fn AuditRow(e: AuditEvent, show_tenant: bool) -> impl IntoView {
                 }}
                 {e.client_ip.clone().map(|ip| view! { <span class="muted small audit-ip">{ip}</span> })}
             </td>
-            <td><code>{e.action.clone()}</code></td>
+            <td class="audit-action"><code>{e.action.clone()}</code></td>
             <td class="audit-target">{e.target.clone()}</td>
             <td class="audit-details"><Details details=e.details/></td>
         </tr>

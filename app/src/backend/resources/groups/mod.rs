@@ -5,8 +5,10 @@
 //!   scale-in order, repair budget, rolling replacement) is decided there and table-tested.
 //! - [`instances`]: write-ahead instance rows, batched launches, observation and adoption by tag.
 //! - [`write`]: the write path (create, change, delete, protect) with its plan, quota and cost.
+//! - [`chart`]: the group's monthly cost and per-zone chart for its portal page.
 //! - `reconciler`: one bounded step per job run, dispatched by the resource engine.
 
+pub mod chart;
 pub mod instances;
 pub mod planner;
 pub(crate) mod reconciler;
