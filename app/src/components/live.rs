@@ -1,7 +1,33 @@
-//! The live-updates indicator shown next to a page's title.
+//! The live-updates indicator shown next to a page's title, and the live source of the
+//! resource lists.
 
-use crate::live::LiveStatus;
+use crate::components::layout::use_session;
+use crate::live::{use_live_events, LiveEvents, LiveStatus};
 use leptos::prelude::*;
+
+/// The current tenant's event stream for a resource list, and a key for the list's `Resource`:
+/// it changes when the stream (re)connects or any of the tenant's resources has a new event, so
+/// the list reloads then.
+pub fn use_tenant_resource_changes() -> (LiveEvents, Memo<(u32, Option<i64>)>) {
+    let session = use_session();
+    let topic = Signal::derive(move || {
+        session
+            .get()
+            .and_then(|s| s.current)
+            .map(|t| format!("tenant:{}", t.tenant_id))
+    });
+    let live = use_live_events(topic);
+    let changes = Memo::new(move |_| {
+        let newest = live.events.with(|l| {
+            l.iter()
+                .filter(|e| e.resource_id.is_some())
+                .map(|e| e.id)
+                .max()
+        });
+        (live.generation.get(), newest)
+    });
+    (live, changes)
+}
 
 #[component]
 pub fn LiveIndicator(status: ReadSignal<LiveStatus>) -> impl IntoView {

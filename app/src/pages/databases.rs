@@ -10,7 +10,7 @@ use crate::api::{
 };
 use crate::components::form::{FormError, TextField};
 use crate::components::layout::use_session;
-use crate::components::live::LiveIndicator;
+use crate::components::live::{use_tenant_resource_changes, LiveIndicator};
 use crate::components::review::{ConfirmByName, PlanView, ReviewStep};
 use crate::components::status::{date_time, ErrorPanel, ProgressBar};
 use crate::error::AppError;
@@ -57,26 +57,8 @@ macro_rules! error_of {
 /// The tenant's databases; a change of any resource reloads the list.
 #[component]
 pub fn DatabasesPage() -> impl IntoView {
-    let session = use_session();
-    let topic = Signal::derive(move || {
-        session
-            .get()
-            .and_then(|s| s.current)
-            .map(|t| format!("tenant:{}", t.tenant_id))
-    });
-    let live = use_live_events(topic);
-    let changes = Memo::new(move |_| {
-        live.events.with(|l| {
-            l.iter()
-                .filter(|e| e.resource_id.is_some())
-                .map(|e| e.id)
-                .max()
-        })
-    });
-    let databases = Resource::new(
-        move || (live.generation.get(), changes.get()),
-        |_| list_databases(),
-    );
+    let (live, changes) = use_tenant_resource_changes();
+    let databases = Resource::new(move || changes.get(), |_| list_databases());
     view! {
         <Title text="Databases"/>
         <PageHeader title="Databases".to_string() subtitle="Managed PostgreSQL and MySQL databases in the tenant's zones, with backups and an optional standby.">

@@ -16,7 +16,7 @@ use crate::api::{
 };
 use crate::components::form::{FormError, TextField};
 use crate::components::layout::use_session;
-use crate::components::live::LiveIndicator;
+use crate::components::live::{use_tenant_resource_changes, LiveIndicator};
 use crate::components::page::EmptyState;
 use crate::components::review::{ConfirmByName, ReviewStep};
 use crate::components::status::{date_time, ErrorPanel, ProgressBar};
@@ -102,26 +102,8 @@ fn age(now: i64, then: time::OffsetDateTime) -> String {
 /// The tenant's instance groups; a change of any resource reloads the list.
 #[component]
 pub fn InstanceGroupsPage() -> impl IntoView {
-    let session = use_session();
-    let topic = Signal::derive(move || {
-        session
-            .get()
-            .and_then(|s| s.current)
-            .map(|t| format!("tenant:{}", t.tenant_id))
-    });
-    let live = use_live_events(topic);
-    let changes = Memo::new(move |_| {
-        live.events.with(|l| {
-            l.iter()
-                .filter(|e| e.resource_id.is_some())
-                .map(|e| e.id)
-                .max()
-        })
-    });
-    let groups = Resource::new(
-        move || (live.generation.get(), changes.get()),
-        |_| list_groups(),
-    );
+    let (live, changes) = use_tenant_resource_changes();
+    let groups = Resource::new(move || changes.get(), |_| list_groups());
     view! {
         <Title text="Instance groups"/>
         <PageHeader title="Instance groups".to_string() subtitle="Identical instances spread over your zones and kept at the count you ask for.">

@@ -5,7 +5,7 @@ use super::PageHeader;
 use crate::api::{get_zone, list_zones, zone_choices, CreateZone, DeleteZone, UpdateZone};
 use crate::components::form::{FormError, TextField};
 use crate::components::layout::use_session;
-use crate::components::live::LiveIndicator;
+use crate::components::live::{use_tenant_resource_changes, LiveIndicator};
 use crate::components::review::{ConfirmByName, ReviewStep};
 use crate::components::status::{date_time, ErrorPanel, ProgressBar};
 use crate::error::AppError;
@@ -40,26 +40,8 @@ pub fn ResourceStatusBadge(status: ResourceStatus) -> impl IntoView {
 /// The tenant's zones; a change of any of them (a job event for the tenant) reloads the list.
 #[component]
 pub fn ZonesPage() -> impl IntoView {
-    let session = use_session();
-    let topic = Signal::derive(move || {
-        session
-            .get()
-            .and_then(|s| s.current)
-            .map(|t| format!("tenant:{}", t.tenant_id))
-    });
-    let live = use_live_events(topic);
-    let changes = Memo::new(move |_| {
-        live.events.with(|l| {
-            l.iter()
-                .filter(|e| e.resource_id.is_some())
-                .map(|e| e.id)
-                .max()
-        })
-    });
-    let zones = Resource::new(
-        move || (live.generation.get(), changes.get()),
-        |_| list_zones(),
-    );
+    let (live, changes) = use_tenant_resource_changes();
+    let zones = Resource::new(move || changes.get(), |_| list_zones());
     view! {
         <Title text="Zones"/>
         <PageHeader title="Zones".to_string() subtitle="Where this tenant's instances and databases run: an availability zone of a cloud account, with its network.">
