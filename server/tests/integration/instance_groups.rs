@@ -853,18 +853,21 @@ async fn balanced_fills_the_other_zones_then_rebalances_surge_first_after_the_fa
             && l.contains(NO_CAPACITY)),
         "the provider's words per zone in the job log: {log:#?}"
     );
-    let group = e.group(id).await.unwrap();
-    let b = group
-        .zones
-        .iter()
-        .find(|z| z.availability_zone == ZONES[1])
-        .unwrap();
-    assert!(
-        b.capacity_failure
-            .as_deref()
-            .is_some_and(|m| m.contains("InsufficientInstanceCapacity")),
-        "{group:#?}"
-    );
+    // The zone shows its capacity failure while it refuses (each retry, every
+    // `capacity_retry_secs`, clears and sets it again: polled rather than read once).
+    wait_until(
+        "us-east-1b to show its capacity failure",
+        std::time::Duration::from_secs(20),
+        || async {
+            e.group(id).await.unwrap().zones.iter().any(|z| {
+                z.availability_zone == ZONES[1]
+                    && z.capacity_failure
+                        .as_deref()
+                        .is_some_and(|m| m.contains("InsufficientInstanceCapacity"))
+            })
+        },
+    )
+    .await;
 
     // The fault is lifted: the zone's share comes back, launched before anything is taken away.
     assert!(proxy.remove_rule(rule));
