@@ -76,7 +76,7 @@ fn secs(d: Duration) -> f64 {
 
 fn percentile(values: &[f64], p: f64) -> f64 {
     let mut v = values.to_vec();
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v.sort_by(f64::total_cmp);
     if v.is_empty() {
         return f64::NAN;
     }
