@@ -2,7 +2,8 @@
 //! resource lists.
 
 use crate::components::layout::use_session;
-use crate::live::{use_live_events, LiveEvents, LiveStatus};
+use crate::components::status::date_time;
+use crate::live::{use_live_events, LiveEvent, LiveEvents, LiveStatus};
 use leptos::prelude::*;
 
 /// The current tenant's event stream for a resource list, and a key for the list's `Resource`:
@@ -41,6 +42,35 @@ pub fn LiveIndicator(status: ReadSignal<LiveStatus>) -> impl IntoView {
             <span class="live-dot" aria-hidden="true"></span>
             {move || status.get().label()}
         </span>
+    }
+    .into_any()
+}
+
+/// A resource page's recent job events as they arrive (the newest 30, newest first).
+#[component]
+pub fn RecentEvents(
+    events: ReadSignal<Vec<LiveEvent>>,
+    /// "zone", "database", "group": the empty state names it.
+    noun: &'static str,
+) -> impl IntoView {
+    view! {
+        <section class="panel">
+            <h2>"Recent events"</h2>
+            {move || {
+                let events = events.get();
+                if events.is_empty() {
+                    view! { <p class="muted">{format!("Events of this {noun}'s jobs appear here as they happen.")}</p> }.into_any()
+                } else {
+                    view! {
+                        <ol class="event-log" aria-live="polite">
+                            {events.into_iter().rev().take(30).map(|e| view! {
+                                <li><span class="muted small">{date_time(e.at)}</span> " " <a href=format!("/jobs/{}", e.job_id)>{format!("#{}", e.job_id)}</a> " " {e.message}</li>
+                            }).collect_view()}
+                        </ol>
+                    }.into_any()
+                }
+            }}
+        </section>
     }
     .into_any()
 }

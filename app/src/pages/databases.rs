@@ -10,7 +10,7 @@ use crate::api::{
 };
 use crate::components::form::{FormError, TextField};
 use crate::components::layout::use_session;
-use crate::components::live::{use_tenant_resource_changes, LiveIndicator};
+use crate::components::live::{use_tenant_resource_changes, LiveIndicator, RecentEvents};
 use crate::components::review::{ConfirmByName, PlanView, ReviewStep};
 use crate::components::status::{date_time, ErrorPanel, ProgressBar};
 use crate::error::AppError;
@@ -298,23 +298,7 @@ pub fn DatabasePage() -> impl IntoView {
                 }
             })}
         </Transition>
-        <section class="panel">
-            <h2>"Recent events"</h2>
-            {move || {
-                let events = live.events.get();
-                if events.is_empty() {
-                    view! { <p class="muted">"Events of this database's jobs appear here as they happen."</p> }.into_any()
-                } else {
-                    view! {
-                        <ol class="event-log" aria-live="polite">
-                            {events.into_iter().rev().take(30).map(|e| view! {
-                                <li><span class="muted small">{date_time(e.at)}</span> " " <a href=format!("/jobs/{}", e.job_id)>{format!("#{}", e.job_id)}</a> " " {e.message}</li>
-                            }).collect_view()}
-                        </ol>
-                    }.into_any()
-                }
-            }}
-        </section>
+        <RecentEvents events=live.events noun="database"/>
     }
     .into_any()
 }
