@@ -36,6 +36,12 @@ pub enum Effect {
     /// Forward, then rewrite every `DBInstanceStatus` in the answer to this status (moto makes
     /// databases `available` at once; this holds them at `creating` or `modifying`).
     HoldRdsStatus { status: String },
+    /// On `ModifyDBInstance`: keep the changes RDS defers to the maintenance window (class,
+    /// storage, Multi-AZ, engine version, backup retention) pending when `ApplyImmediately` is
+    /// not set, as RDS does and moto does not (moto applies every change at once). The pending
+    /// values appear in `PendingModifiedValues`; a later change with `ApplyImmediately=true`
+    /// applies them with it, as on RDS, and so does running the window on the proxy.
+    MaintenanceWindow,
 }
 
 /// When a rule applies and what it does. A request matches when its operation (the query
@@ -111,6 +117,11 @@ impl Rule {
         )
     }
 
+    /// Holds deferred RDS changes until the maintenance window ([`Effect::MaintenanceWindow`]).
+    pub fn maintenance_window() -> Self {
+        Rule::new("ModifyDBInstance", Effect::MaintenanceWindow)
+    }
+
     pub fn in_zone(mut self, zone: impl Into<String>) -> Self {
         self.zone = Some(zone.into());
         self
@@ -134,6 +145,7 @@ impl Rule {
             Effect::DropReply => "drop the reply".to_string(),
             Effect::Latency { millis } => format!("add {millis} ms"),
             Effect::HoldRdsStatus { status } => format!("report status {status}"),
+            Effect::MaintenanceWindow => "hold changes until the maintenance window".to_string(),
         };
         let zone = self
             .zone

@@ -1,6 +1,6 @@
 //! The sandbox's fault proxy: an HTTP reverse proxy in front of moto that, by rule, answers an
-//! AWS operation with an error, loses its reply, slows it down, or holds an RDS status
-//! (docs/sandbox.md). Moto injects no faults for EC2 or RDS; this is how tests and people watch
+//! AWS operation with an error, loses its reply, slows it down, holds an RDS status, or keeps
+//! RDS changes pending until a maintenance window (docs/sandbox.md). Moto injects no faults for EC2 or RDS; this is how tests and people watch
 //! Stratus meet a zone without capacity, a throttle, a lost reply or a database still creating.
 //!
 //! Requests are forwarded unchanged (moto does not check signatures). A rule matches the query
@@ -11,7 +11,8 @@
 //!
 //! People drive it over HTTP at `/_fault-proxy/rules` on the proxy's own address:
 //! `GET` lists, `POST` a rule (JSON, see [`Rule`]) adds, `DELETE` clears, and
-//! `DELETE /_fault-proxy/rules/{id}` removes one.
+//! `DELETE /_fault-proxy/rules/{id}` removes one. `POST /_fault-proxy/maintenance-window` runs
+//! the maintenance window: every change held by [`Effect::MaintenanceWindow`] is applied.
 
 pub use app::faults::{Effect, FaultControl, Rule, RuleId, RuleView};
 
@@ -30,6 +31,20 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 
 /// The control surface's path on the proxy's address.
 pub const CONTROL_PATH: &str = "/_fault-proxy/rules";
+
+/// Where a `POST` runs the maintenance window of every DB instance with held changes.
+pub const WINDOW_PATH: &str = "/_fault-proxy/maintenance-window";
+
+/// The `ModifyDBInstance` parameters RDS applies in the maintenance window unless told to apply
+/// them immediately; each is also the element's name in `PendingModifiedValues`. (Windows,
+/// deletion protection and the password are applied at once on RDS, so they pass.)
+const DEFERRED_PARAMS: [&str; 5] = [
+    "DBInstanceClass",
+    "AllocatedStorage",
+    "MultiAZ",
+    "EngineVersion",
+    "BackupRetentionPeriod",
+];
 
 /// Moto's account when a request carries no `x-moto-account-id`.
 pub const MOTO_DEFAULT_ACCOUNT: &str = "123456789012";
@@ -50,6 +65,17 @@ struct State {
     rules: Mutex<Rules>,
     /// (moto account, subnet id) → availability zone. A subnet never changes zone.
     subnet_zones: Mutex<HashMap<(String, String), String>>,
+    /// (moto account, DB instance identifier) → changes held for its maintenance window.
+    deferred: Mutex<HashMap<(String, String), Deferred>>,
+}
+
+/// Changes RDS would keep pending for a DB instance's maintenance window.
+struct Deferred {
+    /// `ModifyDBInstance` form parameters, the newest value of each.
+    params: Vec<(String, String)>,
+    /// The request's headers, replayed when the window runs: moto reads the account from
+    /// them and the region from the signature's scope.
+    headers: HeaderMap,
 }
 
 #[derive(Default)]
@@ -93,6 +119,7 @@ impl FaultProxy {
             client,
             rules: Mutex::new(Rules::default()),
             subnet_zones: Mutex::new(HashMap::new()),
+            deferred: Mutex::new(HashMap::new()),
         });
         let stop = CancellationToken::new();
         tokio::spawn(accept(listener, state.clone(), stop.clone()));
@@ -128,6 +155,12 @@ impl FaultProxy {
     /// The live rules, oldest first (the order they are tried in).
     pub fn rules(&self) -> Vec<RuleView> {
         self.state.rules().live.clone()
+    }
+
+    /// Runs the maintenance window: applies every change held by [`Effect::MaintenanceWindow`].
+    /// Returns how many DB instances were modified.
+    pub async fn run_maintenance_window(&self) -> usize {
+        self.state.run_maintenance_window().await
     }
 }
 
@@ -178,6 +211,8 @@ async fn accept(listener: TcpListener, state: Arc<State>, stop: CancellationToke
 /// What a request asks for, as far as rules care.
 struct Call {
     action: Option<String>,
+    /// The query protocol's parameters, from the query string and the form body.
+    params: Vec<(String, String)>,
     account: String,
     /// Zones the request names directly.
     zones: Vec<String>,
@@ -229,8 +264,39 @@ impl Call {
             zones,
             subnets,
             service,
+            params,
         }
     }
+
+    fn value(&self, key: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn is(&self, action: &str) -> bool {
+        self.action.as_deref() == Some(action)
+    }
+
+    /// The key of the DB instance a `ModifyDBInstance` names.
+    fn db_instance(&self) -> Option<(String, String)> {
+        self.value("DBInstanceIdentifier")
+            .map(|id| (self.account.clone(), id.to_string()))
+    }
+
+    fn applies_immediately(&self) -> bool {
+        self.value("ApplyImmediately")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    }
+}
+
+fn form(params: &[(String, String)]) -> Bytes {
+    Bytes::from(
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params)
+            .finish(),
+    )
 }
 
 impl State {
@@ -264,13 +330,56 @@ impl State {
         if parts.uri.path().starts_with(CONTROL_PATH) {
             return Ok(self.control(&parts.method, parts.uri.path(), &body));
         }
+        if parts.uri.path() == WINDOW_PATH {
+            if parts.method != Method::POST {
+                return Ok(plain(StatusCode::METHOD_NOT_ALLOWED, "use POST"));
+            }
+            let applied = self.run_maintenance_window().await;
+            return Ok(json(
+                StatusCode::OK,
+                &serde_json::json!({ "applied": applied }),
+            ));
+        }
         let call = Call::parse(&parts.uri, &parts.headers, &body);
+        let mut body = body;
+        if call.is("ModifyDBInstance") && call.applies_immediately() {
+            // A change applied immediately takes what was pending with it, as on RDS.
+            if let Some(held) = call
+                .db_instance()
+                .and_then(|key| self.deferred().remove(&key))
+            {
+                let mut params: Vec<(String, String)> = held
+                    .params
+                    .into_iter()
+                    .filter(|(k, _)| call.value(k).is_none())
+                    .collect();
+                params.extend(call.params.iter().cloned());
+                body = form(&params);
+            }
+        }
         let fired = match &call.action {
             Some(action) => self.fire(action, &call, &parts.headers).await,
             None => None,
         };
+        let reply = self.apply(fired, &call, &parts, body).await;
+        match reply {
+            Ok(answer) if call.is("DescribeDBInstances") || call.is("ModifyDBInstance") => {
+                Ok(self.show_pending(&call.account, answer).await)
+            }
+            other => other,
+        }
+    }
+
+    /// What the fired rule (if any) does to the call.
+    async fn apply(
+        &self,
+        fired: Option<(RuleId, Effect)>,
+        call: &Call,
+        parts: &http::request::Parts,
+        body: Bytes,
+    ) -> Reply {
         match fired {
-            None => Ok(self.forward(&parts, body).await),
+            None => Ok(self.forward(parts, body).await),
             Some((
                 id,
                 Effect::Error {
@@ -283,21 +392,120 @@ impl State {
                 Ok(aws_error(&call.service, &code, &message, status))
             }
             Some((id, Effect::DropReply)) => {
-                let answer = self.forward(&parts, body).await;
+                let answer = self.forward(parts, body).await;
                 tracing::info!(rule = %id, action = ?call.action, status = %answer.status(), "fault proxy: dropped the reply");
                 Err(ReplyDropped)
             }
             Some((id, Effect::Latency { millis })) => {
                 tracing::info!(rule = %id, action = ?call.action, millis, "fault proxy: delaying");
                 tokio::time::sleep(Duration::from_millis(millis)).await;
-                Ok(self.forward(&parts, body).await)
+                Ok(self.forward(parts, body).await)
             }
             Some((id, Effect::HoldRdsStatus { status })) => {
-                let answer = self.forward(&parts, body).await;
+                let answer = self.forward(parts, body).await;
                 tracing::info!(rule = %id, action = ?call.action, %status, "fault proxy: holding the RDS status");
                 Ok(hold_rds_status(answer, &status).await)
             }
+            Some((id, Effect::MaintenanceWindow)) => {
+                let key = call.db_instance().filter(|_| call.is("ModifyDBInstance"));
+                let Some(key) = key.filter(|_| !call.applies_immediately()) else {
+                    return Ok(self.forward(parts, body).await);
+                };
+                let (held, now): (Vec<_>, Vec<_>) = call
+                    .params
+                    .iter()
+                    .cloned()
+                    .partition(|(k, _)| DEFERRED_PARAMS.contains(&k.as_str()));
+                tracing::info!(rule = %id, instance = %key.1, held = held.len(), "fault proxy: holding changes for the maintenance window");
+                if !held.is_empty() {
+                    let mut deferred = self.deferred();
+                    let entry = deferred.entry(key).or_insert_with(|| Deferred {
+                        params: Vec::new(),
+                        headers: parts.headers.clone(),
+                    });
+                    entry
+                        .params
+                        .retain(|(k, _)| !held.iter().any(|(h, _)| h == k));
+                    entry.params.extend(held);
+                }
+                Ok(self.forward(parts, form(&now)).await)
+            }
         }
+    }
+
+    fn deferred(&self) -> MutexGuard<'_, HashMap<(String, String), Deferred>> {
+        self.deferred.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds `PendingModifiedValues` to each DB instance of the account that has held changes.
+    async fn show_pending(
+        &self,
+        account: &str,
+        answer: Response<Full<Bytes>>,
+    ) -> Response<Full<Bytes>> {
+        let pending: Vec<(String, String)> = self
+            .deferred()
+            .iter()
+            .filter(|((a, _), _)| a == account)
+            .map(|((_, id), held)| {
+                let values: String = held
+                    .params
+                    .iter()
+                    .map(|(k, v)| format!("<{k}>{}</{k}>", xml_escape(v)))
+                    .collect();
+                (
+                    id.clone(),
+                    format!("<PendingModifiedValues>{values}</PendingModifiedValues>"),
+                )
+            })
+            .collect();
+        if pending.is_empty() {
+            return answer;
+        }
+        let (parts, body) = answer.into_parts();
+        let Ok(collected) = body.collect().await;
+        let mut text = String::from_utf8_lossy(&collected.to_bytes()).into_owned();
+        for (id, values) in pending {
+            let anchor = format!(
+                "<DBInstanceIdentifier>{}</DBInstanceIdentifier>",
+                xml_escape(&id)
+            );
+            text = text.replace(&anchor, &format!("{anchor}{values}"));
+        }
+        Response::from_parts(parts, Full::new(Bytes::from(text)))
+    }
+
+    async fn run_maintenance_window(&self) -> usize {
+        let held: Vec<((String, String), Deferred)> = self.deferred().drain().collect();
+        let mut applied = 0;
+        for ((_, id), held) in held {
+            let mut params = vec![
+                ("Action".to_string(), "ModifyDBInstance".to_string()),
+                ("Version".to_string(), "2014-10-31".to_string()),
+                ("DBInstanceIdentifier".to_string(), id.clone()),
+                ("ApplyImmediately".to_string(), "true".to_string()),
+            ];
+            params.extend(held.params);
+            let mut request = self
+                .client
+                .post(format!("{}/", self.upstream))
+                .body(form(&params));
+            for (name, value) in &held.headers {
+                if !hop_by_hop(name) && name != header::HOST && name != header::CONTENT_LENGTH {
+                    request = request.header(name, value);
+                }
+            }
+            match request.send().await {
+                Ok(answer) if answer.status().is_success() => applied += 1,
+                Ok(answer) => {
+                    tracing::warn!(instance = %id, status = %answer.status(), "fault proxy: the maintenance window's change was refused")
+                }
+                Err(error) => {
+                    tracing::warn!(instance = %id, %error, "fault proxy: the maintenance window's change failed")
+                }
+            }
+        }
+        applied
     }
 
     /// The first live rule matching the call, counted as fired (and expired when used up).

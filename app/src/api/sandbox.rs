@@ -80,8 +80,8 @@ fn number<T: std::str::FromStr>(field: &str, raw: &str, what: &str) -> Result<Op
         .map_err(|_| AppError::invalid(field, format!("Enter {what}.")))
 }
 
-/// Adds a fault rule from the portal's form: `effect` is `error`, `drop_reply`, `latency` or
-/// `hold_rds_status`, and picks which of the other fields count.
+/// Adds a fault rule from the portal's form: `effect` is `error`, `drop_reply`, `latency`,
+/// `hold_rds_status` or `maintenance_window`, and picks which of the other fields count.
 #[server(prefix = "/rpc", endpoint = "add_fault_rule", output = super::codec::StrJson)]
 #[allow(clippy::too_many_arguments)]
 pub async fn add_fault_rule(
@@ -117,6 +117,7 @@ pub async fn add_fault_rule(
                 "hold_rds_status" => Effect::HoldRdsStatus {
                     status: rds_status.trim().to_string(),
                 },
+                "maintenance_window" => Effect::MaintenanceWindow,
                 _ => return Err(AppError::invalid("effect", "Choose what the rule does.")),
             };
             let rule = Rule {

@@ -191,7 +191,7 @@ fn SandboxFaults(
     view! {
         <section class="panel" aria-label=format!("Faults for {}", account.name)>
             <h2>{format!("Sandbox faults: {}", account.name)}</h2>
-            <p class="muted">"The fault proxy in front of the sandbox applies these rules to this account's calls: answer an operation with an AWS error (optionally in one zone), lose its reply after it took effect, slow it down, or hold a database's status. A rule with a count expires after firing that many times."</p>
+            <p class="muted">"The fault proxy in front of the sandbox applies these rules to this account's calls: answer an operation with an AWS error (optionally in one zone), lose its reply after it took effect, slow it down, hold a database's status, or keep database changes pending for the maintenance window. A rule with a count expires after firing that many times."</p>
             <FormError error=form_error(remove.value())/>
             {if rules.is_empty() {
                 view! { <p class="muted">"No faults: calls reach the sandbox untouched."</p> }.into_any()
@@ -233,6 +233,7 @@ fn SandboxFaults(
                             <option value="drop_reply">"Perform it, drop the reply"</option>
                             <option value="latency">"Add latency"</option>
                             <option value="hold_rds_status">"Hold the RDS status"</option>
+                            <option value="maintenance_window">"Hold RDS changes for the maintenance window (ModifyDBInstance)"</option>
                         </select>
                     </div>
                     <Field label="Zone (optional)" name="zone" form="fault" hint="Only calls naming this zone, or a subnet in it" error=field_error(v, "zone")/>

@@ -364,6 +364,9 @@ fn DatabaseDetail(
                 <ul>{d.pending_changes.iter().map(|c| view! {
                     <li>{format!("{}: {} → {}", c.field.replace('_', " "), c.old.clone().unwrap_or_else(|| "—".into()), c.new.clone().unwrap_or_default())}</li>
                 }).collect_view()}</ul>
+                {(can(Action::ManageResources) && d.deletion_requested_at.is_none()).then(|| view! {
+                    <ApplyPendingNow database_id=d.database_id change/>
+                })}
             </div>
         })}
         <section class="panel">
@@ -435,6 +438,39 @@ fn DatabaseCredentials(database: DatabaseView) -> impl IntoView {
                 }>"Rotate password"</button>
             })}
         </section>
+    }
+    .into_any()
+}
+
+/// "Apply now" for changes waiting for the maintenance window: a change of nothing but `apply`,
+/// reviewed like any other (the plan names what is applied and warns of a restart).
+#[component]
+fn ApplyPendingNow(database_id: Uuid, change: ServerAction<UpdateDatabase>) -> impl IntoView {
+    let review = ServerAction::<UpdateDatabase>::new();
+    let patch = || DatabasePatch {
+        apply: Some(ApplyAt::Now),
+        ..Default::default()
+    };
+    let review_error = error_of!(review);
+    let apply_error = error_of!(change);
+    view! {
+        <FormError error=review_error/>
+        <button class="button secondary" disabled=move || review.pending().get() on:click=move |_| {
+            review.dispatch(UpdateDatabase { database_id, patch: patch(), dry_run: true, fingerprint: None });
+        }>"Review applying them now"</button>
+        {move || match review.value().get() {
+            Some(Ok(planned)) => {
+                let fingerprint = planned.plan.fingerprint.clone();
+                Some(view! {
+                    <PlanView plan=planned.plan/>
+                    <FormError error=apply_error/>
+                    <button class="button" disabled=move || change.pending().get() on:click=move |_| {
+                        change.dispatch(UpdateDatabase { database_id, patch: patch(), dry_run: false, fingerprint: Some(fingerprint.clone()) });
+                    }>"Apply now"</button>
+                })
+            }
+            _ => None,
+        }}
     }
     .into_any()
 }

@@ -14,7 +14,8 @@ use app::backend::resources::{databases, zones, WriteOptions};
 use app::backend::secrets;
 use app::error::AppError;
 use app::model::resources::{
-    DatabaseDeletion, DatabasePatch, DatabaseView, NewDatabase, NewZone, ResourceStatus,
+    ApplyAt, ConditionStatus, DatabaseDeletion, DatabasePatch, DatabaseView, NewDatabase, NewZone,
+    ResourceStatus,
 };
 use app::model::Role;
 use secrecy::{ExposeSecret, SecretString};
@@ -805,6 +806,172 @@ async fn a_status_held_at_creating_keeps_progress_coming_until_it_is_available()
     proxy.remove_rule(hold);
     let ready = env.wait_ready(db.database_id, 1).await;
     assert_eq!(ready.provider_status.as_deref(), Some("available"));
+    worker.shutdown().await;
+}
+
+/// A change for the next maintenance window stays pending (the fault proxy keeps it as RDS
+/// would; moto applies every change at once), shown on the database and in its condition; an
+/// "apply now" of nothing else applies it; a second held change is applied by the window itself.
+#[tokio::test]
+async fn a_change_for_the_next_window_stays_pending_until_applied_now_or_by_the_window() {
+    use server::fault_proxy::{FaultProxy, Rule};
+    let proxy = FaultProxy::start(&moto_url()).await.unwrap();
+    let env = env_with("dbwindow", Some(proxy.url()))
+        .await
+        .with_zones(&["us-east-1a", "us-east-1b"])
+        .await;
+    let policy =
+        app::backend::cloud::endpoints::EndpointPolicy::new(&[proxy.url(), moto_url()], None)
+            .unwrap();
+    let worker = worker_for(&env, policy);
+    env.wait_zones_ready().await;
+    let db = env.create(env.new_database("window")).await;
+    let db = env.wait_ready(db.database_id, 1).await;
+    proxy.add_rule(Rule::maintenance_window());
+    let class_in_moto = || async {
+        let instances = env.instances().await;
+        instances[0]
+            .db_instance_class()
+            .unwrap_or_default()
+            .to_string()
+    };
+
+    // For the next window: Ready, with the change pending, and the instance unchanged.
+    let changed = env
+        .patch(
+            db.database_id,
+            DatabasePatch {
+                instance_class: Some("db.t3.small".into()),
+                apply: Some(ApplyAt::NextWindow),
+                ..Default::default()
+            },
+        )
+        .await;
+    let pending = env.wait_ready(db.database_id, changed.generation).await;
+    assert_eq!(
+        pending
+            .pending_changes
+            .iter()
+            .map(|c| (c.field.as_str(), c.new.as_deref()))
+            .collect::<Vec<_>>(),
+        vec![("instance_class", Some("db.t3.small"))]
+    );
+    let condition = pending
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "PendingChanges")
+        .expect("a PendingChanges condition");
+    assert_eq!(condition.status, ConditionStatus::True);
+    assert!(
+        condition.message.contains("instance_class → db.t3.small"),
+        "{}",
+        condition.message
+    );
+    assert_eq!(
+        class_in_moto().await,
+        "db.t3.micro",
+        "held until the window"
+    );
+    // Resyncs do not ask again or apply it: still pending a few resyncs later.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(class_in_moto().await, "db.t3.micro");
+    assert_eq!(
+        env.database(db.database_id)
+            .await
+            .unwrap()
+            .pending_changes
+            .len(),
+        1
+    );
+
+    // "Apply now": a change of nothing but `apply`, planned as applying the pending change.
+    let plan = databases::update(
+        &env.app.db,
+        &env.member,
+        env.tenant_id,
+        db.database_id,
+        DatabasePatch {
+            apply: Some(ApplyAt::Now),
+            ..Default::default()
+        },
+        WriteOptions {
+            dry_run: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .plan;
+    assert!(
+        plan.provider_changes
+            .iter()
+            .any(|c| c.detail.contains("instance_class → db.t3.small")
+                && c.detail.contains("applied now")),
+        "{:?}",
+        plan.provider_changes
+    );
+    assert!(plan.warnings.iter().any(|w| w.contains("restarts")));
+    let now = env
+        .patch(
+            db.database_id,
+            DatabasePatch {
+                apply: Some(ApplyAt::Now),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(
+        now.generation > changed.generation,
+        "apply now is a new generation"
+    );
+    wait_until(
+        "the class to be applied",
+        Duration::from_secs(60),
+        || async { class_in_moto().await == "db.t3.small" },
+    )
+    .await;
+    let applied = env.wait_ready(db.database_id, now.generation).await;
+    assert!(applied.pending_changes.is_empty());
+    assert_eq!(applied.instance_class, "db.t3.small");
+
+    // Held again, then the maintenance window comes: applied without asking, and the
+    // condition clears at the next resync.
+    env.patch(
+        db.database_id,
+        DatabasePatch {
+            backup_retention_days: Some(14),
+            apply: Some(ApplyAt::NextWindow),
+            ..Default::default()
+        },
+    )
+    .await;
+    wait_until(
+        "the retention to be pending",
+        Duration::from_secs(60),
+        || async {
+            env.database(db.database_id).await.is_ok_and(|d| {
+                d.pending_changes
+                    .iter()
+                    .any(|c| c.field == "backup_retention_days")
+            })
+        },
+    )
+    .await;
+    assert_eq!(proxy.run_maintenance_window().await, 1);
+    wait_until(
+        "the pending change to clear",
+        Duration::from_secs(60),
+        || async {
+            env.database(db.database_id).await.is_ok_and(|d| {
+                d.pending_changes.is_empty()
+                    && d.conditions
+                        .iter()
+                        .any(|c| c.type_ == "PendingChanges" && c.status == ConditionStatus::False)
+            })
+        },
+    )
+    .await;
+    assert_eq!(env.instances().await[0].backup_retention_period(), Some(14));
     worker.shutdown().await;
 }
 

@@ -170,6 +170,12 @@ pub fn check_rule(rule: &Rule) -> Result<(), AppError> {
                 "An RDS status is a word such as creating or modifying.",
             ));
         }
+        Effect::MaintenanceWindow if rule.action != "ModifyDBInstance" => {
+            errors.push((
+                "action",
+                "Holding changes for the maintenance window applies to ModifyDBInstance.",
+            ));
+        }
         _ => {}
     }
     if errors.is_empty() {

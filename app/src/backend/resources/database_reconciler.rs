@@ -750,14 +750,17 @@ impl Run<'_> {
     }
 }
 
-/// What must change at the provider for the instance to match the spec. Values the provider
-/// already holds as pending are not asked for again; storage autoscaled above the spec stays.
+/// What must change at the provider for the instance to match the spec. For the next window,
+/// values the provider already holds as pending are not asked for again; applied now, they
+/// are (with `ApplyImmediately`, which on RDS applies what was pending too). Storage
+/// autoscaled above the spec stays.
 fn modification(spec: &DatabaseSpec, observed: &ObservedDb) -> DbModification {
     let pending = |field: &str, value: &str| {
-        observed
-            .pending
-            .iter()
-            .any(|(f, v)| f == field && v.eq_ignore_ascii_case(value))
+        spec.apply == ApplyAt::NextWindow
+            && observed
+                .pending
+                .iter()
+                .any(|(f, v)| f == field && v.eq_ignore_ascii_case(value))
     };
     let mut change = DbModification {
         apply_immediately: spec.apply == ApplyAt::Now,
@@ -865,4 +868,72 @@ fn outputs(
         "pending": pending,
         "apply": spec.apply,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(class: &str, apply: ApplyAt) -> DatabaseSpec {
+        DatabaseSpec {
+            engine: "postgres".into(),
+            engine_version: "17".into(),
+            instance_class: class.into(),
+            storage_gb: 20,
+            max_storage_gb: None,
+            zone_id: Uuid::nil(),
+            standby_zone_id: None,
+            subnet_zone_ids: Vec::new(),
+            backup_retention_days: 7,
+            backup_window: "03:00-03:30".into(),
+            maintenance_window: "sun:04:00-sun:04:30".into(),
+            deletion_protection: true,
+            apply,
+        }
+    }
+
+    fn observed(class: &str, pending: &[(&str, &str)]) -> ObservedDb {
+        ObservedDb {
+            identifier: "stratus-x".into(),
+            status: "available".into(),
+            instance_class: class.into(),
+            storage_gb: 20,
+            max_storage_gb: None,
+            multi_az: false,
+            availability_zone: None,
+            secondary_availability_zone: None,
+            backup_retention_days: 7,
+            backup_window: Some("03:00-03:30".into()),
+            maintenance_window: Some("sun:04:00-sun:04:30".into()),
+            deletion_protection: true,
+            endpoint_host: None,
+            endpoint_port: None,
+            subnet_group: None,
+            pending: pending
+                .iter()
+                .map(|(f, v)| (f.to_string(), v.to_string()))
+                .collect(),
+            tags: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_change_for_the_window_is_not_asked_again_while_pending() {
+        let held = observed("db.t3.micro", &[("instance_class", "db.t3.small")]);
+        assert!(modification(&spec("db.t3.small", ApplyAt::NextWindow), &held).is_empty());
+        let fresh = modification(
+            &spec("db.t3.small", ApplyAt::NextWindow),
+            &observed("db.t3.micro", &[]),
+        );
+        assert_eq!(fresh.instance_class.as_deref(), Some("db.t3.small"));
+        assert!(!fresh.apply_immediately);
+    }
+
+    #[test]
+    fn applied_now_a_pending_change_is_asked_again_immediately() {
+        let held = observed("db.t3.micro", &[("instance_class", "db.t3.small")]);
+        let change = modification(&spec("db.t3.small", ApplyAt::Now), &held);
+        assert_eq!(change.instance_class.as_deref(), Some("db.t3.small"));
+        assert!(change.apply_immediately);
+    }
 }

@@ -904,7 +904,29 @@ pub async fn update(
             after.maintenance_window
         ),
     };
+    // Applied now, a change also applies what waits for the maintenance window (as on RDS): so
+    // does a change of nothing but `apply`, the page's "Apply now".
+    let pending = if after.apply == ApplyAt::Now {
+        current.pending_changes.clone()
+    } else {
+        Vec::new()
+    };
     let mut provider_changes = Vec::new();
+    if !pending.is_empty() {
+        provider_changes.push(ProviderChange {
+            action: ChangeAction::Update,
+            object: "DB instance".into(),
+            detail: format!(
+                "{} (pending for the maintenance window: {}), applied now",
+                current.db_instance_id,
+                pending
+                    .iter()
+                    .map(|c| format!("{} → {}", c.field, c.new.as_deref().unwrap_or("-")))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        });
+    }
     if !diff.is_empty() {
         let described: Vec<String> = diff
             .iter()
@@ -928,7 +950,9 @@ pub async fn update(
         });
     }
     let mut warnings = Vec::new();
-    if before.instance_class != after.instance_class && after.apply == ApplyAt::Now {
+    let class_now = before.instance_class != after.instance_class
+        || pending.iter().any(|c| c.field == "instance_class");
+    if class_now && after.apply == ApplyAt::Now {
         warnings.push(
             "Changing the class now restarts the database (a minute or two without connections; less with a standby)."
                 .into(),
@@ -964,7 +988,7 @@ pub async fn update(
         return Ok(planned(plan));
     }
     options.check(&plan)?;
-    if diff.is_empty() {
+    if diff.is_empty() && pending.is_empty() {
         // Nothing to change: no new generation, no job.
         return Ok(DatabaseChange {
             plan,
