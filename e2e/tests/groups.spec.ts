@@ -3,29 +3,7 @@
 // scaled through Review, and deleted with its name typed to confirm. No reload on the way.
 // The zones are deleted at the end: the zone test expects a region without a network.
 import { Page } from '@playwright/test';
-import { adminPassword, expect, overflows, shot, signInAdmin, test } from './support';
-
-/** A Ready zone of the sandbox account in `az`, created through its Review step unless the
- *  tenant has it already (a second run against the same server). */
-async function ensureZone(page: Page, name: string, az: string) {
-  await page.goto('/zones');
-  const link = page.getByRole('link', { name, exact: true });
-  if (await link.count()) {
-    await link.click();
-  } else {
-    await page.getByRole('link', { name: 'Create zone' }).click();
-    await expect(page.getByRole('heading', { name: 'Create zone' })).toBeVisible();
-    await page.getByLabel('Cloud account').selectOption({ label: 'Sandbox (emulated AWS) (us-east-1)' });
-    await page.getByLabel('Name').fill(name);
-    const field = page.getByLabel('Availability zone');
-    if ((await field.evaluate((e) => e.tagName)) === 'SELECT') await field.selectOption(az);
-    else await field.fill(az);
-    await page.getByRole('button', { name: 'Review' }).click();
-    await page.getByRole('button', { name: 'Create zone' }).click();
-  }
-  await expect(page).toHaveURL(/\/zones\/[0-9a-f-]{36}$/);
-  await expect(page.locator('.page-header [data-status]')).toHaveText('ready', { timeout: 30_000 });
-}
+import { adminPassword, deleteZone, ensureZone, expect, overflows, shot, signInAdmin, test } from './support';
 
 /** Screenshots at the desktop width and a phone's, when E2E_SCREENSHOTS is set. */
 async function shots(page: Page, name: string) {
@@ -155,15 +133,3 @@ test('an instance group is created through Review, fills live, is scaled through
   // so the zone test that runs later finds the region as a new tenant would.
   for (const zone of ['grp-b', 'grp-c']) await deleteZone(page, zone);
 });
-
-async function deleteZone(page: Page, name: string) {
-  await page.goto('/zones');
-  await page.getByRole('link', { name, exact: true }).click();
-  await expect(page.getByRole('heading', { level: 1, name })).toBeVisible();
-  await page.getByRole('button', { name: 'Review deletion' }).click();
-  await page.getByLabel("Type the zone's name to confirm").fill(name);
-  await page.getByRole('button', { name: `Delete zone ${name}` }).click();
-  await expect(page.getByText(/^Not found$/).or(page.locator('.page-header [data-status="deleting"]'))).toBeVisible();
-  await page.getByRole('link', { name: 'Zones', exact: true }).first().click();
-  await expect(page.getByRole('link', { name, exact: true })).toHaveCount(0, { timeout: 30_000 });
-}

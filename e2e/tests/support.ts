@@ -198,3 +198,38 @@ export async function overflows(page: Page): Promise<string[]> {
     return found;
   });
 }
+
+/** A Ready zone of the sandbox account in `az`, created through its Review step unless the
+ *  tenant has it already (a second run against the same server). */
+export async function ensureZone(page: Page, name: string, az: string) {
+  await page.goto('/zones');
+  const link = page.getByRole('link', { name, exact: true });
+  if (await link.count()) {
+    await link.click();
+  } else {
+    await page.getByRole('link', { name: 'Create zone' }).click();
+    await expect(page.getByRole('heading', { name: 'Create zone' })).toBeVisible();
+    await page.getByLabel('Cloud account').selectOption({ label: 'Sandbox (emulated AWS) (us-east-1)' });
+    await page.getByLabel('Name').fill(name);
+    const field = page.getByLabel('Availability zone');
+    if ((await field.evaluate((e) => e.tagName)) === 'SELECT') await field.selectOption(az);
+    else await field.fill(az);
+    await page.getByRole('button', { name: 'Review' }).click();
+    await page.getByRole('button', { name: 'Create zone' }).click();
+  }
+  await expect(page).toHaveURL(/\/zones\/[0-9a-f-]{36}$/);
+  await expect(page.locator('.page-header [data-status]')).toHaveText('ready', { timeout: 30_000 });
+}
+
+/** Deletes a zone through its Review step and waits until the list no longer has it. */
+export async function deleteZone(page: Page, name: string) {
+  await page.goto('/zones');
+  await page.getByRole('link', { name, exact: true }).click();
+  await expect(page.getByRole('heading', { level: 1, name })).toBeVisible();
+  await page.getByRole('button', { name: 'Review deletion' }).click();
+  await page.getByLabel("Type the zone's name to confirm").fill(name);
+  await page.getByRole('button', { name: `Delete zone ${name}` }).click();
+  await expect(page.getByText(/^Not found$/).or(page.locator('.page-header [data-status="deleting"]'))).toBeVisible();
+  await page.getByRole('link', { name: 'Zones', exact: true }).first().click();
+  await expect(page.getByRole('link', { name, exact: true })).toHaveCount(0, { timeout: 30_000 });
+}
