@@ -3,7 +3,7 @@
 // stays pending on the page (the sandbox's fault proxy keeps it, as RDS would) until "apply now"
 // applies it; then the database is deleted with its name typed, and the zones go too.
 import { Page } from '@playwright/test';
-import { adminPassword, deleteZone, ensureZone, expect, overflows, signInAdmin, test } from './support';
+import { adminPassword, deleteZone, ensureZone, expect, overflows, shot, signInAdmin, test } from './support';
 
 /** Adds or removes the sandbox account's "hold changes for the maintenance window" fault. */
 async function maintenanceWindowFault(page: Page, on: boolean) {
@@ -45,8 +45,8 @@ test('a database is created through Review, a change waits for the window until 
 
   await page.getByLabel('Name').fill(name);
   await page.getByLabel('Storage (GiB)').fill('20');
-  await page.getByLabel('Zone').selectOption({ label: /^db-b \(us-east-1b/ });
-  await page.getByLabel('Availability').selectOption({ label: /^Standby in db-c/ });
+  await page.getByLabel('Zone').selectOption({ label: 'db-b (us-east-1b, Sandbox (emulated AWS))' });
+  await page.getByLabel('Availability').selectOption({ label: 'Standby in db-c (us-east-1c)' });
   await page.getByLabel('Deletion protection').uncheck();
   await page.getByRole('button', { name: 'Review' }).click();
 
@@ -74,12 +74,16 @@ test('a database is created through Review, a change waits for the window until 
   await page.getByRole('button', { name: 'Apply change' }).click();
   const pending = page.getByRole('note').filter({ hasText: 'Pending until the maintenance window' });
   await expect(pending).toContainText('instance class: db.t3.micro → db.t3.small', { timeout: 60_000 });
-  await expect(page.locator('dl.facts')).toContainText('db.t3.micro, 20 GiB');
+  await expect(page.locator('dl.facts')).toContainText('db.t3.micro (→ db.t3.small at the maintenance window), 20 GiB');
 
   // Apply now: reviewed (it restarts the database), then applied; the pending note goes.
   await pending.getByRole('button', { name: 'Review applying them now' }).click();
   await expect(pending.getByText(/pending for the maintenance window: instance_class → db.t3.small/)).toBeVisible();
   await expect(pending.getByText(/restarts the database/)).toBeVisible();
+  await shot(page, 'database-pending-1280');
+  await page.setViewportSize({ width: 400, height: 900 });
+  await shot(page, 'database-pending-400');
+  await page.setViewportSize({ width: 1280, height: 900 });
   await pending.getByRole('button', { name: 'Apply now' }).click();
   await expect(pending).toHaveCount(0, { timeout: 60_000 });
   await expect(page.locator('dl.facts')).toContainText('db.t3.small, 20 GiB', { timeout: 60_000 });

@@ -19,19 +19,22 @@ pub fn PlanView(plan: Plan) -> impl IntoView {
                     <ul>{plan.warnings.iter().map(|w| view! { <li>{w.clone()}</li> }).collect_view()}</ul>
                 </div>
             })}
-            <h3>"Changes"</h3>
-            <table class="table compact">
-                <thead><tr><th scope="col">"Field"</th><th scope="col">"Now"</th><th scope="col">"After"</th></tr></thead>
-                <tbody>
-                    {plan.diff.iter().map(|d| view! {
-                        <tr>
-                            <th scope="row">{d.field.replace('_', " ")}</th>
-                            <td>{d.old.clone().unwrap_or_else(|| "—".into())}</td>
-                            <td>{d.new.clone().unwrap_or_else(|| "—".into())}</td>
-                        </tr>
-                    }).collect_view()}
-                </tbody>
-            </table>
+            // A change of nothing but how it is applied (a database's "apply now") has no fields.
+            {(!plan.diff.is_empty()).then(|| view! {
+                <h3>"Changes"</h3>
+                <table class="table compact">
+                    <thead><tr><th scope="col">"Field"</th><th scope="col">"Now"</th><th scope="col">"After"</th></tr></thead>
+                    <tbody>
+                        {plan.diff.iter().map(|d| view! {
+                            <tr>
+                                <th scope="row">{d.field.replace('_', " ")}</th>
+                                <td>{d.old.clone().unwrap_or_else(|| "—".into())}</td>
+                                <td>{d.new.clone().unwrap_or_else(|| "—".into())}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            })}
             <h3>"At the cloud provider"</h3>
             <ul class="provider-changes">
                 {plan.provider_changes.iter().map(|c| {

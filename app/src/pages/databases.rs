@@ -374,7 +374,7 @@ fn DatabaseDetail(
                 <dt>"Endpoint"</dt><dd>{endpoint}</dd>
                 <dt>"Provider status"</dt><dd>{d.provider_status.clone().unwrap_or_else(|| "—".into())}</dd>
                 <dt>"DB instance"</dt><dd><code class="id">{d.db_instance_id.clone()}</code></dd>
-                <dt>"Class and storage"</dt><dd>{format!("{}, {} GiB{}", d.instance_class, d.storage_gb, d.max_storage_gb.map(|m| format!(" (autoscaling up to {m} GiB)")).unwrap_or_default())}</dd>
+                <dt>"Class and storage"</dt><dd>{class_and_storage(&d)}</dd>
                 <dt>"Availability"</dt><dd>{availability}</dd>
                 <dt>"Subnet group zones"</dt><dd>{d.subnet_zones.join(", ")}</dd>
                 <dt>"Backups"</dt><dd>{if d.backup_retention_days == 0 { "off (retention 0 days)".to_string() } else { format!("kept {} days, window {} UTC", d.backup_retention_days, d.backup_window) }}</dd>
@@ -411,6 +411,29 @@ fn DatabaseDetail(
         })}
     }
     .into_any()
+}
+
+/// The class and storage the database runs with: while a change waits for the maintenance
+/// window, what runs now, and what comes.
+fn class_and_storage(d: &DatabaseView) -> String {
+    let pending = |field: &str| {
+        d.pending_changes
+            .iter()
+            .find(|c| c.field == field)
+            .map(|c| (c.old.clone(), c.new.clone()))
+    };
+    let shown = |field: &str, spec: String| match pending(field) {
+        Some((Some(now), Some(next))) => format!("{now} (→ {next} at the maintenance window)"),
+        _ => spec,
+    };
+    format!(
+        "{}, {} GiB{}",
+        shown("instance_class", d.instance_class.clone()),
+        shown("storage_gb", d.storage_gb.to_string()),
+        d.max_storage_gb
+            .map(|m| format!(" (autoscaling up to {m} GiB)"))
+            .unwrap_or_default()
+    )
 }
 
 /// Where the password is: revealed from Secrets (admins, after confirming their password), and
