@@ -5,7 +5,7 @@
 //! CreateDBInstance, rotation, and REST. moto is shared by tests running at once, so
 //! assertions about the cloud filter by this test's tenant or resource.
 
-use crate::support::{endpoints, keyring, moto_url, wait_until, worker_process, TestApp};
+use crate::support::{endpoints, keyring, moto_url, wait_until, worker_process, TestApp, PASSWORD};
 use app::backend::cloud::accounts as cloud_accounts;
 use app::backend::cloud::providers::aws;
 use app::backend::identity::actor::Actor;
@@ -1318,6 +1318,25 @@ async fn a_database_admits_exactly_the_instance_groups_it_allows() {
         db.allowed_groups[0].security_group_id.as_ref(),
         Some(&web_sg)
     );
+
+    // The portal, rendered by the server: the database's page links web and offers both
+    // groups to its change form; web's page shows its security group.
+    let client = e.app.client();
+    client.sign_in("member@dbnet.test", PASSWORD).await;
+    let page = client.get(&format!("/databases/{}", db.database_id)).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Allowed to connect"), "{}", page.body);
+    assert!(page
+        .body
+        .contains(&format!("href=\"/instance-groups/{}\"", web.group_id)));
+    assert!(page.body.contains("db-change-groups-error"));
+    assert!(page.body.contains("batch"));
+    let page = client
+        .get(&format!("/instance-groups/{}", web.group_id))
+        .await;
+    assert!(page.body.contains(&web_sg));
+    let page = client.get("/databases/new").await;
+    assert!(page.body.contains("db-groups-error"), "{}", page.body);
 
     // Deleting web while orders allows it: 409 problem+json naming the database.
     let key = e.app.api_key(e.member_id, e.tenant_id, Role::Member).await;
