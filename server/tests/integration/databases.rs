@@ -1464,6 +1464,64 @@ async fn a_database_admits_exactly_the_instance_groups_it_allows() {
         vec![(batch_sg.clone(), 5432)]
     );
 
+    // A group whose security group is not made yet (a bare row: no reconcile makes one) is
+    // waited for by name, run after run; once it is dropped the database is Ready again.
+    let later: Uuid = sqlx::query_scalar(
+        "insert into resource (tenant_id, kind, name, cloud_account_id, spec)
+         values ($1, 'instance_group', 'later', $2, '{}') returning resource_id",
+    )
+    .bind(e.tenant_id)
+    .bind(web.cloud_account_id)
+    .fetch_one(&e.app.db)
+    .await
+    .unwrap();
+    let patch = |groups: Vec<Uuid>| {
+        databases::update(
+            &e.app.db,
+            &e.member,
+            e.tenant_id,
+            db.database_id,
+            DatabasePatch {
+                allowed_groups: Some(groups),
+                ..Default::default()
+            },
+            WriteOptions::default(),
+        )
+    };
+    patch(vec![batch.group_id, later]).await.unwrap();
+    let waiting = "waiting for instance group later to have its security group";
+    wait_until(
+        "the database to say what it waits for",
+        Duration::from_secs(30),
+        || async {
+            let events: i64 = sqlx::query_scalar(
+                "select count(*) from job_event e join job j using (job_id)
+                 where j.resource_id = $1 and e.kind = 'progress' and e.message = $2",
+            )
+            .bind(db.database_id)
+            .bind(waiting)
+            .fetch_one(&e.app.db)
+            .await
+            .unwrap();
+            let shown = databases::get(&e.app.db, &e.member, e.tenant_id, db.database_id)
+                .await
+                .is_ok_and(|d| {
+                    d.status != ResourceStatus::Ready
+                        && d.conditions
+                            .iter()
+                            .any(|c| c.type_ == "Progressing" && c.message == waiting)
+                });
+            events >= 2 && shown
+        },
+    )
+    .await;
+    let changed = patch(vec![batch.group_id]).await.unwrap().database.unwrap();
+    ready(&e, db.database_id, changed.generation).await;
+    assert_eq!(
+        ingress_of(&ec2, &db_sg).await,
+        vec![(batch_sg.clone(), 5432)]
+    );
+
     // web is free to go now: its instances, then its security group, are gone.
     groups::delete(
         &e.app.db,
