@@ -333,7 +333,7 @@ impl Bench {
             .map(|(i, z)| LaunchRequest {
                 availability_zone: z.availability_zone.clone(),
                 subnet_id: z.subnet_id.clone(),
-                security_group_id: z.security_group_id.clone(),
+                security_group_ids: z.security_group_id.iter().cloned().collect(),
                 image_id: template.image_id.clone(),
                 instance_type: template.instance_type.clone(),
                 user_data: template.user_data.clone(),

@@ -1,11 +1,16 @@
 //! Databases from the portal: list, read, plan-then-apply for create, change and delete, and
 //! rotating the master password.
+//!
+//! Create and change take their arguments as JSON (`input`): the allowed groups are a list that
+//! may be empty, which the default URL encoding cannot tell from "not given" (a change that
+//! unticks the last group would keep it).
 
 use super::*;
+use crate::model::groups::GroupView;
 use crate::model::resources::{DatabaseChange, DatabasePatch, DatabaseView, NewDatabase, ZoneView};
 
 #[cfg(feature = "ssr")]
-use crate::backend::resources::{databases, zones, WriteOptions};
+use crate::backend::resources::{databases, groups, zones, WriteOptions};
 
 #[cfg(feature = "ssr")]
 fn options(dry_run: bool, fingerprint: Option<String>) -> WriteOptions {
@@ -37,20 +42,23 @@ pub async fn get_database(database_id: Uuid) -> Result<DatabaseView, AppError> {
     )
 }
 
-/// The zones "Create database" offers.
+/// The zones "Create database" offers, and the instance groups it and "Change" offer as
+/// allowed to connect.
 #[server(prefix = "/rpc", endpoint = "database_choices", output = super::codec::StrJson)]
-pub async fn database_choices() -> Result<Vec<ZoneView>, AppError> {
+pub async fn database_choices() -> Result<(Vec<ZoneView>, Vec<GroupView>), AppError> {
     respond(
         async {
             let (db, actor, tenant_id) = in_tenant().await?;
-            zones::list(&db, &actor, tenant_id, None, 500).await
+            let zones = zones::list(&db, &actor, tenant_id, None, 500).await?;
+            let groups = groups::list(&db, &actor, tenant_id, None, 500).await?;
+            Ok((zones, groups))
         }
         .await,
     )
 }
 
 /// `dry_run: true` returns the plan (the Review step); applying may carry its fingerprint.
-#[server(prefix = "/rpc", endpoint = "create_database", output = super::codec::StrJson)]
+#[server(prefix = "/rpc", endpoint = "create_database", input = super::codec::StrJson, output = super::codec::StrJson)]
 pub async fn create_database(
     database: NewDatabase,
     dry_run: bool,
@@ -73,7 +81,7 @@ pub async fn create_database(
     )
 }
 
-#[server(prefix = "/rpc", endpoint = "update_database", output = super::codec::StrJson)]
+#[server(prefix = "/rpc", endpoint = "update_database", input = super::codec::StrJson, output = super::codec::StrJson)]
 pub async fn update_database(
     database_id: Uuid,
     patch: DatabasePatch,

@@ -343,6 +343,9 @@ pub struct GroupView {
     pub conditions: Vec<Condition>,
     /// Why the group is not converged yet, in the provider's words where it refused.
     pub waiting: Vec<String>,
+    /// The group's own security group, on every instance besides the zone's: what a
+    /// database's rule admits (none until the group's first reconcile made it).
+    pub security_group_id: Option<String>,
     pub last_error: Option<String>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub deletion_requested_at: Option<OffsetDateTime>,

@@ -318,6 +318,9 @@ pub struct DatabaseView {
     pub endpoint_host: Option<String>,
     pub endpoint_port: Option<i32>,
     pub security_group_id: Option<String>,
+    /// The instance groups allowed to connect: the database's security group admits each
+    /// group's security group on the engine's port.
+    pub allowed_groups: Vec<AllowedGroup>,
     /// Changes accepted but not applied yet (at the next maintenance window).
     pub pending_changes: Vec<FieldChange>,
     pub master_username: String,
@@ -332,6 +335,17 @@ pub struct DatabaseView {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+}
+
+/// An instance group a database admits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct AllowedGroup {
+    pub group_id: Uuid,
+    pub name: String,
+    /// The group's own security group, the source of the database's rule (none until the
+    /// group's first reconcile made it).
+    pub security_group_id: Option<String>,
 }
 
 /// What a new database asks for.
@@ -369,6 +383,10 @@ pub struct NewDatabase {
     /// On by default: a protected database cannot be deleted.
     #[serde(default)]
     pub deletion_protection: Option<bool>,
+    /// Instance groups allowed to connect (the tenant's, in the database's cloud account and
+    /// region): each gets an ingress rule on the engine's port (5432 or 3306).
+    #[serde(default)]
+    pub allowed_groups: Vec<Uuid>,
 }
 
 /// A change to a database; absent fields stay as they are.
@@ -396,6 +414,9 @@ pub struct DatabasePatch {
     pub maintenance_window: Option<String>,
     #[serde(default)]
     pub deletion_protection: Option<bool>,
+    /// The instance groups allowed to connect, in full: groups left out lose their rule.
+    #[serde(default)]
+    pub allowed_groups: Option<Vec<Uuid>>,
     /// Apply now (default) or at the next maintenance window.
     #[serde(default)]
     pub apply: Option<ApplyAt>,

@@ -1,6 +1,7 @@
 //! Databases: the list, Create database with its Review step, and a database's page that
-//! follows its reconcile live (progress, conditions, endpoint, pending changes), with resize,
-//! credentials (reveal from Secrets, rotate) and delete with a typed-name confirmation.
+//! follows its reconcile live (progress, conditions, endpoint, pending changes, the instance
+//! groups allowed to connect), with changes (size, backups, allowed groups), credentials
+//! (reveal from Secrets, rotate) and delete with a typed-name confirmation.
 
 use super::zones::ResourceStatusBadge;
 use super::PageHeader;
@@ -15,8 +16,9 @@ use crate::components::review::{ConfirmByName, PlanView, ReviewStep};
 use crate::components::status::{date_time, ErrorPanel, ProgressBar};
 use crate::error::AppError;
 use crate::live::use_live_events;
+use crate::model::groups::GroupView;
 use crate::model::resources::{
-    ApplyAt, ConditionStatus, DatabaseChange, DatabasePatch, DatabaseView, NewDatabase,
+    ApplyAt, ConditionStatus, DatabaseChange, DatabasePatch, DatabaseView, NewDatabase, ZoneView,
 };
 use crate::rbac::{allows, Action};
 use leptos::prelude::*;
@@ -39,6 +41,68 @@ const CLASSES: [&str; 5] = [
     "db.m5.large",
     "db.r5.large",
 ];
+
+/// The live instance groups in a cloud account and region, as (id, name): what a database
+/// there may allow to connect.
+fn groups_in(groups: &[GroupView], cloud_account_id: Uuid, region: &str) -> Vec<(Uuid, String)> {
+    groups
+        .iter()
+        .filter(|g| {
+            g.deletion_requested_at.is_none()
+                && g.cloud_account_id == cloud_account_id
+                && g.region == region
+        })
+        .map(|g| (g.group_id, g.name.clone()))
+        .collect()
+}
+
+/// The groups a database in `zone_id` may allow.
+fn groups_for_zone(zones: &[ZoneView], groups: &[GroupView], zone_id: &str) -> Vec<(Uuid, String)> {
+    zones
+        .iter()
+        .find(|z| z.zone_id.to_string() == zone_id)
+        .map(|z| groups_in(groups, z.cloud_account_id, &z.region))
+        .unwrap_or_default()
+}
+
+/// "Allowed to connect": a checkbox per offered group, bound to `allowed`.
+#[component]
+fn AllowedGroupsField(
+    offered: impl Fn() -> Vec<(Uuid, String)> + Send + Sync + 'static,
+    allowed: RwSignal<Vec<Uuid>>,
+    error: Signal<Option<String>>,
+    id: &'static str,
+) -> impl IntoView {
+    let error_id = format!("{id}-error");
+    let described = error_id.clone();
+    view! {
+        <fieldset class="field choice-list" class:invalid=move || error.try_get().flatten().is_some() aria-describedby=described>
+            <legend>"Allowed to connect"</legend>
+            {move || {
+                let offered = offered();
+                if offered.is_empty() {
+                    view! { <p class="hint">"No instance groups in this cloud account and region yet."</p> }.into_any()
+                } else {
+                    offered.into_iter().map(|(group_id, name)| view! {
+                        <label class="choice">
+                            <input type="checkbox" prop:checked=move || allowed.try_with(|a| a.contains(&group_id)).unwrap_or(false) on:change=move |ev| {
+                                let on = event_target_checked(&ev);
+                                allowed.try_update(|a| {
+                                    a.retain(|x| *x != group_id);
+                                    if on { a.push(group_id); }
+                                });
+                            }/>
+                            " Instance group " {name}
+                        </label>
+                    }).collect_view().into_any()
+                }
+            }}
+            <p class="hint">"The instances of each ticked group may connect on the engine's port (5432 for PostgreSQL, 3306 for MySQL); other instances of the same zones cannot."</p>
+            {move || error.try_get().flatten().map(|m| view! { <p class="field-error" id=error_id.clone()>{m}</p> })}
+        </fieldset>
+    }
+    .into_any()
+}
 
 /// An action's error, for `FormError`.
 macro_rules! error_of {
@@ -122,6 +186,7 @@ pub fn DatabaseCreatePage() -> impl IntoView {
     let standby = RwSignal::new(String::new());
     let retention = RwSignal::new("7".to_string());
     let protect = RwSignal::new(true);
+    let allowed = RwSignal::new(Vec::<Uuid>::new());
     let review = ServerAction::<CreateDatabase>::new();
     let apply = ServerAction::<CreateDatabase>::new();
     let input = move || NewDatabase {
@@ -137,6 +202,7 @@ pub fn DatabaseCreatePage() -> impl IntoView {
         backup_window: None,
         maintenance_window: None,
         deletion_protection: Some(protect.get_untracked()),
+        allowed_groups: allowed.get_untracked(),
     };
     let reviewed = RwSignal::new(false);
     Effect::new(move |_| {
@@ -168,6 +234,14 @@ pub fn DatabaseCreatePage() -> impl IntoView {
                 .and_then(|e| e.form_message())
         })
     });
+    let allowed_error = Signal::derive(move || {
+        review
+            .value()
+            .try_get()
+            .flatten()
+            .and_then(|r| r.err())
+            .and_then(|e| e.field_message("allowed_groups"))
+    });
     let apply_error = error_of!(apply);
     view! {
         <Title text="Create database"/>
@@ -177,14 +251,18 @@ pub fn DatabaseCreatePage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match choices.await {
                     Err(error) => view! { <ErrorPanel error/> }.into_any(),
-                    Ok(zones) if zones.is_empty() => view! {
+                    Ok((zones, _)) if zones.is_empty() => view! {
                         <section class="panel empty"><p>"Create zones first (two availability zones of a region): a database lives in them. "<a href="/zones">"Zones"</a></p></section>
                     }.into_any(),
-                    Ok(zones) => {
+                    Ok((zones, groups)) => {
                         if zone.get_untracked().is_empty() {
                             zone.set(zones[0].zone_id.to_string());
                         }
                         let standby_zones = zones.clone();
+                        let (offer_zones, offer_groups) = (zones.clone(), groups.clone());
+                        let (change_zones, change_groups) = (zones.clone(), groups);
+                        // A closure, not a derived signal: this view lives inside the Suspend.
+                        let offered = move || groups_for_zone(&offer_zones, &offer_groups, &zone.get());
                         view! {
                             <section class="panel" hidden=move || reviewed.get()>
                                 <form class="form grid-2" aria-label="Create a database" on:submit=move |ev| {
@@ -211,7 +289,13 @@ pub fn DatabaseCreatePage() -> impl IntoView {
                                     <TextField label="Storage autoscaling ceiling (GiB)" id="db-max-storage" value=max_storage error=field_error("max_storage_gb") hint="Storage grows up to this when it fills."/>
                                     <div class="field" class:invalid=move || field_error("zone_id").get().is_some()>
                                         <label for="db-zone">"Zone"</label>
-                                        <select id="db-zone" prop:value=move || zone.get() on:change=move |ev| zone.set(event_target_value(&ev))>
+                                        <select id="db-zone" prop:value=move || zone.get() on:change=move |ev| {
+                                            let chosen = event_target_value(&ev);
+                                            // Only groups of the new zone's account and region stay ticked.
+                                            let still: Vec<Uuid> = groups_for_zone(&change_zones, &change_groups, &chosen).into_iter().map(|(id, _)| id).collect();
+                                            allowed.update(|a| a.retain(|id| still.contains(id)));
+                                            zone.set(chosen);
+                                        }>
                                             {zones.iter().map(|z| view! {
                                                 <option value=z.zone_id.to_string()>{format!("{} ({}, {})", z.name, z.availability_zone, z.cloud_account_name)}</option>
                                             }).collect_view()}
@@ -230,6 +314,7 @@ pub fn DatabaseCreatePage() -> impl IntoView {
                                         {move || field_error("standby_zone_id").get().map(|m| view! { <p class="field-error">{m}</p> })}
                                     </div>
                                     <TextField label="Backup retention (days)" id="db-retention" value=retention error=field_error("backup_retention_days") hint="0 to 35; 0 turns automated backups off."/>
+                                    <AllowedGroupsField offered allowed error=allowed_error id="db-groups"/>
                                     <div class="field">
                                         <label><input type="checkbox" id="db-protect" prop:checked=move || protect.get() on:change=move |ev| protect.set(event_target_checked(&ev))/> " Deletion protection"</label>
                                         <p class="hint">"A protected database cannot be deleted until protection is turned off."</p>
@@ -281,6 +366,8 @@ pub fn DatabasePage() -> impl IntoView {
         },
         |(id, _, _, _)| async move { get_database(id.ok_or(AppError::NotFound)?).await },
     );
+    // The instance groups "Change" offers; fetched once, not at every event.
+    let choices = Resource::new(|| (), |_| database_choices());
     let progress = Signal::derive(move || {
         live.events.with(|l| {
             l.iter()
@@ -294,7 +381,10 @@ pub fn DatabasePage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match database.await {
                     Err(error) => view! { <Title text="Database"/> <ErrorPanel error/> }.into_any(),
-                    Ok(d) => view! { <DatabaseDetail database=d progress change live_status=live.status/> }.into_any(),
+                    Ok(d) => {
+                        let groups = choices.await.map(|(_, groups)| groups).unwrap_or_default();
+                        view! { <DatabaseDetail database=d groups progress change live_status=live.status/> }.into_any()
+                    }
                 }
             })}
         </Transition>
@@ -306,6 +396,8 @@ pub fn DatabasePage() -> impl IntoView {
 #[component]
 fn DatabaseDetail(
     database: DatabaseView,
+    /// The tenant's instance groups, for the change form's "Allowed to connect".
+    groups: Vec<GroupView>,
     progress: Signal<Option<(i16, String)>>,
     change: ServerAction<UpdateDatabase>,
     live_status: ReadSignal<crate::live::LiveStatus>,
@@ -381,6 +473,16 @@ fn DatabaseDetail(
                 <dt>"Maintenance window"</dt><dd>{format!("{} UTC", d.maintenance_window)}</dd>
                 <dt>"Deletion protection"</dt><dd>{if d.deletion_protection { "on" } else { "off" }}</dd>
                 <dt>"Security group"</dt><dd>{d.security_group_id.clone().map(|v| view! { <code class="id">{v}</code> }.into_any()).unwrap_or_else(|| view! { <span class="muted">"not created yet"</span> }.into_any())}</dd>
+                <dt>"Allowed to connect"</dt><dd>{if d.allowed_groups.is_empty() {
+                    view! { <span class="muted">"no instance group"</span> }.into_any()
+                } else {
+                    view! { <ul class="plain-list">{d.allowed_groups.iter().map(|g| view! {
+                        <li>
+                            "Instance group " <a href=format!("/instance-groups/{}", g.group_id)>{g.name.clone()}</a>
+                            {g.security_group_id.clone().map(|sg| view! { " " <span class="muted small">"from "</span> <code class="id">{sg}</code> })}
+                        </li>
+                    }).collect_view()}</ul> }.into_any()
+                }}</dd>
                 <dt>"Master user"</dt><dd><code>{d.master_username.clone()}</code></dd>
                 {d.final_snapshot.clone().map(|s| view! { <dt>"Final snapshot"</dt><dd><code class="id">{s}</code></dd> })}
                 <dt>"Generation"</dt><dd>{format!("{} (observed {})", d.generation, d.observed_generation)}</dd>
@@ -406,7 +508,7 @@ fn DatabaseDetail(
         </section>
         <DatabaseCredentials database=database.clone()/>
         {(can(Action::ManageResources) && d.deletion_requested_at.is_none()).then(|| view! {
-            <DatabaseResize database=database.clone() change/>
+            <DatabaseResize database=database.clone() groups change/>
             <DatabaseDelete database=database.clone()/>
         })}
     }
@@ -499,8 +601,26 @@ fn ApplyPendingNow(database_id: Uuid, change: ServerAction<UpdateDatabase>) -> i
 }
 
 #[component]
-fn DatabaseResize(database: DatabaseView, change: ServerAction<UpdateDatabase>) -> impl IntoView {
+fn DatabaseResize(
+    database: DatabaseView,
+    groups: Vec<GroupView>,
+    change: ServerAction<UpdateDatabase>,
+) -> impl IntoView {
     let class = RwSignal::new(database.instance_class.clone());
+    let allowed = RwSignal::new(
+        database
+            .allowed_groups
+            .iter()
+            .map(|g| g.group_id)
+            .collect::<Vec<_>>(),
+    );
+    // The groups of the database's account and region, and any it allows already.
+    let mut offered = groups_in(&groups, database.cloud_account_id, &database.region);
+    for g in &database.allowed_groups {
+        if !offered.iter().any(|(id, _)| *id == g.group_id) {
+            offered.push((g.group_id, g.name.clone()));
+        }
+    }
     let storage = RwSignal::new(database.storage_gb.to_string());
     let retention = RwSignal::new(database.backup_retention_days.to_string());
     let protect = RwSignal::new(database.deletion_protection);
@@ -512,6 +632,7 @@ fn DatabaseResize(database: DatabaseView, change: ServerAction<UpdateDatabase>) 
         storage_gb: storage.get_untracked().trim().parse().ok(),
         backup_retention_days: retention.get_untracked().trim().parse().ok(),
         deletion_protection: Some(protect.get_untracked()),
+        allowed_groups: Some(allowed.get_untracked()),
         apply: Some(if later.get_untracked() {
             ApplyAt::NextWindow
         } else {
@@ -544,6 +665,7 @@ fn DatabaseResize(database: DatabaseView, change: ServerAction<UpdateDatabase>) 
                 </div>
                 <TextField label="Storage (GiB)" id="db-change-storage" value=storage error=field_error("storage_gb") hint="Storage can grow, not shrink."/>
                 <TextField label="Backup retention (days)" id="db-change-retention" value=retention error=field_error("backup_retention_days")/>
+                <AllowedGroupsField offered=move || offered.clone() allowed error=field_error("allowed_groups") id="db-change-groups"/>
                 <div class="field">
                     <label><input type="checkbox" prop:checked=move || protect.get() on:change=move |ev| protect.set(event_target_checked(&ev))/> " Deletion protection"</label>
                     <label><input type="checkbox" prop:checked=move || later.get() on:change=move |ev| later.set(event_target_checked(&ev))/> " Apply at the next maintenance window"</label>

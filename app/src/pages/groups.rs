@@ -547,6 +547,7 @@ fn GroupDetail(
                 <div><dt>"Distribution"</dt><dd>{format!("{}; scale-in {}", g.policy.distribution.as_str(), g.policy.scale_in.as_str())}</dd></div>
                 <div><dt>"Rollout"</dt><dd>{format!("max surge {}, max unavailable {}", g.policy.max_surge.label(), g.policy.max_unavailable.label())}</dd></div>
                 <div><dt>"Health"</dt><dd>{format!("grace {} s; repair while at most {}% is unhealthy", g.policy.health_grace_secs, g.policy.repair_budget_percent)}</dd></div>
+                <div><dt>"Security group"</dt><dd>{g.security_group_id.clone().map(|v| view! { <code class="id">{v}</code> }.into_any()).unwrap_or_else(|| view! { <span class="muted">"not created yet"</span> }.into_any())}</dd></div>
                 <div><dt>"Monthly cost"</dt><dd>{monthly(monthly_cents)}</dd></div>
                 <div><dt>"Generation"</dt><dd>{format!("{} (observed {})", g.generation, g.observed_generation)}</dd></div>
                 <div><dt>"Created"</dt><dd>{date_time(g.created_at)}</dd></div>

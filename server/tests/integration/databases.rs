@@ -5,7 +5,7 @@
 //! CreateDBInstance, rotation, and REST. moto is shared by tests running at once, so
 //! assertions about the cloud filter by this test's tenant or resource.
 
-use crate::support::{endpoints, keyring, moto_url, wait_until, worker_process, TestApp};
+use crate::support::{endpoints, keyring, moto_url, wait_until, worker_process, TestApp, PASSWORD};
 use app::backend::cloud::accounts as cloud_accounts;
 use app::backend::cloud::providers::aws;
 use app::backend::identity::actor::Actor;
@@ -14,8 +14,8 @@ use app::backend::resources::{databases, zones, WriteOptions};
 use app::backend::secrets;
 use app::error::AppError;
 use app::model::resources::{
-    ApplyAt, ConditionStatus, DatabaseDeletion, DatabasePatch, DatabaseView, NewDatabase, NewZone,
-    ResourceStatus,
+    ApplyAt, ChangeAction, ConditionStatus, DatabaseDeletion, DatabasePatch, DatabaseView,
+    NewDatabase, NewZone, ResourceStatus,
 };
 use app::model::Role;
 use secrecy::{ExposeSecret, SecretString};
@@ -147,6 +147,7 @@ impl Env {
             backup_window: None,
             maintenance_window: None,
             deletion_protection: None,
+            allowed_groups: Vec::new(),
         }
     }
 
@@ -1294,4 +1295,459 @@ async fn rest_plans_applies_replays_and_hides_other_tenants_databases() {
         let answer = request.bearer_auth(&other_key).send().await.unwrap();
         assert_eq!(answer.status(), 404);
     }
+}
+
+/// The inbound rules of a security group in moto, as (source security group, port).
+async fn ingress_of(ec2: &aws_sdk_ec2::Client, group_id: &str) -> Vec<(String, i32)> {
+    let answer = ec2
+        .describe_security_groups()
+        .group_ids(group_id)
+        .send()
+        .await
+        .unwrap();
+    let mut rules: Vec<(String, i32)> = answer
+        .security_groups()
+        .iter()
+        .flat_map(|g| g.ip_permissions())
+        .flat_map(|p| {
+            p.user_id_group_pairs().iter().filter_map(|pair| {
+                Some((pair.group_id()?.to_string(), p.from_port().unwrap_or(-1)))
+            })
+        })
+        .collect();
+    rules.sort();
+    rules
+}
+
+/// The running instances of a group in moto, with the security groups each is in.
+async fn instance_groups_of(
+    ec2: &aws_sdk_ec2::Client,
+    group_id: Uuid,
+) -> Vec<(String, Vec<String>)> {
+    let answer = ec2
+        .describe_instances()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("tag:stratus:resource")
+                .values(group_id.to_string())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut out: Vec<(String, Vec<String>)> = answer
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .filter(|i| i.state().and_then(|s| s.name()).map(|n| n.as_str()) == Some("running"))
+        .map(|i| {
+            let mut groups: Vec<String> = i
+                .security_groups()
+                .iter()
+                .filter_map(|g| g.group_id().map(str::to_string))
+                .collect();
+            groups.sort();
+            (i.instance_id().unwrap_or_default().to_string(), groups)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The database once Ready at `generation` or later.
+async fn ready(e: &crate::instance_groups::Engine, id: Uuid, generation: i64) -> DatabaseView {
+    let get = || databases::get(&e.app.db, &e.member, e.tenant_id, id);
+    wait_until(
+        "the database to be ready",
+        Duration::from_secs(90),
+        || async {
+            get().await.is_ok_and(|d| {
+                d.status == ResourceStatus::Ready && d.observed_generation >= generation
+            })
+        },
+    )
+    .await;
+    get().await.unwrap()
+}
+
+/// Network: each instance group has a security group of its own on every instance; a database
+/// admits exactly the groups it allows (a rule from the group's security group on 5432), a
+/// change that drops one revokes its rule, a group a database allows cannot be deleted (409
+/// naming the database), another tenant's group is refused without a word about it, and a
+/// deleted group's security group is gone from the sandbox.
+#[tokio::test]
+async fn a_database_admits_exactly_the_instance_groups_it_allows() {
+    use crate::instance_groups::engine_on;
+    use app::backend::resources::groups;
+
+    let e = engine_on("dbnet", false, None).await;
+    let ec2 = aws::ec2(&e.target);
+    let web = e.create(e.new_group("web", 2)).await.group_id;
+    let batch = e.create(e.new_group("batch", 1)).await.group_id;
+    let web = e.wait_ready(web).await;
+    let batch = e.wait_ready(batch).await;
+    let (web_sg, batch_sg) = (
+        web.security_group_id
+            .clone()
+            .expect("web has its security group"),
+        batch
+            .security_group_id
+            .clone()
+            .expect("batch has its security group"),
+    );
+    assert_ne!(web_sg, batch_sg);
+
+    // Every instance of web carries web's security group besides its zone's.
+    let groups_of = instance_groups_of(&ec2, web.group_id).await;
+    assert_eq!(groups_of.len(), 2, "{groups_of:?}");
+    for (_, groups) in &groups_of {
+        assert!(groups.contains(&web_sg), "{groups:?}");
+        assert!(!groups.contains(&batch_sg), "{groups:?}");
+        assert_eq!(groups.len(), 2, "the zone's and the group's: {groups:?}");
+    }
+    // One stripped of it behind Stratus's back (or launched before groups had one) gets it
+    // back at the next resync.
+    let (stripped, groups) = &groups_of[0];
+    let zone_only: Vec<String> = groups.iter().filter(|g| **g != web_sg).cloned().collect();
+    e.provider
+        .set_security_groups(stripped, &zone_only)
+        .await
+        .unwrap();
+    wait_until(
+        "the group's security group to be back on the instance",
+        Duration::from_secs(15),
+        || async {
+            instance_groups_of(&ec2, web.group_id)
+                .await
+                .iter()
+                .all(|(_, groups)| groups.contains(&web_sg) && groups.len() == 2)
+        },
+    )
+    .await;
+
+    // A database allowing web: planned, then one rule from web's security group on 5432.
+    let input = NewDatabase {
+        name: "orders".into(),
+        engine: "postgres".into(),
+        engine_version: None,
+        instance_class: "db.t3.micro".into(),
+        storage_gb: 20,
+        max_storage_gb: None,
+        zone_id: e.zone_ids[0],
+        standby_zone_id: None,
+        backup_retention_days: None,
+        backup_window: None,
+        maintenance_window: None,
+        deletion_protection: Some(false),
+        allowed_groups: vec![web.group_id],
+    };
+    let dry = databases::create(
+        &e.app.db,
+        &keyring(),
+        &e.member,
+        e.tenant_id,
+        input.clone(),
+        WriteOptions {
+            dry_run: true,
+            fingerprint: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        dry.plan
+            .provider_changes
+            .iter()
+            .any(|c| c.object == "security group rule"
+                && c.detail == "allow instance group web to connect on port 5432"),
+        "{:?}",
+        dry.plan.provider_changes
+    );
+    let created = databases::create(
+        &e.app.db,
+        &keyring(),
+        &e.member,
+        e.tenant_id,
+        input,
+        WriteOptions::default(),
+    )
+    .await
+    .expect("the database is accepted")
+    .database
+    .unwrap();
+    let db = ready(&e, created.database_id, 1).await;
+    let db_sg = db.security_group_id.clone().unwrap();
+    assert_eq!(ingress_of(&ec2, &db_sg).await, vec![(web_sg.clone(), 5432)]);
+    assert_eq!(db.allowed_groups.len(), 1);
+    assert_eq!(db.allowed_groups[0].name, "web");
+    assert_eq!(
+        db.allowed_groups[0].security_group_id.as_ref(),
+        Some(&web_sg)
+    );
+
+    // The portal, rendered by the server: the database's page links web and offers both
+    // groups to its change form; web's page shows its security group.
+    let client = e.app.client();
+    client.sign_in("member@dbnet.test", PASSWORD).await;
+    let page = client.get(&format!("/databases/{}", db.database_id)).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Allowed to connect"), "{}", page.body);
+    assert!(page
+        .body
+        .contains(&format!("href=\"/instance-groups/{}\"", web.group_id)));
+    assert!(page.body.contains("db-change-groups-error"));
+    assert!(page.body.contains("batch"));
+    let page = client
+        .get(&format!("/instance-groups/{}", web.group_id))
+        .await;
+    assert!(page.body.contains(&web_sg));
+    let page = client.get("/databases/new").await;
+    assert!(page.body.contains("db-groups-error"), "{}", page.body);
+
+    // Deleting web while orders allows it: 409 problem+json naming the database.
+    let key = e.app.api_key(e.member_id, e.tenant_id, Role::Member).await;
+    let http = reqwest::Client::new();
+    let refused = http
+        .delete(format!(
+            "{}/api/v1/tenants/{}/instance-groups/{}",
+            e.app.url, e.tenant_id, web.group_id
+        ))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 409);
+    assert_eq!(
+        refused.headers()["content-type"].to_str().unwrap(),
+        "application/problem+json"
+    );
+    let problem: serde_json::Value = refused.json().await.unwrap();
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(detail.contains("database orders"), "{problem}");
+
+    // Another tenant's group: refused on allowed_groups, saying nothing of it.
+    let other = e.app.tenant_with_roles("dbnet-other").await;
+    let other_owner = e.app.actor(other.user(Role::Owner)).await;
+    let other_account = cloud_accounts::create(
+        &e.app.db,
+        &keyring(),
+        &endpoints(),
+        &other_owner,
+        other.tenant_id,
+        cloud_accounts::NewCloudAccount {
+            name: "theirs".into(),
+            region: "us-east-1".into(),
+            access_key_id: "AKIASANDBOXEXAMPLE00".into(),
+            secret_access_key: "sandbox-secret".into(),
+            endpoint_url: Some(moto_url()),
+            emulated: true,
+        },
+    )
+    .await
+    .unwrap();
+    let foreign: Uuid = sqlx::query_scalar(
+        "insert into resource (tenant_id, kind, name, cloud_account_id, spec)
+         values ($1, 'instance_group', 'their-secret-group', $2, '{}') returning resource_id",
+    )
+    .bind(other.tenant_id)
+    .bind(other_account.cloud_account_id)
+    .fetch_one(&e.app.db)
+    .await
+    .unwrap();
+    let refused = http
+        .patch(format!(
+            "{}/api/v1/tenants/{}/databases/{}",
+            e.app.url, e.tenant_id, db.database_id
+        ))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({ "allowed_groups": [web.group_id, foreign] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+    let problem: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["field"], "allowed_groups", "{problem}");
+    let message = problem["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains(&foreign.to_string()), "{problem}");
+    assert!(
+        !problem.to_string().contains("their-secret-group"),
+        "{problem}"
+    );
+
+    // Swap web for batch: the plan says both, web's rule is revoked, batch's added.
+    let swap = DatabasePatch {
+        allowed_groups: Some(vec![batch.group_id]),
+        ..Default::default()
+    };
+    let dry = databases::update(
+        &e.app.db,
+        &e.member,
+        e.tenant_id,
+        db.database_id,
+        swap.clone(),
+        WriteOptions {
+            dry_run: true,
+            fingerprint: None,
+        },
+    )
+    .await
+    .unwrap();
+    let changes: Vec<(ChangeAction, &str)> = dry
+        .plan
+        .provider_changes
+        .iter()
+        .map(|c| (c.action, c.detail.as_str()))
+        .collect();
+    assert_eq!(
+        changes,
+        vec![
+            (
+                ChangeAction::Create,
+                "allow instance group batch to connect on port 5432"
+            ),
+            (
+                ChangeAction::Destroy,
+                "allow instance group web to connect on port 5432"
+            ),
+        ],
+        "only the rules change, not the DB instance"
+    );
+    let changed = databases::update(
+        &e.app.db,
+        &e.member,
+        e.tenant_id,
+        db.database_id,
+        swap,
+        WriteOptions::default(),
+    )
+    .await
+    .unwrap()
+    .database
+    .unwrap();
+    let db = ready(&e, db.database_id, changed.generation).await;
+    assert_eq!(
+        ingress_of(&ec2, &db_sg).await,
+        vec![(batch_sg.clone(), 5432)]
+    );
+
+    // A group whose security group is not made yet (a bare row: no reconcile makes one) is
+    // waited for by name, run after run; once it is dropped the database is Ready again.
+    let later: Uuid = sqlx::query_scalar(
+        "insert into resource (tenant_id, kind, name, cloud_account_id, spec)
+         values ($1, 'instance_group', 'later', $2, '{}') returning resource_id",
+    )
+    .bind(e.tenant_id)
+    .bind(web.cloud_account_id)
+    .fetch_one(&e.app.db)
+    .await
+    .unwrap();
+    let patch = |groups: Vec<Uuid>| {
+        databases::update(
+            &e.app.db,
+            &e.member,
+            e.tenant_id,
+            db.database_id,
+            DatabasePatch {
+                allowed_groups: Some(groups),
+                ..Default::default()
+            },
+            WriteOptions::default(),
+        )
+    };
+    patch(vec![batch.group_id, later]).await.unwrap();
+    let waiting = "waiting for instance group later to have its security group";
+    wait_until(
+        "the database to say what it waits for",
+        Duration::from_secs(30),
+        || async {
+            let events: i64 = sqlx::query_scalar(
+                "select count(*) from job_event e join job j using (job_id)
+                 where j.resource_id = $1 and e.kind = 'progress' and e.message = $2",
+            )
+            .bind(db.database_id)
+            .bind(waiting)
+            .fetch_one(&e.app.db)
+            .await
+            .unwrap();
+            let shown = databases::get(&e.app.db, &e.member, e.tenant_id, db.database_id)
+                .await
+                .is_ok_and(|d| {
+                    d.status != ResourceStatus::Ready
+                        && d.conditions
+                            .iter()
+                            .any(|c| c.type_ == "Progressing" && c.message == waiting)
+                });
+            events >= 2 && shown
+        },
+    )
+    .await;
+    let changed = patch(vec![batch.group_id]).await.unwrap().database.unwrap();
+    ready(&e, db.database_id, changed.generation).await;
+    assert_eq!(
+        ingress_of(&ec2, &db_sg).await,
+        vec![(batch_sg.clone(), 5432)]
+    );
+
+    // web is free to go now: its instances, then its security group, are gone.
+    groups::delete(
+        &e.app.db,
+        &e.member,
+        e.tenant_id,
+        web.group_id,
+        WriteOptions::default(),
+    )
+    .await
+    .expect("a group no database allows can be deleted");
+    wait_until("web to be deleted", Duration::from_secs(30), || async {
+        matches!(e.group(web.group_id).await, Err(AppError::NotFound))
+    })
+    .await;
+    let left = ec2
+        .describe_security_groups()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("group-id")
+                .values(&web_sg)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        left.security_groups().is_empty(),
+        "web's security group is deleted"
+    );
+    let intents: i64 =
+        sqlx::query_scalar("select count(*) from provider_object where resource_id = $1")
+            .bind(web.group_id)
+            .fetch_one(&e.app.db)
+            .await
+            .unwrap();
+    assert_eq!(intents, 0);
+
+    // Leave nothing behind in the sandbox.
+    databases::delete(
+        &e.app.db,
+        &e.member,
+        e.tenant_id,
+        db.database_id,
+        DatabaseDeletion {
+            final_snapshot: false,
+        },
+        WriteOptions::default(),
+    )
+    .await
+    .unwrap();
+    wait_until(
+        "the database to be deleted",
+        Duration::from_secs(90),
+        || async {
+            matches!(
+                databases::get(&e.app.db, &e.member, e.tenant_id, db.database_id).await,
+                Err(AppError::NotFound)
+            )
+        },
+    )
+    .await;
+    e.finish().await;
 }

@@ -271,8 +271,27 @@ impl Supervisor {
         }
     }
 
-    /// Runs `stratus worker --once` (no resync): every job that is due runs to its end.
-    async fn drain(&mut self) {
+    /// Runs `stratus worker --once` (no resync): every job that is due runs to its end. A job a
+    /// killed worker still held is rescued first, once its lease has run out: the `--once`
+    /// worker ends as soon as nothing is due, which can be before its own first rescue pass
+    /// (the group converged in the run the last kill interrupted, and the job stayed running).
+    async fn drain(&mut self, db: &sqlx::PgPool) {
+        crate::support::wait_until(
+            "the killed workers' leases to run out",
+            Duration::from_secs(10),
+            || async {
+                sqlx::query_scalar::<_, bool>(
+                    "select not exists (select 1 from job where state = 'running' and lease_expires_at >= now())",
+                )
+                .fetch_one(db)
+                .await
+                .unwrap_or(false)
+            },
+        )
+        .await;
+        app::backend::jobs::queue::rescue_expired(db)
+            .await
+            .expect("expired leases are rescued");
         let mut once = self
             .command(&["worker", "--once", "--concurrency", "4"], "")
             .spawn()
@@ -616,7 +635,7 @@ async fn chaos(mut e: Engine, cluster: Option<&PrivateCluster>) {
     // Every job ends: the worker gives its leases back, and a `--once` worker (no resync) runs
     // whatever is still due.
     sup.stop().await;
-    sup.drain().await;
+    sup.drain(&e.app.db).await;
     let jobs: Vec<(String, String, Option<String>)> =
         sqlx::query_as("select kind, state::text, last_error from job order by job_id")
             .fetch_all(&e.app.db)

@@ -139,7 +139,7 @@ impl Group {
                     let req = LaunchRequest {
                         availability_zone: zone.clone(),
                         subnet_id: None,
-                        security_group_id: None,
+                        security_group_ids: Vec::new(),
                         image_id: self.image_id.clone(),
                         instance_type: "t3.micro".into(),
                         user_data: Some("#!/bin/sh\necho hello\n".into()),
@@ -321,7 +321,7 @@ async fn a_launch_whose_record_was_lost_is_adopted_by_tag_and_not_doubled() {
     let req = LaunchRequest {
         availability_zone: ZONES[1].into(),
         subnet_id: None,
-        security_group_id: None,
+        security_group_ids: Vec::new(),
         image_id: g.image_id.clone(),
         instance_type: "t3.micro".into(),
         user_data: None,
@@ -1114,8 +1114,17 @@ async fn a_dry_run_writes_nothing_and_bad_input_is_refused_field_by_field() {
         .plan
         .provider_changes
         .iter()
+        .filter(|c| c.object == "instances")
         .map(|c| c.detail.as_str())
         .collect();
+    assert!(
+        dry.plan
+            .provider_changes
+            .iter()
+            .any(|c| c.object == "security group" && c.detail.contains("instance group")),
+        "the group's own security group is planned: {:?}",
+        dry.plan.provider_changes
+    );
     assert_eq!(launches.len(), 3, "{launches:?}");
     assert!(
         launches

@@ -378,6 +378,7 @@ async fn the_overview_counts_and_prices_the_tenants_resources() {
         backup_window: None,
         maintenance_window: None,
         deletion_protection: None,
+        allowed_groups: Vec::new(),
     };
     let database = databases::create(
         &app.db,

@@ -548,6 +548,7 @@ async fn resource_targets(
         backup_window: None,
         maintenance_window: None,
         deletion_protection: Some(false),
+        allowed_groups: Vec::new(),
     };
     let database = databases::create(
         &app.db,

@@ -3,6 +3,11 @@
 //! the instance (with its final snapshot), the subnet group and the security group, confirms
 //! each is gone, and tombstones the row with the credentials secret.
 //!
+//! The security group's inbound rules are kept equal to {allowed group's security group →
+//! engine port}: missing ones are added, and rules from an instance group's security group that
+//! the spec no longer names are revoked (rules people added from anything else are left alone).
+//! A group whose security group does not exist yet is waited for, by name.
+//!
 //! Creates go through [`cloud_objects`](super::cloud_objects) (intent row, tag lookup,
 //! adopt-or-create), so a worker killed between CreateDBInstance and its record still ends
 //! with one instance. A run never waits for RDS: while the instance is `creating`,
@@ -12,12 +17,12 @@
 //! ModifyDBInstance; it is never logged, put in an event or in an error.
 
 use super::cloud_objects::{self, EnsureError, Owner};
-use super::databases::DatabaseSpec;
+use super::databases::{engine_port, DatabaseSpec};
 use super::{installation_id, set_condition, write_status, Engine, Fence, StatusWrite};
 use crate::backend::cloud::providers::databases::{
     AwsDatabases, DbInstanceRequest, DbModification, ObservedDb,
 };
-use crate::backend::cloud::providers::network::{AwsNetworks, ObjectKind, Ownership};
+use crate::backend::cloud::providers::network::{AwsNetworks, GroupIngress, ObjectKind, Ownership};
 use crate::backend::cloud::providers::{self, ErrorClass, ProviderError};
 use crate::backend::jobs::worker::{JobContext, JobError};
 use crate::backend::secrets;
@@ -28,6 +33,8 @@ use uuid::Uuid;
 
 /// How long a run waits before looking at an instance RDS is still working on.
 const WAIT: Duration = Duration::from_secs(5);
+/// How the inbound rules Stratus adds are described (the group's name follows).
+const RULE_DESCRIPTION: &str = "Stratus instance group";
 
 #[derive(sqlx::FromRow)]
 struct DbRow {
@@ -352,6 +359,7 @@ impl Run<'_> {
         .await?;
         ctx.progress(20, format!("security group {security_group_id} is there"))
             .await?;
+        let waiting_for_groups = self.sync_ingress(&security_group_id).await?;
 
         let sng_owner = self.owner(&t.subnet_group);
         let subnet_group = cloud_objects::ensure_present(
@@ -523,6 +531,20 @@ impl Run<'_> {
             return Err(Step::Job(JobError::Requeue(Duration::from_millis(500))));
         }
 
+        if !waiting_for_groups.is_empty() {
+            return self
+                .wait(
+                    status,
+                    90,
+                    format!(
+                        "waiting for instance group {} to have its security group",
+                        waiting_for_groups.join(", ")
+                    ),
+                    outputs,
+                )
+                .await;
+        }
+
         let mut conditions = self.row.conditions.0.clone();
         let endpoint = match (&observed.endpoint_host, observed.endpoint_port) {
             (Some(h), Some(p)) => format!(" at {h}:{p}"),
@@ -591,6 +613,90 @@ impl Run<'_> {
             return Err(Step::Job(JobError::Requeue(Duration::ZERO)));
         }
         Ok(())
+    }
+
+    /// Brings the security group's inbound rules in line with the allowed groups. Returns the
+    /// names of allowed groups whose own security group is not made yet (their rule waits).
+    async fn sync_ingress(&self, security_group_id: &str) -> Result<Vec<String>, Step> {
+        let spec = &self.row.spec.0;
+        let port = engine_port(&spec.engine);
+        let allowed: Vec<(String, Option<String>)> = sqlx::query_as(
+            "select r.name, o.provider_id from resource r
+             left join provider_object o on o.resource_id = r.resource_id and o.kind = 'security_group'
+             where r.resource_id = any($1) and r.tenant_id = $2 and r.kind = 'instance_group'
+               and r.status <> 'deleted'
+             order by r.name",
+        )
+        .bind(&spec.allowed_groups)
+        .bind(self.row.tenant_id)
+        .fetch_all(&self.ctx.db)
+        .await?;
+        let waiting: Vec<String> = allowed
+            .iter()
+            .filter(|(_, sg)| sg.is_none())
+            .map(|(name, _)| name.clone())
+            .collect();
+        let wanted: Vec<(&str, &str)> = allowed
+            .iter()
+            .filter_map(|(name, sg)| Some((name.as_str(), sg.as_deref()?)))
+            .collect();
+        let rules = self.networks.group_ingress(security_group_id).await?;
+        // Stratus's rules: from an instance group's security group (tracked) or carrying
+        // Stratus's description. Others are a person's, and stay.
+        let sources: Vec<String> = rules.iter().map(|r| r.source_group_id.clone()).collect();
+        let group_sources: Vec<String> = sqlx::query_scalar(
+            "select o.provider_id from provider_object o join resource r using (resource_id)
+             where o.kind = 'security_group' and r.kind = 'instance_group' and o.provider_id = any($1)",
+        )
+        .bind(&sources)
+        .fetch_all(&self.ctx.db)
+        .await?;
+        let ours = |rule: &GroupIngress| {
+            group_sources.contains(&rule.source_group_id)
+                || rule
+                    .description
+                    .as_deref()
+                    .is_some_and(|d| d.starts_with(RULE_DESCRIPTION))
+        };
+        for rule in rules.iter().filter(|r| {
+            ours(r) && !(r.port == port && wanted.iter().any(|(_, sg)| *sg == r.source_group_id))
+        }) {
+            self.networks
+                .revoke_from_group(security_group_id, rule)
+                .await?;
+            self.ctx
+                .progress(
+                    22,
+                    format!(
+                        "security group {security_group_id}: no longer allowing {} on port {}",
+                        rule.source_group_id, rule.port
+                    ),
+                )
+                .await?;
+        }
+        for (name, sg) in wanted.iter().filter(|(_, sg)| {
+            !rules
+                .iter()
+                .any(|r| r.port == port && r.source_group_id == *sg)
+        }) {
+            self.networks
+                .allow_from_group(
+                    security_group_id,
+                    sg,
+                    port,
+                    &format!("{RULE_DESCRIPTION} {name}"),
+                )
+                .await?;
+            self.ctx
+                .progress(
+                    24,
+                    format!(
+                        "security group {security_group_id}: allowing instance group {name} ({sg}) to connect on port {port}"
+                    ),
+                )
+                .await?;
+        }
+        Ok(waiting)
     }
 
     async fn delete(&self) -> Result<(), Step> {
@@ -889,6 +995,7 @@ mod tests {
             maintenance_window: "sun:04:00-sun:04:30".into(),
             deletion_protection: true,
             apply,
+            allowed_groups: Vec::new(),
         }
     }
 

@@ -4,6 +4,10 @@
 //! group of its own. Stratus generates the master password and keeps it as an
 //! envelope-encrypted secret; it never appears in a log, job payload, event, error or answer.
 //!
+//! Instance groups the tenant allows to connect (`allowed_groups`) each get an ingress rule in
+//! the database's security group from the group's own security group on the engine's port, so
+//! one group of a zone can reach the database and the others cannot.
+//!
 //! The write path is the zones' (authorize, validate, plan, one transaction), with the
 //! database's own rules: deletion protection on by default (a protected database cannot be
 //! deleted), a final snapshot by default, changes applied now or at the next maintenance window.
@@ -14,9 +18,9 @@ use crate::backend::identity::actor::Actor;
 use crate::backend::secrets::{self, Keyring, PURPOSE_DATABASE_CREDENTIALS};
 use crate::error::AppError;
 use crate::model::resources::{
-    ApplyAt, ChangeAction, Condition, CostChange, DatabaseChange, DatabaseDeletion, DatabasePatch,
-    DatabaseView, FieldChange, NewDatabase, Plan, PlanAction, ProviderChange, QuotaImpact,
-    ResourceKind, ResourceStatus,
+    AllowedGroup, ApplyAt, ChangeAction, Condition, CostChange, DatabaseChange, DatabaseDeletion,
+    DatabasePatch, DatabaseView, FieldChange, NewDatabase, Plan, PlanAction, ProviderChange,
+    QuotaImpact, ResourceKind, ResourceStatus,
 };
 use crate::model::AuditAction;
 use crate::rbac::{authorize, Action};
@@ -42,6 +46,8 @@ pub const DEFAULT_RETENTION_DAYS: i32 = 7;
 pub const DEFAULT_BACKUP_WINDOW: &str = "03:00-03:30";
 pub const DEFAULT_MAINTENANCE_WINDOW: &str = "sun:04:00-sun:04:30";
 pub const MASTER_USERNAME: &str = "stratus";
+/// At most this many instance groups per database: a security group holds 60 inbound rules.
+pub const MAX_ALLOWED_GROUPS: usize = 50;
 pub const STANDBY_NOTE: &str =
     "The standby is not readable; if the primary fails, RDS fails over to it in one to two minutes.";
 
@@ -61,9 +67,21 @@ pub struct DatabaseSpec {
     pub backup_window: String,
     pub maintenance_window: String,
     pub deletion_protection: bool,
+    /// Instance groups allowed to connect (sorted): each has an ingress rule from its own
+    /// security group on the engine's port.
+    #[serde(default)]
+    pub allowed_groups: Vec<Uuid>,
     /// How the last change asked to be applied.
     #[serde(default)]
     pub apply: ApplyAt,
+}
+
+/// The port the engine listens on: what an allowed group's rule opens.
+pub fn engine_port(engine: &str) -> i32 {
+    match engine {
+        "mysql" => 3306,
+        _ => 5432,
+    }
 }
 
 /// The DB instance identifier (and subnet group name) of a database: unique per resource, a
@@ -229,6 +247,7 @@ struct DatabaseRow {
     availability_zone: Option<String>,
     standby_zone_name: Option<String>,
     subnet_zones: Vec<String>,
+    allowed_groups: Json<Vec<AllowedGroup>>,
 }
 
 const SELECT: &str = "select r.resource_id, r.tenant_id, r.name, r.cloud_account_id,
@@ -239,7 +258,14 @@ const SELECT: &str = "select r.resource_id, r.tenant_id, r.name, r.cloud_account
         (select z.availability_zone from zone z where z.resource_id = (r.spec->>'zone_id')::uuid) as availability_zone,
         (select zr.name from resource zr where zr.resource_id = (r.spec->>'standby_zone_id')::uuid) as standby_zone_name,
         array(select z.availability_zone from resource_zone u join zone z on z.resource_id = u.zone_id
-              where u.resource_id = r.resource_id order by 1) as subnet_zones
+              where u.resource_id = r.resource_id order by 1) as subnet_zones,
+        (select coalesce(jsonb_agg(jsonb_build_object('group_id', g.resource_id, 'name', g.name,
+                                                      'security_group_id', o.provider_id) order by g.name), '[]')
+         from resource g
+         left join provider_object o on o.resource_id = g.resource_id and o.kind = 'security_group'
+         where g.tenant_id = r.tenant_id and g.kind = 'instance_group'
+           and g.resource_id in (select jsonb_array_elements_text(coalesce(r.spec->'allowed_groups', '[]'))::uuid)
+        ) as allowed_groups
     from resource r
     join managed_database d using (resource_id)
     join cloud_account c on c.cloud_account_id = r.cloud_account_id
@@ -288,6 +314,7 @@ impl DatabaseRow {
                 .and_then(|v| v.as_i64())
                 .map(|p| p as i32),
             security_group_id: text("security_group_id"),
+            allowed_groups: self.allowed_groups.0,
             pending_changes: pending,
             master_username: self.master_username,
             credentials_secret_id: self.secret_id,
@@ -391,6 +418,85 @@ async fn tenant_zones(
     .await?)
 }
 
+/// One of the tenant's instance groups, as a database's allowed group.
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct GroupChoice {
+    group_id: Uuid,
+    name: String,
+    cloud_account_id: Uuid,
+    region: String,
+    deleting: bool,
+}
+
+/// The tenant's live groups among `ids`, locked `for share`: a group's delete locks its row and
+/// then refuses while a database allows it, so the two never pass each other.
+async fn tenant_groups(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    ids: &[Uuid],
+) -> Result<Vec<GroupChoice>, AppError> {
+    Ok(sqlx::query_as(
+        "select r.resource_id as group_id, r.name, r.cloud_account_id, c.region,
+                r.deletion_requested_at is not null as deleting
+         from resource r join cloud_account c on c.cloud_account_id = r.cloud_account_id
+         where r.tenant_id = $1 and r.resource_id = any($2) and r.kind = 'instance_group'
+           and r.status <> 'deleted'
+         for share of r",
+    )
+    .bind(tenant_id)
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// The allowed groups: the tenant's (another tenant's group reads as unknown), live, in the
+/// database's cloud account and region (so in its VPC), each once.
+fn check_allowed_groups(
+    requested: &[Uuid],
+    found: &[GroupChoice],
+    cloud_account_id: Uuid,
+    region: &str,
+) -> Result<(), String> {
+    if requested.len() > MAX_ALLOWED_GROUPS {
+        return Err(format!(
+            "Allow at most {MAX_ALLOWED_GROUPS} instance groups (a security group holds 60 inbound rules)."
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for id in requested {
+        let group = found.iter().find(|g| g.group_id == *id);
+        if !seen.insert(id) {
+            return Err(format!(
+                "Instance group {} is listed twice.",
+                group.map_or_else(|| id.to_string(), |g| g.name.clone())
+            ));
+        }
+        match group {
+            None => return Err(format!("{id} is not one of the tenant's instance groups.")),
+            Some(g) if g.deleting => {
+                return Err(format!("Instance group {} is being deleted.", g.name))
+            }
+            Some(g) if g.cloud_account_id != cloud_account_id || g.region != region => {
+                return Err(format!(
+                    "Instance group {} is in another cloud account or region: a database admits groups of its own account in {region}.",
+                    g.name
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// "allow instance group web to connect on port 5432": one ingress rule, created or destroyed.
+fn rule_change(action: ChangeAction, group: &str, port: i32) -> ProviderChange {
+    ProviderChange {
+        action,
+        object: "security group rule".into(),
+        detail: format!("allow instance group {group} to connect on port {port}"),
+    }
+}
+
 fn cost(region: &str, before: Option<&DatabaseSpec>, after: Option<&DatabaseSpec>) -> CostChange {
     let price = |spec: Option<&DatabaseSpec>| spec.map(|s| monthly_cents(region, s));
     let (b, a) = (price(before), price(after));
@@ -425,6 +531,7 @@ fn opt_gb(v: Option<i32>) -> String {
 fn fields(
     spec: &DatabaseSpec,
     zone_names: &dyn Fn(Option<Uuid>) -> String,
+    group_names: &dyn Fn(&[Uuid]) -> String,
 ) -> Vec<(&'static str, String)> {
     vec![
         ("engine", format!("{} {}", spec.engine, spec.engine_version)),
@@ -448,16 +555,39 @@ fn fields(
             }
             .into(),
         ),
+        ("allowed_groups", group_names(&spec.allowed_groups)),
     ]
+}
+
+/// Names of these groups for a diff, sorted ("none" for none).
+fn names_of(groups: &[GroupChoice]) -> impl Fn(&[Uuid]) -> String + '_ {
+    move |ids: &[Uuid]| {
+        let mut names: Vec<String> = ids
+            .iter()
+            .map(|id| {
+                groups
+                    .iter()
+                    .find(|g| g.group_id == *id)
+                    .map_or_else(|| id.to_string(), |g| g.name.clone())
+            })
+            .collect();
+        names.sort();
+        if names.is_empty() {
+            "none".into()
+        } else {
+            names.join(", ")
+        }
+    }
 }
 
 fn diff(
     before: Option<&DatabaseSpec>,
     after: Option<&DatabaseSpec>,
     zone_names: &dyn Fn(Option<Uuid>) -> String,
+    group_names: &dyn Fn(&[Uuid]) -> String,
 ) -> Vec<FieldChange> {
-    let b = before.map(|s| fields(s, zone_names));
-    let a = after.map(|s| fields(s, zone_names));
+    let b = before.map(|s| fields(s, zone_names, group_names));
+    let a = after.map(|s| fields(s, zone_names, group_names));
     let names: Vec<&str> = b
         .as_ref()
         .or(a.as_ref())
@@ -575,12 +705,15 @@ pub async fn create(
             .map(|w| w.trim().to_ascii_lowercase())
             .unwrap_or_else(|| DEFAULT_MAINTENANCE_WINDOW.into()),
         deletion_protection: input.deletion_protection.unwrap_or(true),
+        allowed_groups: input.allowed_groups.clone(),
         apply: ApplyAt::Now,
     };
     validate_fields(&mut checks, &spec);
     checks.finish()?;
 
     let mut tx = db.begin().await?;
+    // The groups before the tenant's row: a group's delete locks them in that order too.
+    let groups = tenant_groups(&mut tx, tenant_id, &spec.allowed_groups).await?;
     let (used, limit) = database_quota(&mut tx, tenant_id).await?;
     let zones = tenant_zones(&mut tx, tenant_id).await?;
     let Some(primary) = zones.iter().find(|z| z.zone_id == spec.zone_id).cloned() else {
@@ -633,8 +766,18 @@ pub async fn create(
             )),
         );
     }
+    checks.check(
+        "allowed_groups",
+        check_allowed_groups(
+            &spec.allowed_groups,
+            &groups,
+            primary.cloud_account_id,
+            &region,
+        ),
+    );
     checks.finish()?;
     spec.subnet_zone_ids = siblings.iter().map(|z| z.zone_id).collect();
+    spec.allowed_groups.sort();
 
     let taken: bool = sqlx::query_scalar(
         "select exists (select 1 from resource where tenant_id = $1 and kind = 'database' and name = $2 and status <> 'deleted')",
@@ -672,7 +815,7 @@ pub async fn create(
             .map(|z| format!("{} ({})", z.name, z.availability_zone))
             .unwrap_or_else(|| id.to_string()),
     };
-    let mut diff = diff(None, Some(&spec), &zone_names);
+    let mut diff = diff(None, Some(&spec), &zone_names, &names_of(&groups));
     diff.insert(0, change("name", None, Some(&name)));
     diff.insert(
         1,
@@ -697,7 +840,8 @@ pub async fn create(
         ),
         None => format!("single zone: {}", zone_names(Some(spec.zone_id))),
     };
-    let provider_changes = vec![
+    let port = engine_port(&spec.engine);
+    let mut provider_changes = vec![
         ProviderChange {
             action: ChangeAction::Create,
             object: "security group".into(),
@@ -717,6 +861,13 @@ pub async fn create(
             ),
         },
     ];
+    let mut allowed: Vec<&GroupChoice> = groups.iter().collect();
+    allowed.sort_by(|a, b| a.name.cmp(&b.name));
+    provider_changes.extend(
+        allowed
+            .iter()
+            .map(|g| rule_change(ChangeAction::Create, &g.name, port)),
+    );
     let spec_json = serde_json::to_string(&spec).unwrap_or_default();
     let plan = Plan {
         action: PlanAction::Create,
@@ -796,7 +947,8 @@ pub async fn create(
             "database_id": database_id, "cloud_account_id": primary.cloud_account_id,
             "engine": spec.engine, "engine_version": spec.engine_version,
             "instance_class": spec.instance_class, "storage_gb": spec.storage_gb,
-            "standby": spec.standby_zone_id.is_some(), "secret_id": secret_id, "job_id": job_id,
+            "standby": spec.standby_zone_id.is_some(), "allowed_groups": spec.allowed_groups,
+            "secret_id": secret_id, "job_id": job_id,
         }),
     )
     .await?;
@@ -850,6 +1002,10 @@ pub async fn update(
     if let Some(standby) = patch.standby_zone_id {
         after.standby_zone_id = Some(standby);
     }
+    if let Some(groups) = &patch.allowed_groups {
+        after.allowed_groups = groups.clone();
+        after.allowed_groups.sort();
+    }
     after.apply = patch.apply.unwrap_or_default();
     let mut checks = Checks::default();
     validate_fields(&mut checks, &after);
@@ -887,6 +1043,20 @@ pub async fn update(
             );
         }
     }
+    let mut known: Vec<Uuid> = before.allowed_groups.clone();
+    known.extend(&after.allowed_groups);
+    let groups = tenant_groups(&mut tx, tenant_id, &known).await?;
+    if after.allowed_groups != before.allowed_groups {
+        checks.check(
+            "allowed_groups",
+            check_allowed_groups(
+                &after.allowed_groups,
+                &groups,
+                current.cloud_account_id,
+                &current.region,
+            ),
+        );
+    }
     checks.finish()?;
     let zone_names = |id: Option<Uuid>| match id {
         None => "none".to_string(),
@@ -896,7 +1066,7 @@ pub async fn update(
             .map(|z| format!("{} ({})", z.name, z.availability_zone))
             .unwrap_or_else(|| id.to_string()),
     };
-    let diff = diff(Some(&before), Some(&after), &zone_names);
+    let diff = diff(Some(&before), Some(&after), &zone_names, &names_of(&groups));
     let when = match after.apply {
         ApplyAt::Now => "now".to_string(),
         ApplyAt::NextWindow => format!(
@@ -927,8 +1097,13 @@ pub async fn update(
             ),
         });
     }
-    if !diff.is_empty() {
-        let described: Vec<String> = diff
+    // The allowed groups are security group rules, not a change of the DB instance.
+    let instance_diff: Vec<&FieldChange> = diff
+        .iter()
+        .filter(|c| c.field != "allowed_groups")
+        .collect();
+    if !instance_diff.is_empty() {
+        let described: Vec<String> = instance_diff
             .iter()
             .map(|c| {
                 format!(
@@ -948,6 +1123,30 @@ pub async fn update(
                 described.join("; ")
             ),
         });
+    }
+    let port = engine_port(&after.engine);
+    let name_of = names_of(&groups);
+    for id in after
+        .allowed_groups
+        .iter()
+        .filter(|id| !before.allowed_groups.contains(id))
+    {
+        provider_changes.push(rule_change(
+            ChangeAction::Create,
+            &name_of(std::slice::from_ref(id)),
+            port,
+        ));
+    }
+    for id in before
+        .allowed_groups
+        .iter()
+        .filter(|id| !after.allowed_groups.contains(id))
+    {
+        provider_changes.push(rule_change(
+            ChangeAction::Destroy,
+            &name_of(std::slice::from_ref(id)),
+            port,
+        ));
     }
     let mut warnings = Vec::new();
     let class_now = before.instance_class != after.instance_class
@@ -1236,6 +1435,44 @@ mod tests {
         let over = check_maintenance_window("wed:03:15-wed:03:45").unwrap();
         assert!(check_windows_apart(b, apart).is_ok());
         assert!(check_windows_apart(b, over).is_err());
+    }
+
+    #[test]
+    fn allowed_groups_are_live_groups_of_the_account_and_region_each_once() {
+        let account = Uuid::new_v4();
+        let group =
+            |name: &str, cloud_account_id: Uuid, region: &str, deleting: bool| GroupChoice {
+                group_id: Uuid::new_v4(),
+                name: name.into(),
+                cloud_account_id,
+                region: region.into(),
+                deleting,
+            };
+        let web = group("web", account, "us-east-1", false);
+        let elsewhere = group("far", account, "eu-west-1", false);
+        let going = group("old", account, "us-east-1", true);
+        let found = vec![web.clone(), elsewhere.clone(), going.clone()];
+        let check = |ids: &[Uuid]| check_allowed_groups(ids, &found, account, "us-east-1");
+        assert_eq!(check(&[]), Ok(()));
+        assert_eq!(check(&[web.group_id]), Ok(()));
+        let unknown = Uuid::new_v4();
+        assert_eq!(
+            check(&[unknown]),
+            Err(format!(
+                "{unknown} is not one of the tenant's instance groups."
+            ))
+        );
+        assert!(check(&[web.group_id, web.group_id])
+            .unwrap_err()
+            .contains("web is listed twice"));
+        assert!(check(&[elsewhere.group_id])
+            .unwrap_err()
+            .contains("another cloud account or region"));
+        assert!(check(&[going.group_id])
+            .unwrap_err()
+            .contains("being deleted"));
+        assert_eq!(engine_port("postgres"), 5432);
+        assert_eq!(engine_port("mysql"), 3306);
     }
 
     #[test]

@@ -22,7 +22,8 @@ pub struct LaunchRequest {
     pub availability_zone: String,
     /// The zone's subnet, when the zone has one.
     pub subnet_id: Option<String>,
-    pub security_group_id: Option<String>,
+    /// The zone's security group and the group's own.
+    pub security_group_ids: Vec<String>,
     pub image_id: String,
     pub instance_type: String,
     /// Base64 is applied here; the caller passes the script as written.
@@ -50,6 +51,8 @@ pub struct ProviderInstance {
     pub launch_index: i32,
     pub revision: Option<i64>,
     pub launched_at: Option<OffsetDateTime>,
+    /// The ids of the security groups it is in.
+    pub security_groups: Vec<String>,
 }
 
 fn missing(call: &str) -> ProviderError {
@@ -120,8 +123,8 @@ impl AwsInstances {
         if let Some(subnet) = &req.subnet_id {
             call = call.subnet_id(subnet);
         }
-        if let Some(sg) = &req.security_group_id {
-            call = call.security_group_ids(sg);
+        if !req.security_group_ids.is_empty() {
+            call = call.set_security_group_ids(Some(req.security_group_ids.clone()));
         }
         if let Some(data) = &req.user_data {
             call = call.user_data(base64::engine::general_purpose::STANDARD.encode(data));
@@ -184,6 +187,22 @@ impl AwsInstances {
         Ok(out)
     }
 
+    /// Puts the instance in exactly these security groups (EC2 replaces the whole list).
+    pub async fn set_security_groups(
+        &self,
+        instance_id: &str,
+        groups: &[String],
+    ) -> Result<(), ProviderError> {
+        self.once
+            .modify_instance_attribute()
+            .instance_id(instance_id)
+            .set_groups(Some(groups.to_vec()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| aws::classify(&e))
+    }
+
     /// TerminateInstances for these ids; ids EC2 no longer knows count as done.
     pub async fn terminate(&self, ids: &[String]) -> Result<(), ProviderError> {
         if ids.is_empty() {
@@ -241,5 +260,10 @@ fn convert(i: &aws_sdk_ec2::types::Instance) -> ProviderInstance {
         launched_at: i
             .launch_time()
             .and_then(|t| OffsetDateTime::from_unix_timestamp(t.secs()).ok()),
+        security_groups: i
+            .security_groups()
+            .iter()
+            .filter_map(|g| g.group_id().map(str::to_string))
+            .collect(),
     }
 }

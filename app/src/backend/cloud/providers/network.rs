@@ -4,7 +4,9 @@
 
 use super::aws::{self, Target};
 use super::{ErrorClass, ProviderError};
-use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+use aws_sdk_ec2::types::{
+    Filter, IpPermission, ResourceType, Tag, TagSpecification, UserIdGroupPair,
+};
 use std::collections::HashMap;
 
 pub const TAG_INSTALLATION: &str = "stratus:installation";
@@ -98,6 +100,16 @@ pub struct OwnedObject {
     pub kind: ObjectKind,
     pub id: String,
     pub tags: HashMap<String, String>,
+}
+
+/// An inbound TCP rule of a security group whose source is another security group, on one port
+/// (the shape of the rules Stratus adds to a database's security group).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupIngress {
+    pub source_group_id: String,
+    pub port: i32,
+    /// Kept as the provider reports it: the sandbox matches a revoke on it.
+    pub description: Option<String>,
 }
 
 fn tag_map(tags: &[Tag]) -> HashMap<String, String> {
@@ -259,6 +271,113 @@ impl AwsNetworks {
             .group_id()
             .map(str::to_string)
             .ok_or_else(|| missing("CreateSecurityGroup", "a group id"))
+    }
+
+    /// The inbound single-port TCP rules of `group_id` whose source is a security group.
+    pub async fn group_ingress(&self, group_id: &str) -> Result<Vec<GroupIngress>, ProviderError> {
+        let answer = self
+            .read
+            .describe_security_groups()
+            .group_ids(group_id)
+            .send()
+            .await
+            .map_err(|e| aws::classify(&e))?;
+        let mut rules = Vec::new();
+        for permission in answer
+            .security_groups()
+            .iter()
+            .flat_map(|g| g.ip_permissions())
+        {
+            let (Some(from), Some(to)) = (permission.from_port(), permission.to_port()) else {
+                continue;
+            };
+            if permission.ip_protocol() != Some("tcp") || from != to {
+                continue;
+            }
+            for pair in permission.user_id_group_pairs() {
+                if let Some(source) = pair.group_id() {
+                    rules.push(GroupIngress {
+                        source_group_id: source.to_string(),
+                        port: from,
+                        description: pair.description().map(str::to_string),
+                    });
+                }
+            }
+        }
+        Ok(rules)
+    }
+
+    /// Lets `source_group_id` reach `group_id` on TCP `port`; a rule already there counts.
+    pub async fn allow_from_group(
+        &self,
+        group_id: &str,
+        source_group_id: &str,
+        port: i32,
+        description: &str,
+    ) -> Result<(), ProviderError> {
+        let permission = IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(port)
+            .to_port(port)
+            .user_id_group_pairs(
+                UserIdGroupPair::builder()
+                    .group_id(source_group_id)
+                    .description(description)
+                    .build(),
+            )
+            .build();
+        match self
+            .once
+            .authorize_security_group_ingress()
+            .group_id(group_id)
+            .ip_permissions(permission)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let err = aws::classify(&e);
+                if err.code.as_deref() == Some("InvalidPermission.Duplicate") {
+                    Ok(())
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    /// Removes an inbound rule as [`group_ingress`](Self::group_ingress) reported it; one
+    /// already gone counts as removed.
+    pub async fn revoke_from_group(
+        &self,
+        group_id: &str,
+        rule: &GroupIngress,
+    ) -> Result<(), ProviderError> {
+        let permission = IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(rule.port)
+            .to_port(rule.port)
+            .user_id_group_pairs(
+                UserIdGroupPair::builder()
+                    .group_id(&rule.source_group_id)
+                    .set_description(rule.description.clone())
+                    .build(),
+            )
+            .build();
+        match self
+            .once
+            .revoke_security_group_ingress()
+            .group_id(group_id)
+            .ip_permissions(permission)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => match aws::classify(&e) {
+                err if err.class == ErrorClass::NotFound => Ok(()),
+                err => Err(err),
+            },
+        }
     }
 
     /// Deletes an object; one that is already gone counts as deleted.

@@ -171,6 +171,7 @@ mod tests {
             observed_generation: 1,
             conditions: vec![],
             waiting: vec![],
+            security_group_id: None,
             last_error: None,
             deletion_requested_at: None,
             created_at: OffsetDateTime::UNIX_EPOCH,

@@ -107,6 +107,19 @@ pub async fn observe(
     resource_id: Uuid,
     now: OffsetDateTime,
 ) -> Result<Vec<InstanceRow>, InstanceError> {
+    Ok(observe_listed(db, provider, tenant_id, resource_id, now)
+        .await?
+        .0)
+}
+
+/// [`observe`], also returning the instances as the provider listed them.
+pub async fn observe_listed(
+    db: &PgPool,
+    provider: &AwsInstances,
+    tenant_id: Uuid,
+    resource_id: Uuid,
+    now: OffsetDateTime,
+) -> Result<(Vec<InstanceRow>, Vec<ProviderInstance>), InstanceError> {
     let listed = provider.list_for_resource(resource_id).await?;
     let rows = live_rows(db, resource_id).await?;
     let mut tx = db.begin().await?;
@@ -202,7 +215,7 @@ pub async fn observe(
         .await?;
     }
     tx.commit().await?;
-    Ok(live_rows(db, resource_id).await?)
+    Ok((live_rows(db, resource_id).await?, listed))
 }
 
 /// One batched launch: commits the write-ahead rows, makes the call, records the ids. A

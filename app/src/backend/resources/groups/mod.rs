@@ -15,3 +15,9 @@ pub(crate) mod reconciler;
 pub mod write;
 
 pub use write::{create, delete, get, list, list_instances, set_protection, update};
+
+/// The write-ahead token of the group's own security group, the source databases admit. Its
+/// `provider_object` row is the only security group whose `resource_id` is the group's.
+pub fn security_group_token(group_id: uuid::Uuid) -> String {
+    format!("group-security-group:{group_id}")
+}

@@ -9,17 +9,22 @@
 //! resync (`STRATUS_GROUP_RESYNC_MS`) runs it again, which is how instances terminated or
 //! stopped behind Stratus's back are found and replaced.
 //!
+//! Every instance carries the group's own security group besides its zone's, made by the
+//! first run in the tenant's VPC through [`cloud_objects`] (write-ahead intent, tag, adoption),
+//! so a database can admit this group and no other group of the zone.
+//!
 //! A delete terminates every instance (protected ones too), confirms at the provider that none
-//! is left, naming what it waits for, then tombstones the group, which releases its quota and
-//! its zones.
+//! is left, naming what it waits for, deletes the group's security group (confirmed absent),
+//! then tombstones the group, which releases its quota and its zones.
 
 use super::instances::{self, InstanceError, InstanceRow};
 use super::planner::{self, GroupCondition, GroupPlan, Step, TerminateReason};
 use super::write::{capacity_failures, planner_spec, zone_refs, GroupSpecDoc, ZoneRef};
 use crate::backend::cloud::providers::instances::{AwsInstances, LaunchRequest};
-use crate::backend::cloud::providers::network::Ownership;
+use crate::backend::cloud::providers::network::{AwsNetworks, ObjectKind, Ownership};
 use crate::backend::cloud::providers::{self, ErrorClass, ProviderError};
 use crate::backend::jobs::worker::{JobContext, JobError};
+use crate::backend::resources::cloud_objects::{self, EnsureError, Owner};
 use crate::backend::resources::{
     installation_id, set_condition, write_status, Engine, Fence, StatusWrite,
 };
@@ -38,6 +43,9 @@ const AFTER_STEP: Duration = Duration::from_millis(250);
 const IN_FLIGHT: Duration = Duration::from_secs(1);
 /// The longest a capacity wait sleeps before looking again.
 const CAPACITY_WAIT_MAX: Duration = Duration::from_secs(30);
+/// While the group's security group cannot be deleted yet (AWS frees it some time after the
+/// last instance terminated, or a database's rule still names it).
+const SECURITY_GROUP_BUSY: Duration = Duration::from_secs(5);
 
 #[derive(sqlx::FromRow)]
 struct GroupRow {
@@ -84,10 +92,11 @@ pub(crate) async fn run(ctx: &JobContext, engine: &Engine, group_id: Uuid) -> Re
     .await
     .map_err(|e| JobError::Fatal(format!("cannot open the cloud account: {e}")))?;
     let provider = AwsInstances::new(&account.target);
+    let networks = account.networks();
     let outcome = if group.deletion_requested_at.is_some() {
-        delete(ctx, fence, &provider, group_id, &group).await
+        delete(ctx, fence, &provider, &networks, group_id, &group).await
     } else {
-        provision(ctx, fence, &provider, group_id, &group).await
+        provision(ctx, fence, &provider, &networks, group_id, &group).await
     };
     match outcome {
         Ok(()) => Ok(()),
@@ -117,6 +126,15 @@ impl From<sqlx::Error> for Stop {
 impl From<ProviderError> for Stop {
     fn from(e: ProviderError) -> Self {
         Stop::Provider(e)
+    }
+}
+
+impl From<EnsureError> for Stop {
+    fn from(e: EnsureError) -> Self {
+        match e {
+            EnsureError::Provider(e) => Stop::Provider(e),
+            EnsureError::Database(e) => Stop::Job(JobError::failed(e)),
+        }
     }
 }
 
@@ -250,9 +268,12 @@ fn describe(plan: &GroupPlan, template: &GroupTemplate) -> Vec<String> {
     lines
 }
 
-/// The launch of `count` instances of `template` in zone `z` under `token`.
+/// The launch of `count` instances of `template` in zone `z` under `token`, in the zone's
+/// security group and the group's own.
+#[allow(clippy::too_many_arguments)]
 fn launch_request(
     z: &ZoneRef,
+    group_security_group: &str,
     template: &GroupTemplate,
     count: u32,
     revision: i64,
@@ -263,7 +284,12 @@ fn launch_request(
     LaunchRequest {
         availability_zone: z.availability_zone.clone(),
         subnet_id: z.subnet_id.clone(),
-        security_group_id: z.security_group_id.clone(),
+        security_group_ids: z
+            .security_group_id
+            .iter()
+            .cloned()
+            .chain([group_security_group.to_string()])
+            .collect(),
         image_id: template.image_id.clone(),
         instance_type: template.instance_type.clone(),
         user_data: template.user_data.clone(),
@@ -284,15 +310,93 @@ fn launch_request(
     }
 }
 
+/// The group's own security group in the tenant's VPC: the recorded one if it still exists,
+/// else one found by its tag, else a new one. Said in the job log when it is new to the group.
+async fn ensure_security_group(
+    ctx: &JobContext,
+    networks: &AwsNetworks,
+    group_id: Uuid,
+    group: &GroupRow,
+) -> Result<String, Stop> {
+    // The group's zones share one account and region, so one VPC (made by the zones).
+    let vpc_id: Option<String> = sqlx::query_scalar(
+        "select v.provider_id from zone z
+         join provider_object v on v.network_id = z.network_id and v.kind = 'vpc'
+         where z.resource_id = any($1) and v.provider_id is not null limit 1",
+    )
+    .bind(&group.spec.0.zone_ids)
+    .fetch_optional(&ctx.db)
+    .await?;
+    let Some(vpc_id) = vpc_id else {
+        ctx.progress(5, "waiting for the zones' network (VPC) to be made")
+            .await?;
+        return Err(Stop::Job(JobError::Requeue(IN_FLIGHT)));
+    };
+    let token = super::security_group_token(group_id);
+    let owner = Ownership {
+        installation: installation_id(&ctx.db).await?,
+        tenant: group.tenant_id,
+        resource: group_id,
+        token: token.clone(),
+        name: format!("stratus/{}/{}", group.tenant_slug, group.name),
+    };
+    let group_name = format!("stratus-ig-{}", group_id.simple());
+    let description = format!("Stratus instance group {}", group.name);
+    let id = cloud_objects::ensure_present(
+        &ctx.db,
+        networks,
+        Owner {
+            tenant_id: group.tenant_id,
+            cloud_account_id: group.cloud_account_id,
+            resource_id: Some(group_id),
+            network_id: None,
+        },
+        ObjectKind::SecurityGroup,
+        &token,
+        || networks.create_security_group(&vpc_id, &group_name, &description, &owner),
+    )
+    .await?;
+    if group
+        .outputs
+        .get("security_group_id")
+        .and_then(|v| v.as_str())
+        != Some(id.as_str())
+    {
+        ctx.progress(5, format!("security group {id} of the group is there"))
+            .await?;
+    }
+    Ok(id)
+}
+
 async fn provision(
     ctx: &JobContext,
     fence: Fence,
     provider: &AwsInstances,
+    networks: &AwsNetworks,
     group_id: Uuid,
     group: &GroupRow,
 ) -> Result<(), Stop> {
     let now = OffsetDateTime::now_utc();
-    let rows = instances::observe(&ctx.db, provider, group.tenant_id, group_id, now).await?;
+    let security_group_id = ensure_security_group(ctx, networks, group_id, group).await?;
+    let (rows, listed) =
+        instances::observe_listed(&ctx.db, provider, group.tenant_id, group_id, now).await?;
+    // Instances without the group's security group (launched before groups had one, or
+    // changed behind Stratus's back) get it added to the groups they are in.
+    for p in listed.iter().filter(|p| {
+        matches!(p.state.as_str(), "running" | "stopped")
+            && !p.security_groups.contains(&security_group_id)
+    }) {
+        let mut groups = p.security_groups.clone();
+        groups.push(security_group_id.clone());
+        provider
+            .set_security_groups(&p.instance_id, &groups)
+            .await?;
+        ctx.log(format!(
+            "instance {}: security group {security_group_id} of the group added",
+            p.instance_id
+        ))
+        .await?;
+    }
     let failures = capacity_failures(&ctx.db, group_id).await?;
     let policy = &group.spec.0.policy;
     let zones: Vec<ZoneRef> = {
@@ -395,6 +499,7 @@ async fn provision(
         resumed.push((
             launch_request(
                 z,
+                &security_group_id,
                 &batch_template,
                 batch.count,
                 batch.revision,
@@ -418,6 +523,7 @@ async fn provision(
                 Some((
                     launch_request(
                         z,
+                        &security_group_id,
                         template,
                         *count,
                         *revision,
@@ -634,7 +740,10 @@ async fn provision(
             observed_generation: converged.then_some(group.generation),
             conditions,
             last_error: None,
-            outputs: serde_json::json!({ "zones": plan.zones, "waiting": plan.waiting, "running": running }),
+            outputs: serde_json::json!({
+                "zones": plan.zones, "waiting": plan.waiting, "running": running,
+                "security_group_id": security_group_id,
+            }),
             reconciled: true,
         },
     )
@@ -690,10 +799,49 @@ async fn provision(
     Ok(())
 }
 
+/// A delete waiting for something at the provider: said on the group and in the job log, then
+/// looked at again after `delay`.
+async fn delete_waits(
+    ctx: &JobContext,
+    fence: Fence,
+    group_id: Uuid,
+    group: &GroupRow,
+    message: String,
+    delay: Duration,
+) -> Result<(), Stop> {
+    ctx.progress(60, message.clone()).await?;
+    let mut conditions = group.conditions.0.clone();
+    set_condition(
+        &mut conditions,
+        "Progressing",
+        ConditionStatus::True,
+        "Deleting",
+        message,
+        group.generation,
+    );
+    let mut conn = ctx.db.acquire().await?;
+    write_status(
+        &mut conn,
+        fence,
+        group_id,
+        &StatusWrite {
+            status: ResourceStatus::Deleting,
+            observed_generation: None,
+            conditions,
+            last_error: None,
+            outputs: serde_json::json!({}),
+            reconciled: true,
+        },
+    )
+    .await?;
+    Err(Stop::Job(JobError::Requeue(delay)))
+}
+
 async fn delete(
     ctx: &JobContext,
     fence: Fence,
     provider: &AwsInstances,
+    networks: &AwsNetworks,
     group_id: Uuid,
     group: &GroupRow,
 ) -> Result<(), Stop> {
@@ -732,32 +880,34 @@ async fn delete(
     blocking.extend(unseen);
     if !blocking.is_empty() {
         let message = format!("waiting for {} to terminate", blocking.join(", "));
-        ctx.progress(60, message.clone()).await?;
-        let mut conditions = group.conditions.0.clone();
-        set_condition(
-            &mut conditions,
-            "Progressing",
-            ConditionStatus::True,
-            "Deleting",
-            message,
-            group.generation,
-        );
-        let mut conn = ctx.db.acquire().await?;
-        write_status(
-            &mut conn,
-            fence,
-            group_id,
-            &StatusWrite {
-                status: ResourceStatus::Deleting,
-                observed_generation: None,
-                conditions,
-                last_error: None,
-                outputs: serde_json::json!({}),
-                reconciled: true,
-            },
-        )
-        .await?;
-        return Err(Stop::Job(JobError::Requeue(IN_FLIGHT)));
+        return delete_waits(ctx, fence, group_id, group, message, IN_FLIGHT).await;
+    }
+    // Then the group's security group, once no instance holds it. AWS refuses while it is
+    // still in use (`DependencyViolation`): a wait, not a failure.
+    match cloud_objects::ensure_absent(
+        &ctx.db,
+        networks,
+        ObjectKind::SecurityGroup,
+        &super::security_group_token(group_id),
+    )
+    .await
+    {
+        Ok(gone) if gone.is_empty() => {}
+        Ok(gone) => {
+            ctx.progress(80, format!("security group {} deleted", gone.join(", ")))
+                .await?
+        }
+        Err(EnsureError::Provider(e))
+            if e.class == ErrorClass::Retryable
+                || e.code.as_deref() == Some("DependencyViolation") =>
+        {
+            let message = format!(
+                "waiting for the group's security group to be deleted: {}",
+                e.message
+            );
+            return delete_waits(ctx, fence, group_id, group, message, SECURITY_GROUP_BUSY).await;
+        }
+        Err(e) => return Err(e.into()),
     }
     let mut tx = ctx.db.begin().await?;
     let mut conditions = group.conditions.0.clone();

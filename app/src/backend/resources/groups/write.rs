@@ -468,7 +468,7 @@ fn zone_names(zones: &[ZoneRef]) -> String {
 }
 
 /// Per zone: what the change does at the provider, from the current members to the targets.
-fn provider_changes(
+fn provider_changes_of(
     zones: &[ZoneRef],
     plan: &GroupPlan,
     template: &GroupTemplate,
@@ -594,14 +594,21 @@ pub async fn create(
     let spec = planner_spec(&found, &input.policy, 1, input.min, input.max, desired);
     let group_plan = planner::plan(&spec, &[], &[], OffsetDateTime::now_utc());
     let mut warnings = Vec::new();
-    let provider_changes = provider_changes(
+    let mut provider_changes = vec![ProviderChange {
+        action: ChangeAction::Create,
+        object: "security group".into(),
+        detail: format!(
+            "for instance group {name} (on every instance, besides the zone's), in the tenant's VPC in {region}"
+        ),
+    }];
+    provider_changes.extend(provider_changes_of(
         &found,
         &group_plan,
         &template,
         false,
         &BTreeMap::new(),
         &mut warnings,
-    );
+    ));
     let mut diff = vec![
         change("name", None, Some(name.clone())),
         change("cloud_account", None, Some(account_name)),
@@ -844,7 +851,7 @@ pub async fn update(
         *protected.entry(r.availability_zone.clone()).or_insert(0) += 1;
     }
     let mut warnings = Vec::new();
-    let provider_changes = provider_changes(
+    let provider_changes = provider_changes_of(
         &found,
         &group_plan,
         &effective,
@@ -1027,6 +1034,30 @@ pub async fn delete(
     authorize(db, actor, tenant_id, Action::ManageResources).await?;
     let mut tx = db.begin().await?;
     let current = lock(&mut tx, tenant_id, group_id).await?;
+    // A database's security group rule names the group's security group: the database lets
+    // go of it first. (Database writes lock the groups they allow `for share`, so this check
+    // and a change allowing the group do not pass each other.)
+    let allowing: Vec<String> = sqlx::query_scalar(
+        "select name from resource
+         where tenant_id = $1 and kind = 'database' and status <> 'deleted'
+           and coalesce(spec->'allowed_groups', '[]'::jsonb) @> jsonb_build_array($2::text)
+         order by name",
+    )
+    .bind(tenant_id)
+    .bind(group_id.to_string())
+    .fetch_all(&mut *tx)
+    .await?;
+    if !allowing.is_empty() {
+        return Err(AppError::Conflict {
+            field: None,
+            message: format!(
+                "Instance group {} is allowed to connect to {} {}: remove it from their allowed groups first.",
+                current.name,
+                if allowing.len() == 1 { "database" } else { "databases" },
+                allowing.join(", ")
+            ),
+        });
+    }
     let rows = live_rows_in(&mut tx, group_id).await?;
     let mut by_zone: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for r in &rows {
@@ -1039,7 +1070,7 @@ pub async fn delete(
                     .unwrap_or_else(|| "(launching)".into()),
             );
     }
-    let provider_changes = by_zone
+    let mut provider_changes: Vec<ProviderChange> = by_zone
         .iter()
         .map(|(az, ids)| ProviderChange {
             action: ChangeAction::Destroy,
@@ -1047,6 +1078,19 @@ pub async fn delete(
             detail: format!("{} in {az}: {}", ids.len(), ids.join(", ")),
         })
         .collect();
+    let security_group: Option<Option<String>> =
+        sqlx::query_scalar("select provider_id from provider_object where token = $1")
+            .bind(super::security_group_token(group_id))
+            .fetch_optional(&mut *tx)
+            .await?;
+    provider_changes.push(ProviderChange {
+        action: ChangeAction::Destroy,
+        object: "security group".into(),
+        detail: match security_group.flatten() {
+            Some(id) => format!("{id}, the group's own, once its instances are gone"),
+            None => "the group's own (not created yet)".into(),
+        },
+    });
     let mut warnings = Vec::new();
     let protected: Vec<String> = rows
         .iter()
@@ -1182,6 +1226,7 @@ struct ViewRow {
     desired_set_by: Option<String>,
     desired_set_at: OffsetDateTime,
     template: Json<GroupTemplate>,
+    security_group_id: Option<String>,
 }
 
 async fn views(
@@ -1196,11 +1241,13 @@ async fn views(
                 c.name as cloud_account_name, c.region, r.spec, r.status, r.generation,
                 r.observed_generation, r.conditions, r.outputs, r.last_error, r.deletion_requested_at,
                 r.created_at, r.updated_at, g.revision, g.min_size, g.max_size, g.desired,
-                g.desired_source, u.email as desired_set_by, g.desired_set_at, t.template
+                g.desired_source, u.email as desired_set_by, g.desired_set_at, t.template,
+                o.provider_id as security_group_id
          from resource r join instance_group g using (resource_id)
          join cloud_account c on c.cloud_account_id = r.cloud_account_id
          join instance_group_template t on t.resource_id = r.resource_id and t.revision = g.revision
          left join app_user u on u.user_id = g.desired_set_by
+         left join provider_object o on o.resource_id = r.resource_id and o.kind = 'security_group'
          where r.kind = 'instance_group' and r.tenant_id = $1 and r.status <> 'deleted'
            and ($2::uuid is null or r.resource_id = $2) and ($3::text is null or r.name > $3)
          order by r.name limit $4",
@@ -1304,6 +1351,7 @@ async fn views(
                 observed_generation: r.observed_generation,
                 conditions: r.conditions.0,
                 waiting,
+                security_group_id: r.security_group_id,
                 last_error: r.last_error,
                 deletion_requested_at: r.deletion_requested_at,
                 created_at: r.created_at,
