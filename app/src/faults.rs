@@ -42,7 +42,40 @@ pub enum Effect {
     /// values appear in `PendingModifiedValues`; a later change with `ApplyImmediately=true`
     /// applies them with it, as on RDS, and so does running the window on the proxy.
     MaintenanceWindow,
+    /// Forward a DescribeInstanceStatus, then report one status check of these running
+    /// instances (every running instance in the answer when the list is empty) as `impaired`:
+    /// moto reports every running instance `ok`, so this is how an instance that runs but
+    /// fails its checks is made.
+    ImpairInstances {
+        #[serde(default)]
+        instance_ids: Vec<String>,
+        #[serde(default)]
+        check: ImpairedCheck,
+    },
 }
+
+/// Which of EC2's two status checks an [`Effect::ImpairInstances`] rule fails.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImpairedCheck {
+    /// The instance's own check (its operating system and network).
+    #[default]
+    Instance,
+    /// The system check (the host underneath).
+    System,
+}
+
+impl ImpairedCheck {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImpairedCheck::Instance => "instance",
+            ImpairedCheck::System => "system",
+        }
+    }
+}
+
+/// The operation whose answers [`Effect::ImpairInstances`] rewrites.
+pub const DESCRIBE_INSTANCE_STATUS: &str = "DescribeInstanceStatus";
 
 /// When a rule applies and what it does. A request matches when its operation (the query
 /// protocol's `Action`) is `action`, and, when set, it names `zone` (directly, or through a
@@ -122,6 +155,18 @@ impl Rule {
         Rule::new("ModifyDBInstance", Effect::MaintenanceWindow)
     }
 
+    /// DescribeInstanceStatus reports `check` of these instances (every running instance when
+    /// empty) as `impaired`.
+    pub fn impair_instances(instance_ids: &[&str], check: ImpairedCheck) -> Self {
+        Rule::new(
+            DESCRIBE_INSTANCE_STATUS,
+            Effect::ImpairInstances {
+                instance_ids: instance_ids.iter().map(|id| id.to_string()).collect(),
+                check,
+            },
+        )
+    }
+
     pub fn in_zone(mut self, zone: impl Into<String>) -> Self {
         self.zone = Some(zone.into());
         self
@@ -146,6 +191,18 @@ impl Rule {
             Effect::Latency { millis } => format!("add {millis} ms"),
             Effect::HoldRdsStatus { status } => format!("report status {status}"),
             Effect::MaintenanceWindow => "hold changes until the maintenance window".to_string(),
+            Effect::ImpairInstances {
+                instance_ids,
+                check,
+            } => format!(
+                "report {} {} status impaired",
+                if instance_ids.is_empty() {
+                    "every running instance's".to_string()
+                } else {
+                    instance_ids.join(", ")
+                },
+                check.as_str()
+            ),
         };
         let zone = self
             .zone

@@ -14,7 +14,7 @@
 //! `DELETE /_fault-proxy/rules/{id}` removes one. `POST /_fault-proxy/maintenance-window` runs
 //! the maintenance window: every change held by [`Effect::MaintenanceWindow`] is applied.
 
-pub use app::faults::{Effect, FaultControl, Rule, RuleId, RuleView};
+pub use app::faults::{Effect, FaultControl, ImpairedCheck, Rule, RuleId, RuleView};
 
 use anyhow::Context;
 use bytes::Bytes;
@@ -430,6 +430,17 @@ impl State {
                 }
                 Ok(self.forward(parts, form(&now)).await)
             }
+            Some((
+                id,
+                Effect::ImpairInstances {
+                    instance_ids,
+                    check,
+                },
+            )) => {
+                let answer = self.forward(parts, body).await;
+                tracing::info!(rule = %id, action = ?call.action, ?instance_ids, check = check.as_str(), "fault proxy: reporting instances impaired");
+                Ok(impair_instances(answer, &instance_ids, check).await)
+            }
         }
     }
 
@@ -697,6 +708,91 @@ async fn hold_rds_status(answer: Response<Full<Bytes>>, status: &str) -> Respons
     Response::from_parts(parts, Full::new(Bytes::from(out)))
 }
 
+/// Rewrites a DescribeInstanceStatus answer with [`impair_status_checks`].
+async fn impair_instances(
+    answer: Response<Full<Bytes>>,
+    instance_ids: &[String],
+    check: ImpairedCheck,
+) -> Response<Full<Bytes>> {
+    let (parts, body) = answer.into_parts();
+    let Ok(collected) = body.collect().await;
+    let text = String::from_utf8_lossy(&collected.to_bytes()).into_owned();
+    let out = impair_status_checks(&text, instance_ids, check);
+    Response::from_parts(parts, Full::new(Bytes::from(out)))
+}
+
+/// In each top-level `<item>` of `<instanceStatusSet>` for a running instance named in
+/// `instance_ids` (every running one when empty), the chosen check's block becomes
+/// `impaired` with its reachability detail `failed`, as EC2 reports a failing check. Items
+/// nest (`details` has items of its own), hence the depth count.
+fn impair_status_checks(text: &str, instance_ids: &[String], check: ImpairedCheck) -> String {
+    let (set_open, set_close) = ("<instanceStatusSet>", "</instanceStatusSet>");
+    let Some(start) = text.find(set_open).map(|i| i + set_open.len()) else {
+        return text.to_string();
+    };
+    let Some(len) = text[start..].find(set_close) else {
+        return text.to_string();
+    };
+    let set = &text[start..start + len];
+    let mut out = String::with_capacity(text.len() + 256);
+    out.push_str(&text[..start]);
+    let mut pos = 0;
+    while let Some(open) = set[pos..].find("<item>").map(|i| pos + i) {
+        out.push_str(&set[pos..open]);
+        let (mut depth, mut cursor, mut end) = (0usize, open, None);
+        loop {
+            let next_open = set[cursor..].find("<item>").map(|i| cursor + i);
+            let next_close = set[cursor..].find("</item>").map(|i| cursor + i);
+            match (next_open, next_close) {
+                (Some(o), Some(c)) if o < c => {
+                    depth += 1;
+                    cursor = o + "<item>".len();
+                }
+                (_, Some(c)) if depth > 0 => {
+                    depth -= 1;
+                    cursor = c + "</item>".len();
+                    if depth == 0 {
+                        end = Some(cursor);
+                        break;
+                    }
+                }
+                _ => break,
+            }
+        }
+        let Some(end) = end else {
+            // Not well formed: leave the rest as it is.
+            pos = open;
+            break;
+        };
+        out.push_str(&impair_item(&set[open..end], instance_ids, check));
+        pos = end;
+    }
+    out.push_str(&set[pos..]);
+    out.push_str(&text[start + len..]);
+    out
+}
+
+fn impair_item(item: &str, instance_ids: &[String], check: ImpairedCheck) -> String {
+    let chosen = between(item, "<instanceId>", "</instanceId>")
+        .is_some_and(|id| instance_ids.is_empty() || instance_ids.iter().any(|i| i == id));
+    // EC2 checks only running instances; the others stay `not-applicable`.
+    let running = between(item, "<instanceState>", "</instanceState>")
+        .is_some_and(|s| s.contains("<name>running</name>"));
+    let block = match check {
+        ImpairedCheck::Instance => "instanceStatus",
+        ImpairedCheck::System => "systemStatus",
+    };
+    let (open, close) = (format!("<{block}>"), format!("</{block}>"));
+    match (item.find(&open), item.find(&close)) {
+        (Some(s), Some(e)) if chosen && running && s < e => format!(
+            "{}{open}<details><item><name>reachability</name><status>failed</status></item></details><status>impaired</status>{}",
+            &item[..s],
+            &item[e..]
+        ),
+        _ => item.to_string(),
+    }
+}
+
 fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
     let start = text.find(open)? + open.len();
     let end = text[start..].find(close)?;
@@ -766,6 +862,70 @@ mod tests {
             text.ok().as_deref(),
             Some(&b"<a><DBInstanceStatus>creating</DBInstanceStatus><b/><DBInstanceStatus>creating</DBInstanceStatus></a>"[..])
         );
+    }
+
+    /// Moto 5.2.5's DescribeInstanceStatus answer: every running instance `ok` on both checks.
+    const STATUS_ANSWER: &str = concat!(
+        r#"<?xml version="1.0" encoding="utf-8"?>"#,
+        "\n",
+        r#"<DescribeInstanceStatusResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15"><instanceStatusSet>"#,
+        "<item><availabilityZone>us-east-1a</availabilityZone><instanceId>i-aaa</instanceId><instanceState><code>16</code><name>running</name></instanceState>",
+        "<instanceStatus><details><item><name>reachability</name><status>passed</status></item></details><status>ok</status></instanceStatus>",
+        "<systemStatus><details><item><name>reachability</name><status>passed</status></item></details><status>ok</status></systemStatus></item>",
+        "<item><availabilityZone>us-east-1b</availabilityZone><instanceId>i-bbb</instanceId><instanceState><code>16</code><name>running</name></instanceState>",
+        "<instanceStatus><details><item><name>reachability</name><status>passed</status></item></details><status>ok</status></instanceStatus>",
+        "<systemStatus><details><item><name>reachability</name><status>passed</status></item></details><status>ok</status></systemStatus></item>",
+        "<item><availabilityZone>us-east-1a</availabilityZone><instanceId>i-ccc</instanceId><instanceState><code>80</code><name>stopped</name></instanceState>",
+        "<instanceStatus><status>not-applicable</status></instanceStatus><systemStatus><status>not-applicable</status></systemStatus></item>",
+        "</instanceStatusSet><requestId>request-id</requestId></DescribeInstanceStatusResponse>",
+    );
+
+    /// The summary status of `block` (`instanceStatus` or `systemStatus`) of instance `id`.
+    fn summary<'a>(text: &'a str, id: &str, block: &str) -> &'a str {
+        let item = &text[text
+            .find(&format!("<instanceId>{id}<"))
+            .expect("the instance")..];
+        let open = format!("<{block}>");
+        let inner = between(item, &open, &format!("</{block}>")).expect("the block");
+        let status = inner.rsplit("<status>").next().unwrap_or_default();
+        &status[..status.find('<').unwrap_or(status.len())]
+    }
+
+    #[test]
+    fn instance_status_is_rewritten_for_the_chosen_instances() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let rewrite = |ids: &[&str], check| {
+            let ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+            let answer = Response::new(Full::new(Bytes::from(STATUS_ANSWER)));
+            let out = rt.block_on(impair_instances(answer, &ids, check));
+            let body = rt.block_on(out.into_body().collect()).map(|b| b.to_bytes());
+            String::from_utf8(body.expect("a body").to_vec()).expect("utf-8")
+        };
+
+        // One instance named: only its instance check fails.
+        let text = rewrite(&["i-bbb"], ImpairedCheck::Instance);
+        assert_eq!(summary(&text, "i-bbb", "instanceStatus"), "impaired");
+        assert!(text.contains("<status>failed</status>"));
+        assert_eq!(summary(&text, "i-bbb", "systemStatus"), "ok");
+        assert_eq!(summary(&text, "i-aaa", "instanceStatus"), "ok");
+        assert_eq!(text.matches("<status>impaired</status>").count(), 1);
+
+        // None named: every running instance, and the system check when asked; a stopped
+        // instance keeps `not-applicable`.
+        let text = rewrite(&[], ImpairedCheck::System);
+        assert_eq!(summary(&text, "i-aaa", "systemStatus"), "impaired");
+        assert_eq!(summary(&text, "i-bbb", "systemStatus"), "impaired");
+        assert_eq!(summary(&text, "i-aaa", "instanceStatus"), "ok");
+        assert_eq!(summary(&text, "i-ccc", "systemStatus"), "not-applicable");
+
+        // An id not in the answer changes nothing; the document stays whole.
+        let text = rewrite(&["i-zzz"], ImpairedCheck::Instance);
+        assert_eq!(text, STATUS_ANSWER);
+        let text = rewrite(&["i-aaa"], ImpairedCheck::Instance);
+        assert!(text.ends_with("</instanceStatusSet><requestId>request-id</requestId></DescribeInstanceStatusResponse>"));
+        assert_eq!(text.matches("<item><availabilityZone>").count(), 3);
     }
 
     #[test]

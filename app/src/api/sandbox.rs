@@ -2,7 +2,7 @@
 
 use super::*;
 #[cfg(feature = "ssr")]
-use crate::faults::{Effect, Rule};
+use crate::faults::{Effect, ImpairedCheck, Rule, DESCRIBE_INSTANCE_STATUS};
 use crate::faults::{RuleId, RuleView};
 
 #[cfg(feature = "ssr")]
@@ -81,7 +81,8 @@ fn number<T: std::str::FromStr>(field: &str, raw: &str, what: &str) -> Result<Op
 }
 
 /// Adds a fault rule from the portal's form: `effect` is `error`, `drop_reply`, `latency`,
-/// `hold_rds_status` or `maintenance_window`, and picks which of the other fields count.
+/// `hold_rds_status`, `maintenance_window` or `impair_instances`, and picks which of the other
+/// fields count (`impair_instances` always applies to DescribeInstanceStatus, whatever the operation says).
 #[server(prefix = "/rpc", endpoint = "add_fault_rule", output = super::codec::StrJson)]
 #[allow(clippy::too_many_arguments)]
 pub async fn add_fault_rule(
@@ -94,6 +95,8 @@ pub async fn add_fault_rule(
     #[server(default)] status: String,
     #[server(default)] millis: String,
     #[server(default)] rds_status: String,
+    #[server(default)] instance_ids: String,
+    #[server(default)] check: String,
     #[server(default)] count: String,
 ) -> Result<RuleId, AppError> {
     respond(
@@ -118,10 +121,28 @@ pub async fn add_fault_rule(
                     status: rds_status.trim().to_string(),
                 },
                 "maintenance_window" => Effect::MaintenanceWindow,
+                "impair_instances" => Effect::ImpairInstances {
+                    instance_ids: instance_ids
+                        .split([',', ' ', '\n'])
+                        .map(str::trim)
+                        .filter(|id| !id.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                    check: if check == "system" {
+                        ImpairedCheck::System
+                    } else {
+                        ImpairedCheck::Instance
+                    },
+                },
                 _ => return Err(AppError::invalid("effect", "Choose what the rule does.")),
             };
+            let action = if matches!(effect, Effect::ImpairInstances { .. }) {
+                DESCRIBE_INSTANCE_STATUS.to_string()
+            } else {
+                action.trim().to_string()
+            };
             let rule = Rule {
-                action: action.trim().to_string(),
+                action,
                 zone: Some(zone),
                 account: None,
                 effect,

@@ -105,6 +105,89 @@ pub enum Health {
     Unknown,
 }
 
+impl Health {
+    /// A running instance's health from its status checks: `impaired` is unhealthy, both `ok`
+    /// is healthy, anything else (initializing, insufficient data, not reported) is unknown.
+    pub fn of_running(checks: Option<StatusChecks>) -> Health {
+        match checks {
+            Some(c) if c.impaired() => Health::Unhealthy,
+            Some(c) if c.instance == CheckStatus::Ok && c.system == CheckStatus::Ok => {
+                Health::Healthy
+            }
+            _ => Health::Unknown,
+        }
+    }
+}
+
+/// One of EC2's status checks (DescribeInstanceStatus) as it summarises it, in its own words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckStatus {
+    Ok,
+    Impaired,
+    Initializing,
+    InsufficientData,
+    NotApplicable,
+}
+
+impl CheckStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckStatus::Ok => "ok",
+            CheckStatus::Impaired => "impaired",
+            CheckStatus::Initializing => "initializing",
+            CheckStatus::InsufficientData => "insufficient-data",
+            CheckStatus::NotApplicable => "not-applicable",
+        }
+    }
+
+    /// EC2's word; `None` for one this version does not know.
+    pub fn parse(s: &str) -> Option<CheckStatus> {
+        Some(match s {
+            "ok" => CheckStatus::Ok,
+            "impaired" => CheckStatus::Impaired,
+            "initializing" => CheckStatus::Initializing,
+            "insufficient-data" => CheckStatus::InsufficientData,
+            "not-applicable" => CheckStatus::NotApplicable,
+            _ => return None,
+        })
+    }
+}
+
+/// EC2's two status checks of a running instance: `instance` (its operating system and
+/// network: the customer's side) and `system` (the host underneath: AWS's side).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct StatusChecks {
+    pub instance: CheckStatus,
+    pub system: CheckStatus,
+}
+
+impl StatusChecks {
+    pub fn impaired(self) -> bool {
+        self.instance == CheckStatus::Impaired || self.system == CheckStatus::Impaired
+    }
+
+    /// For people: "instance status impaired", "system status impaired", "instance and system
+    /// status impaired", or "ok" / "initializing" … when both agree.
+    pub fn label(self) -> String {
+        match (self.instance, self.system) {
+            (CheckStatus::Impaired, CheckStatus::Impaired) => {
+                "instance and system status impaired".into()
+            }
+            (CheckStatus::Impaired, _) => "instance status impaired".into(),
+            (_, CheckStatus::Impaired) => "system status impaired".into(),
+            (i, s) if i == s => i.as_str().replace('-', " "),
+            (i, s) => format!(
+                "instance status {}, system status {}",
+                i.as_str().replace('-', " "),
+                s.as_str().replace('-', " ")
+            ),
+        }
+    }
+}
+
 /// One zone's line in the plan, as people see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -131,6 +214,15 @@ impl RolloutBudget {
         match self {
             RolloutBudget::Count(n) => n.to_string(),
             RolloutBudget::Percent(p) => format!("{p}%"),
+        }
+    }
+
+    /// The inverse of [`label`](Self::label): "2" or "25%", as a person types it.
+    pub fn parse(text: &str) -> Option<RolloutBudget> {
+        let text = text.trim();
+        match text.strip_suffix('%') {
+            Some(p) => p.trim().parse().ok().map(RolloutBudget::Percent),
+            None => text.parse().ok().map(RolloutBudget::Count),
         }
     }
 }
@@ -368,6 +460,10 @@ pub struct InstanceView {
     pub revision: i64,
     pub state: InstanceState,
     pub health: Health,
+    /// EC2's status checks at the last look, while it runs (`None` before the provider
+    /// reported them, and when it is not running).
+    #[serde(default)]
+    pub checks: Option<StatusChecks>,
     /// Protected from scale-in (a delete still terminates it).
     pub protected: bool,
     #[serde(with = "time::serde::rfc3339")]
@@ -407,4 +503,59 @@ pub struct GroupOverview {
 pub struct InstanceTypeChoice {
     pub instance_type: String,
     pub vcpus: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rollout_budgets_read_back_their_labels() {
+        for b in [
+            RolloutBudget::Count(0),
+            RolloutBudget::Count(3),
+            RolloutBudget::Percent(25),
+        ] {
+            assert_eq!(RolloutBudget::parse(&b.label()), Some(b));
+        }
+        assert_eq!(
+            RolloutBudget::parse(" 50 % "),
+            Some(RolloutBudget::Percent(50))
+        );
+        assert_eq!(RolloutBudget::parse("one"), None);
+        assert_eq!(RolloutBudget::parse("-1"), None);
+    }
+
+    #[test]
+    fn health_of_a_running_instance_follows_its_status_checks() {
+        let checks = |instance, system| Some(StatusChecks { instance, system });
+        use CheckStatus::*;
+        assert_eq!(Health::of_running(checks(Ok, Ok)), Health::Healthy);
+        assert_eq!(Health::of_running(checks(Impaired, Ok)), Health::Unhealthy);
+        assert_eq!(Health::of_running(checks(Ok, Impaired)), Health::Unhealthy);
+        assert_eq!(
+            Health::of_running(checks(Initializing, Ok)),
+            Health::Unknown
+        );
+        assert_eq!(Health::of_running(None), Health::Unknown);
+        assert_eq!(
+            StatusChecks {
+                instance: Impaired,
+                system: Ok
+            }
+            .label(),
+            "instance status impaired"
+        );
+        assert_eq!(
+            StatusChecks {
+                instance: InsufficientData,
+                system: InsufficientData
+            }
+            .label(),
+            "insufficient data"
+        );
+        for s in [Ok, Impaired, Initializing, InsufficientData, NotApplicable] {
+            assert_eq!(CheckStatus::parse(s.as_str()), Some(s));
+        }
+    }
 }

@@ -191,7 +191,7 @@ fn SandboxFaults(
     view! {
         <section class="panel" aria-label=format!("Faults for {}", account.name)>
             <h2>{format!("Sandbox faults: {}", account.name)}</h2>
-            <p class="muted">"The fault proxy in front of the sandbox applies these rules to this account's calls: answer an operation with an AWS error (optionally in one zone), lose its reply after it took effect, slow it down, hold a database's status, or keep database changes pending for the maintenance window. A rule with a count expires after firing that many times."</p>
+            <p class="muted">"The fault proxy in front of the sandbox applies these rules to this account's calls: answer an operation with an AWS error (optionally in one zone), lose its reply after it took effect, slow it down, hold a database's status, keep database changes pending for the maintenance window, or report instances' status checks impaired (an instance group repairs them). A rule with a count expires after firing that many times."</p>
             <FormError error=form_error(remove.value())/>
             {if rules.is_empty() {
                 view! { <p class="muted">"No faults: calls reach the sandbox untouched."</p> }.into_any()
@@ -234,6 +234,7 @@ fn SandboxFaults(
                             <option value="latency">"Add latency"</option>
                             <option value="hold_rds_status">"Hold the RDS status"</option>
                             <option value="maintenance_window">"Hold RDS changes for the maintenance window (ModifyDBInstance)"</option>
+                            <option value="impair_instances">"Report instances impaired"</option>
                         </select>
                     </div>
                     <Field label="Zone (optional)" name="zone" form="fault" hint="Only calls naming this zone, or a subnet in it" error=field_error(v, "zone")/>
@@ -242,6 +243,14 @@ fn SandboxFaults(
                     <Field label="HTTP status" name="status" form="fault" value="500" error=field_error(v, "status")/>
                     <Field label="Latency (ms)" name="millis" form="fault" error=field_error(v, "millis")/>
                     <Field label="RDS status" name="rds_status" form="fault" value="creating" error=field_error(v, "rds_status")/>
+                    <Field label="Instance ids (empty: every running instance)" name="instance_ids" form="fault" hint="For “Report instances impaired” (DescribeInstanceStatus): i-… separated by commas" error=field_error(v, "instance_ids")/>
+                    <div class="field">
+                        <label for="fault-check">"Status check"</label>
+                        <select id="fault-check" name="check">
+                            <option value="instance">"Instance status"</option>
+                            <option value="system">"System status"</option>
+                        </select>
+                    </div>
                     <Field label="Times (empty: until removed)" name="count" form="fault" value="1" error=field_error(v, "count")/>
                     <div class="form-actions">
                         <button type="submit" class="button">"Add fault"</button>

@@ -379,7 +379,7 @@ use std::sync::Arc;
 
 /// The group resync of these tests: an instance terminated behind Stratus's back is replaced
 /// within it.
-const GROUP_RESYNC: std::time::Duration = std::time::Duration::from_millis(1500);
+pub(crate) const GROUP_RESYNC: std::time::Duration = std::time::Duration::from_millis(1500);
 
 /// A tenant with a sandbox account (its own moto account) and three Ready zones, and a worker
 /// running every job kind with a short group resync. With `faults`, the account reaches moto

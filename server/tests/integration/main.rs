@@ -8,6 +8,7 @@ mod databases;
 mod events;
 mod fault_proxy;
 mod group_chaos;
+mod group_health;
 mod health;
 mod instance_groups;
 mod overview;

@@ -321,6 +321,58 @@ async fn serve_puts_the_fault_proxy_in_front_of_the_sandbox_and_tenants_drive_th
             bad.body
         );
     }
+    // Instances reported impaired: always DescribeInstanceStatus, whatever the operation field
+    // says; instance ids checked.
+    let impaired = owner
+        .rpc(
+            "add_fault_rule",
+            &[
+                ("cloud_account_id", &mine_id),
+                ("action", "RunInstances"),
+                ("effect", "impair_instances"),
+                ("instance_ids", "i-0abc1234, i-0def5678"),
+                ("check", "system"),
+            ],
+        )
+        .await;
+    assert_eq!(impaired.status, 200, "{}", impaired.body);
+    let impaired_id = impaired.json().as_u64().expect("a rule id");
+    let listed = owner
+        .rpc("get_fault_rules", &[("cloud_account_id", &mine_id)])
+        .await
+        .json();
+    let rule = listed
+        .as_array()
+        .and_then(|l| l.iter().find(|r| r["id"] == impaired_id))
+        .expect("the rule is listed");
+    assert_eq!(rule["rule"]["action"], "DescribeInstanceStatus");
+    assert_eq!(
+        rule["rule"]["effect"],
+        serde_json::json!({"kind": "impair_instances", "instance_ids": ["i-0abc1234", "i-0def5678"], "check": "system"})
+    );
+    let bad = owner
+        .rpc(
+            "add_fault_rule",
+            &[
+                ("cloud_account_id", &mine_id),
+                ("action", "DescribeInstanceStatus"),
+                ("effect", "impair_instances"),
+                ("instance_ids", "web-1"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.body.contains("\"instance_ids\""), "{}", bad.body);
+    let removed = owner
+        .rpc(
+            "remove_fault_rule",
+            &[
+                ("cloud_account_id", &mine_id),
+                ("rule_id", &impaired_id.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(removed.status, 200, "{}", removed.body);
     // A real (not emulated) account has no faults to manage.
     let real = owner
         .rpc(

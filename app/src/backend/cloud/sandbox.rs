@@ -176,6 +176,26 @@ pub fn check_rule(rule: &Rule) -> Result<(), AppError> {
                 "Holding changes for the maintenance window applies to ModifyDBInstance.",
             ));
         }
+        Effect::ImpairInstances { instance_ids, .. } => {
+            if rule.action != crate::faults::DESCRIBE_INSTANCE_STATUS {
+                errors.push((
+                    "action",
+                    "Impaired status checks are reported by DescribeInstanceStatus.",
+                ));
+            }
+            let instance_id = |id: &String| {
+                id.len() <= 32
+                    && id.strip_prefix("i-").is_some_and(|hex| {
+                        !hex.is_empty() && hex.chars().all(|c| c.is_ascii_alphanumeric())
+                    })
+            };
+            if instance_ids.len() > 100 || !instance_ids.iter().all(instance_id) {
+                errors.push((
+                    "instance_ids",
+                    "Instance ids look like i-0abc1234def567890 (at most 100), or none for every running instance.",
+                ));
+            }
+        }
         _ => {}
     }
     if errors.is_empty() {

@@ -7,14 +7,27 @@
 //! (token, `AmiLaunchIndex`), which EC2 numbers 0..n-1 within the call; that is what a
 //! reconciler that crashed after the call matches its write-ahead rows against. `ClientToken`
 //! carries the same token for AWS (the sandbox ignores it).
+//!
+//! Health comes from EC2's status checks (DescribeInstanceStatus), asked for the running
+//! instances by id: at most 100 ids a call (EC2's limit when ids are named), and a bounded
+//! number of pages each. `IncludeAllInstances` keeps an instance that stopped between the two
+//! calls in the answer (as `not-applicable`) instead of leaving it out.
 
 use super::aws::{self, Target};
 use super::network::{Ownership, TAG_RESOURCE, TAG_TOKEN};
 use super::{ErrorClass, ProviderError};
+use crate::model::groups::{CheckStatus, StatusChecks};
 use aws_sdk_ec2::types::{
-    Filter, InstanceStateName, InstanceType, Placement, ResourceType, TagSpecification,
+    Filter, InstanceStateName, InstanceStatusSummary, InstanceType, Placement, ResourceType,
+    TagSpecification,
 };
+use std::collections::BTreeMap;
 use time::OffsetDateTime;
+
+/// EC2 takes at most this many instance ids in one DescribeInstanceStatus call.
+const STATUS_IDS_PER_CALL: usize = 100;
+/// Pages followed per call: with named ids EC2 answers in one; this bounds a misbehaving answer.
+const STATUS_PAGES_MAX: usize = 10;
 
 /// What a launch asks for.
 #[derive(Debug, Clone)]
@@ -201,6 +214,72 @@ impl AwsInstances {
             .await
             .map(|_| ())
             .map_err(|e| aws::classify(&e))
+    }
+
+    /// EC2's status checks of these instances, by id. An id missing from the answer has no
+    /// report this time (the caller keeps what it knew). An id EC2 does not know fails the
+    /// whole call; it is left out (EC2 names it) and the call made once more.
+    pub async fn status_checks(
+        &self,
+        ids: &[String],
+    ) -> Result<BTreeMap<String, StatusChecks>, ProviderError> {
+        let mut out = BTreeMap::new();
+        for chunk in ids.chunks(STATUS_IDS_PER_CALL) {
+            match self.status_page(chunk, &mut out).await {
+                Err(e) if e.class == ErrorClass::NotFound => {
+                    let known: Vec<String> = chunk
+                        .iter()
+                        .filter(|id| !e.message.contains(id.as_str()))
+                        .cloned()
+                        .collect();
+                    if !known.is_empty() && known.len() < chunk.len() {
+                        match self.status_page(&known, &mut out).await {
+                            Err(e) if e.class == ErrorClass::NotFound => {}
+                            other => other?,
+                        }
+                    }
+                }
+                other => other?,
+            }
+        }
+        Ok(out)
+    }
+
+    async fn status_page(
+        &self,
+        ids: &[String],
+        out: &mut BTreeMap<String, StatusChecks>,
+    ) -> Result<(), ProviderError> {
+        let mut next: Option<String> = None;
+        for _ in 0..STATUS_PAGES_MAX {
+            let answer = self
+                .read
+                .describe_instance_status()
+                .set_instance_ids(Some(ids.to_vec()))
+                .include_all_instances(true)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| aws::classify(&e))?;
+            for s in answer.instance_statuses() {
+                let summary = |c: Option<&InstanceStatusSummary>| {
+                    c.and_then(|c| c.status())
+                        .and_then(|s| CheckStatus::parse(s.as_str()))
+                };
+                if let (Some(id), Some(instance), Some(system)) = (
+                    s.instance_id(),
+                    summary(s.instance_status()),
+                    summary(s.system_status()),
+                ) {
+                    out.insert(id.to_string(), StatusChecks { instance, system });
+                }
+            }
+            match answer.next_token() {
+                Some(token) if !token.is_empty() => next = Some(token.to_string()),
+                _ => break,
+            }
+        }
+        Ok(())
     }
 
     /// TerminateInstances for these ids; ids EC2 no longer knows count as done.

@@ -6,12 +6,15 @@
 //! two runs never launch the same batch. [`observe`] then reconciles the rows with what the
 //! provider lists under the group's tag: a row without an id takes the instance carrying its
 //! token and launch index; an instance carrying the group's tag that no row knows is adopted;
-//! an instance the provider stopped listing is gone.
+//! an instance the provider stopped listing is gone. The running ones' status checks
+//! (DescribeInstanceStatus) are read in the same look and kept on the rows: health is
+//! `unhealthy` while a check is `impaired`, which the planner repairs after the grace period.
 
 use crate::backend::cloud::providers::instances::{AwsInstances, LaunchRequest, ProviderInstance};
 use crate::backend::cloud::providers::{ErrorClass, ProviderError};
 use crate::backend::resources::groups::planner::{Health, InstanceState, ObservedInstance};
 use crate::backend::resources::Fence;
+use crate::model::groups::{CheckStatus, StatusChecks};
 use sqlx::{Connection, PgPool};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -34,9 +37,20 @@ pub struct InstanceRow {
     pub health: String,
     pub protected: bool,
     pub launched_at: OffsetDateTime,
+    /// EC2's status checks at the last look (`None`: not reported, or not running).
+    pub instance_status: Option<String>,
+    pub system_status: Option<String>,
 }
 
 impl InstanceRow {
+    /// The status checks as last reported; `None` unless both are.
+    pub fn checks(&self) -> Option<StatusChecks> {
+        Some(StatusChecks {
+            instance: CheckStatus::parse(self.instance_status.as_deref()?)?,
+            system: CheckStatus::parse(self.system_status.as_deref()?)?,
+        })
+    }
+
     /// The row as the planner sees it (a row without a provider id goes by its token).
     pub fn observed(&self) -> ObservedInstance {
         ObservedInstance {
@@ -52,6 +66,7 @@ impl InstanceRow {
                 "unhealthy" => Health::Unhealthy,
                 _ => Health::Unknown,
             },
+            checks: self.checks(),
             launched_at: self.launched_at,
             protected: self.protected,
         }
@@ -78,13 +93,22 @@ pub fn new_token() -> String {
 pub async fn live_rows(db: &PgPool, resource_id: Uuid) -> Result<Vec<InstanceRow>, sqlx::Error> {
     sqlx::query_as(
         "select instance_row_id, availability_zone, launch_token, launch_index, revision,
-                provider_id, state, health, protected, launched_at
+                provider_id, state, health, protected, launched_at, instance_status, system_status
          from instance where resource_id = $1 and state <> 'terminated'
          order by availability_zone, launched_at, launch_index",
     )
     .bind(resource_id)
     .fetch_all(db)
     .await
+}
+
+/// The `instance.health` column's word.
+fn health_word(health: Health) -> &'static str {
+    match health {
+        Health::Healthy => "healthy",
+        Health::Unhealthy => "unhealthy",
+        Health::Unknown => "unknown",
+    }
 }
 
 fn state_of(p: &ProviderInstance) -> &'static str {
@@ -121,6 +145,16 @@ pub async fn observe_listed(
     now: OffsetDateTime,
 ) -> Result<(Vec<InstanceRow>, Vec<ProviderInstance>), InstanceError> {
     let listed = provider.list_for_resource(resource_id).await?;
+    let running: Vec<String> = listed
+        .iter()
+        .filter(|p| p.state == "running")
+        .map(|p| p.instance_id.clone())
+        .collect();
+    let checks = if running.is_empty() {
+        Default::default()
+    } else {
+        provider.status_checks(&running).await?
+    };
     let rows = live_rows(db, resource_id).await?;
     let mut tx = db.begin().await?;
     // Instances a live row accounts for; the others are adopted below.
@@ -128,6 +162,7 @@ pub async fn observe_listed(
     // What changed, written with one statement each (most looks change nothing).
     let (mut ids, mut providers, mut states, mut healths) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut instance_checks, mut system_checks) = (Vec::new(), Vec::new());
     let mut gone = Vec::new();
     for row in &rows {
         let found = match &row.provider_id {
@@ -141,19 +176,32 @@ pub async fn observe_listed(
             Some(p) => {
                 matched.insert(p.instance_id.as_str());
                 let state = state_of(p);
-                let health = if state == "running" {
-                    "healthy"
-                } else {
-                    "unknown"
+                // Not reported this time (an answer without it): keep what was known.
+                let reported = match checks.get(&p.instance_id) {
+                    Some(c) => Some(*c),
+                    None => row.checks(),
                 };
+                let reported = reported.filter(|_| state == "running");
+                let health = match state {
+                    "running" => health_word(Health::of_running(reported)),
+                    _ => "unknown",
+                };
+                let (instance_check, system_check) = (
+                    reported.map(|c| c.instance.as_str()),
+                    reported.map(|c| c.system.as_str()),
+                );
                 if row.provider_id.as_deref() != Some(p.instance_id.as_str())
                     || row.state != state
                     || row.health != health
+                    || row.instance_status.as_deref() != instance_check
+                    || row.system_status.as_deref() != system_check
                 {
                     ids.push(row.instance_row_id);
                     providers.push(p.instance_id.clone());
                     states.push(state);
                     healths.push(health);
+                    instance_checks.push(instance_check);
+                    system_checks.push(system_check);
                 }
             }
             // The provider no longer lists it at all: gone.
@@ -168,15 +216,18 @@ pub async fn observe_listed(
     if !ids.is_empty() {
         sqlx::query(
             "update instance i set provider_id = c.provider_id, state = c.state, health = c.health,
+                    instance_status = c.instance_status, system_status = c.system_status,
                     terminated_at = case when c.state = 'terminated' then now() else i.terminated_at end
-             from unnest($1::uuid[], $2::text[], $3::text[], $4::text[])
-                  as c(instance_row_id, provider_id, state, health)
+             from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+                  as c(instance_row_id, provider_id, state, health, instance_status, system_status)
              where i.instance_row_id = c.instance_row_id",
         )
         .bind(&ids)
         .bind(&providers)
         .bind(&states)
         .bind(&healths)
+        .bind(&instance_checks)
+        .bind(&system_checks)
         .execute(&mut *tx)
         .await?;
     }

@@ -9,9 +9,11 @@
 //! when enough *running* instances remain.
 //!
 //! Decisions, in order:
-//! 1. Repair: stopped, lost, or unhealthy-after-grace instances are replaced, unless more of
-//!    them than the repair budget are broken at once; then nothing is replaced and `Degraded`
-//!    is raised (a cascade of replacements is how health checks cause outages).
+//! 1. Repair: stopped, lost, or unhealthy-after-grace instances (reported unhealthy, or a
+//!    status check `impaired`) are replaced, unless more of them than the repair budget are
+//!    broken at once; then nothing is replaced and `Degraded` is raised (a cascade of
+//!    replacements is how health checks cause outages). Within the grace period an unhealthy
+//!    instance is left alone, and not counted as ready either.
 //! 2. Targets per zone from `desired` and the distribution, with the zones that recently
 //!    refused capacity (`balanced` moves their share elsewhere, `even-strict` waits, `any`
 //!    fills wherever capacity is).
@@ -26,7 +28,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use time::{Duration, OffsetDateTime};
 
 pub use crate::model::groups::{
-    Distribution, Health, InstanceState, RolloutBudget, ScaleInOrder, ZonePlan,
+    CheckStatus, Distribution, Health, InstanceState, RolloutBudget, ScaleInOrder, StatusChecks,
+    ZonePlan,
 };
 
 /// What the planner needs from the group's spec.
@@ -61,8 +64,26 @@ pub struct ObservedInstance {
     pub revision: i64,
     pub state: InstanceState,
     pub health: Health,
+    /// The provider's status checks at this look, while it runs.
+    pub checks: Option<StatusChecks>,
     pub launched_at: OffsetDateTime,
     pub protected: bool,
+}
+
+impl ObservedInstance {
+    /// Reported unhealthy, or a status check `impaired` (grace not considered).
+    pub fn unhealthy(&self) -> bool {
+        self.health == Health::Unhealthy || self.checks.is_some_and(StatusChecks::impaired)
+    }
+
+    /// Why it needs repair, for the job log and `Degraded`.
+    fn broken_because(&self) -> String {
+        match (self.state, self.checks) {
+            (InstanceState::Running, Some(c)) if c.impaired() => c.label(),
+            (InstanceState::Running, _) => "unhealthy".into(),
+            (state, _) => state.as_str().into(),
+        }
+    }
 }
 
 /// A capacity refusal from the provider (`InsufficientInstanceCapacity`), in its own words.
@@ -264,9 +285,7 @@ pub fn plan(
     let live: Vec<&ObservedInstance> = observed.iter().filter(|i| !i.state.is_gone()).collect();
     let is_broken = |i: &ObservedInstance| match i.state {
         InstanceState::Stopping | InstanceState::Stopped | InstanceState::Lost => true,
-        InstanceState::Running => {
-            i.health == Health::Unhealthy && now - i.launched_at >= spec.health_grace
-        }
+        InstanceState::Running => i.unhealthy() && now - i.launched_at >= spec.health_grace,
         _ => false,
     };
     let broken: Vec<&ObservedInstance> = live.iter().copied().filter(|i| is_broken(i)).collect();
@@ -288,19 +307,24 @@ pub fn plan(
         }
     }
     conditions.push(if !broken.is_empty() && !repairing {
-        let ids: Vec<&str> = broken.iter().map(|i| i.id.as_str()).collect();
+        let ids: Vec<String> = broken
+            .iter()
+            .map(|i| format!("{} ({})", i.id, i.broken_because()))
+            .collect();
+        let message = format!(
+            "{} of {} instances are unhealthy at once (budget {}%: {}); not replacing them: {}",
+            broken.len(),
+            desired,
+            spec.repair_budget_percent,
+            repair_allowed,
+            ids.join(", ")
+        );
+        waiting.push(format!("repair budget exceeded: {message}"));
         PlannedCondition {
             condition: GroupCondition::Degraded,
             active: true,
             reason: "RepairBudgetExceeded".into(),
-            message: format!(
-                "{} of {} instances are unhealthy at once (budget {}%: {}); not replacing them: {}",
-                broken.len(),
-                desired,
-                spec.repair_budget_percent,
-                repair_allowed,
-                ids.join(", ")
-            ),
+            message,
         }
     } else {
         PlannedCondition {
@@ -317,8 +341,7 @@ pub fn plan(
         .filter(|i| !repaired.contains(i.id.as_str()))
         .collect();
     // Ready: running and not reported unhealthy. Only ready instances count toward the floor.
-    let is_ready =
-        |i: &ObservedInstance| i.state == InstanceState::Running && i.health != Health::Unhealthy;
+    let is_ready = |i: &ObservedInstance| i.state == InstanceState::Running && !i.unhealthy();
 
     // Every zone that holds a member or is in the spec; zones dropped from the spec get a
     // target of zero, so their instances are the first scale-in victims.

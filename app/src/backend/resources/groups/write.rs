@@ -1156,7 +1156,7 @@ async fn live_rows_in(
 ) -> Result<Vec<InstanceRow>, sqlx::Error> {
     sqlx::query_as(
         "select instance_row_id, availability_zone, launch_token, launch_index, revision,
-                provider_id, state, health, protected, launched_at
+                provider_id, state, health, protected, launched_at, instance_status, system_status
          from instance where resource_id = $1 and state <> 'terminated'
          order by availability_zone, launched_at, launch_index",
     )
@@ -1371,6 +1371,8 @@ struct InstanceViewRow {
     health: String,
     protected: bool,
     launched_at: OffsetDateTime,
+    instance_status: Option<String>,
+    system_status: Option<String>,
 }
 
 impl From<InstanceViewRow> for InstanceView {
@@ -1386,6 +1388,8 @@ impl From<InstanceViewRow> for InstanceView {
             health: r.health,
             protected: r.protected,
             launched_at: r.launched_at,
+            instance_status: r.instance_status,
+            system_status: r.system_status,
         }
         .observed();
         InstanceView {
@@ -1395,13 +1399,14 @@ impl From<InstanceViewRow> for InstanceView {
             revision: r.revision,
             state: observed.state,
             health: observed.health,
+            checks: observed.checks,
             protected: r.protected,
             launched_at: r.launched_at,
         }
     }
 }
 
-const INSTANCE_COLUMNS: &str = "instance_row_id, provider_id, availability_zone, revision, state, health, protected, launched_at";
+const INSTANCE_COLUMNS: &str = "instance_row_id, provider_id, availability_zone, revision, state, health, protected, launched_at, instance_status, system_status";
 
 /// The group's instances that are not terminated, ordered by Stratus's instance id.
 pub async fn list_instances(

@@ -27,6 +27,19 @@ fn spec(desired: u32) -> GroupSpec {
     }
 }
 
+const OK: StatusChecks = StatusChecks {
+    instance: CheckStatus::Ok,
+    system: CheckStatus::Ok,
+};
+const INSTANCE_IMPAIRED: StatusChecks = StatusChecks {
+    instance: CheckStatus::Impaired,
+    system: CheckStatus::Ok,
+};
+const SYSTEM_IMPAIRED: StatusChecks = StatusChecks {
+    instance: CheckStatus::Ok,
+    system: CheckStatus::Impaired,
+};
+
 /// A running, healthy instance launched `age` seconds before `t0`.
 fn inst(id: &str, zone: &str, revision: i64, age: i64) -> ObservedInstance {
     ObservedInstance {
@@ -35,6 +48,7 @@ fn inst(id: &str, zone: &str, revision: i64, age: i64) -> ObservedInstance {
         revision,
         state: InstanceState::Running,
         health: Health::Healthy,
+        checks: Some(OK),
         launched_at: t0() - Duration::seconds(age),
         protected: false,
     }
@@ -108,6 +122,7 @@ impl Sim {
                             revision: *revision,
                             state: InstanceState::Pending,
                             health: Health::Unknown,
+                            checks: None,
                             launched_at: self.now,
                             protected: false,
                         });
@@ -395,6 +410,176 @@ fn planner_repair_budget_exceeded_raises_degraded_instead_of_replacing() {
     }
     let p = plan(&s, &instances, &[], t0());
     assert_eq!(p.terminations().len(), 3);
+    assert!(!p
+        .condition(GroupCondition::Degraded)
+        .is_some_and(|c| c.active));
+}
+
+/// EC2's status checks: a running instance past its grace with a check `impaired` is broken
+/// like a stopped one; within grace it is left alone (and not counted as ready).
+#[test]
+fn planner_treats_impaired_status_checks_as_unhealthy() {
+    struct Case {
+        name: &'static str,
+        checks: &'static [(usize, StatusChecks, i64)], // (instance, checks, age in seconds)
+        replaced: &'static [&'static str],
+        degraded: bool,
+    }
+    let cases = [
+        Case {
+            name: "one instance check impaired past grace: replaced",
+            checks: &[(0, INSTANCE_IMPAIRED, 1000)],
+            replaced: &["a0"],
+            degraded: false,
+        },
+        Case {
+            name: "one system check impaired past grace: replaced",
+            checks: &[(5, SYSTEM_IMPAIRED, 1000)],
+            replaced: &["b1"],
+            degraded: false,
+        },
+        Case {
+            name: "impaired within grace: still starting, not replaced",
+            checks: &[(0, INSTANCE_IMPAIRED, 10)],
+            replaced: &[],
+            degraded: false,
+        },
+        Case {
+            name: "three impaired of 12 (budget 30% = 3): all replaced",
+            checks: &[
+                (0, INSTANCE_IMPAIRED, 1000),
+                (4, SYSTEM_IMPAIRED, 1000),
+                (8, INSTANCE_IMPAIRED, 1000),
+            ],
+            replaced: &["a0", "b0", "c0"],
+            degraded: false,
+        },
+        Case {
+            name: "four impaired of 12: over budget, none replaced, Degraded",
+            checks: &[
+                (0, INSTANCE_IMPAIRED, 1000),
+                (1, INSTANCE_IMPAIRED, 1000),
+                (4, SYSTEM_IMPAIRED, 1000),
+                (8, INSTANCE_IMPAIRED, 1000),
+            ],
+            replaced: &[],
+            degraded: true,
+        },
+        Case {
+            name: "four impaired, one within grace: three counted, all three replaced",
+            checks: &[
+                (0, INSTANCE_IMPAIRED, 1000),
+                (1, INSTANCE_IMPAIRED, 10),
+                (4, SYSTEM_IMPAIRED, 1000),
+                (8, INSTANCE_IMPAIRED, 1000),
+            ],
+            replaced: &["a0", "b0", "c0"],
+            degraded: false,
+        },
+        Case {
+            name: "checks not reported (initializing): left alone",
+            checks: &[(
+                2,
+                StatusChecks {
+                    instance: CheckStatus::Initializing,
+                    system: CheckStatus::Initializing,
+                },
+                1000,
+            )],
+            replaced: &[],
+            degraded: false,
+        },
+    ];
+    for case in cases {
+        let s = spec(12); // grace 60 s, repair budget 30%
+        let mut instances = fleet(&[("a", 4), ("b", 4), ("c", 4)], 1);
+        for (i, checks, age) in case.checks {
+            instances[*i].checks = Some(*checks);
+            instances[*i].launched_at = t0() - Duration::seconds(*age);
+        }
+        let p = plan(&s, &instances, &[], t0());
+        let mut gone = p.terminations();
+        gone.sort();
+        assert_eq!(gone, case.replaced, "{}", case.name);
+        assert!(
+            p.steps.iter().all(|step| matches!(
+                step,
+                Step::Launch { .. }
+                    | Step::Terminate {
+                        reason: TerminateReason::Repair,
+                        ..
+                    }
+            )),
+            "{}: {:?}",
+            case.name,
+            p.steps
+        );
+        // Each replaced instance is launched again in its own zone, in the same step.
+        let mut launched: Vec<(String, u32)> = p.launches().into_iter().collect();
+        launched.sort();
+        let mut expected: BTreeMap<String, u32> = BTreeMap::new();
+        for id in case.replaced {
+            *expected.entry(id[..1].to_string()).or_default() += 1;
+        }
+        assert_eq!(
+            launched,
+            expected.into_iter().collect::<Vec<_>>(),
+            "{}",
+            case.name
+        );
+        let degraded = p.condition(GroupCondition::Degraded).cloned();
+        assert_eq!(
+            degraded.as_ref().is_some_and(|c| c.active),
+            case.degraded,
+            "{}: {degraded:?}",
+            case.name
+        );
+        if case.degraded {
+            let message = degraded.map(|c| c.message).unwrap_or_default();
+            assert!(
+                message.contains("a0 (instance status impaired)")
+                    && message.contains("b0 (system status impaired)"),
+                "{}: {message}",
+                case.name
+            );
+            assert!(
+                p.waiting
+                    .iter()
+                    .any(|w| w.starts_with("repair budget exceeded")),
+                "{}: {:?}",
+                case.name,
+                p.waiting
+            );
+        }
+        // An impaired instance is never ready: the group is not converged while one remains.
+        let impaired = case.checks.iter().filter(|(_, c, _)| c.impaired()).count();
+        let impaired_left = impaired > case.replaced.len();
+        if impaired_left {
+            assert!(!p.converged, "{}", case.name);
+        }
+    }
+}
+
+/// A group over its repair budget is Degraded and keeps its instances; when the checks pass
+/// again (the fault is lifted) it is healthy and converged without anything replaced.
+#[test]
+fn planner_degraded_by_impaired_checks_recovers_when_they_pass() {
+    let mut s = spec(4);
+    s.repair_budget_percent = 25; // one of four at once
+    let mut instances = fleet(&[("a", 2), ("b", 1), ("c", 1)], 1);
+    instances[0].checks = Some(INSTANCE_IMPAIRED);
+    instances[2].checks = Some(INSTANCE_IMPAIRED);
+    let p = plan(&s, &instances, &[], t0());
+    assert!(p.steps.is_empty(), "{:?}", p.steps);
+    assert!(!p.converged);
+    assert!(p
+        .condition(GroupCondition::Degraded)
+        .is_some_and(|c| c.active && c.reason == "RepairBudgetExceeded"));
+    for i in &mut instances {
+        i.checks = Some(OK);
+    }
+    let p = plan(&s, &instances, &[], t0());
+    assert!(p.steps.is_empty() && p.converged, "{p:?}");
     assert!(!p
         .condition(GroupCondition::Degraded)
         .is_some_and(|c| c.active));
