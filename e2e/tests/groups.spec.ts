@@ -1,20 +1,25 @@
 // Instance groups in the portal: two Ready zones of the sandbox cloud, then a group created
 // through its Review step whose instances appear live, one protected from scale-in, the group
-// scaled through Review, and deleted with its name typed to confirm. No reload on the way.
+// scaled through Review, its instance type changed through Review (the rollout per zone in the
+// plan, the protected instance kept), and deleted with its name typed to confirm. No reload on
+// the way.
 // The zones are deleted at the end: the zone test expects a region without a network.
 import { Page } from '@playwright/test';
 import { adminPassword, deleteZone, ensureZone, expect, overflows, shot, signInAdmin, test } from './support';
 
-/** Screenshots at the desktop width and a phone's, when E2E_SCREENSHOTS is set. */
-async function shots(page: Page, name: string) {
+/** Screenshots at the desktop width and narrower ones (a phone's by default), when
+ *  E2E_SCREENSHOTS is set. */
+async function shots(page: Page, name: string, widths = [400]) {
   if (!process.env.E2E_SCREENSHOTS) return;
   await shot(page, `${name}-1280`);
-  await page.setViewportSize({ width: 400, height: 900 });
-  await shot(page, `${name}-400`);
+  for (const width of widths) {
+    await page.setViewportSize({ width, height: 900 });
+    await shot(page, `${name}-${width}`);
+  }
   await page.setViewportSize({ width: 1280, height: 900 });
 }
 
-test('an instance group is created through Review, fills live, is scaled through Review and deleted', async ({ page }) => {
+test('an instance group is created through Review, fills live, is scaled and changed through Review and deleted', async ({ page }) => {
   test.skip(!adminPassword, 'E2E_ADMIN_PASSWORD is not set (scripts/test sets it)');
   test.setTimeout(240_000);
   await page.setViewportSize({ width: 1280, height: 900 });
@@ -114,9 +119,44 @@ test('an instance group is created through Review, fills live, is scaled through
   expect(await overflows(page), 'list at 1280 px').toEqual([]);
   await shots(page, 'group-list');
 
-  // Delete: the plan, then the name typed to confirm.
+  // Change: a budget that is not one is refused beside its field; a new instance type goes
+  // through Review, whose plan shows the new revision and the rollout per zone.
   await row.getByRole('link', { name }).click();
   await expect(page.getByRole('heading', { level: 1, name })).toBeVisible();
+  const change = page.getByRole('form', { name: 'Change the group' });
+  await expect(change.getByLabel('Instance type')).toHaveValue('t3.micro');
+  await change.getByLabel('Max surge').fill('lots');
+  await change.getByRole('button', { name: 'Review change' }).click();
+  await expect(page.locator('#group-edit-surge-error')).toContainText('a percentage such as 25%');
+  await expect(change.getByLabel('Max surge')).toHaveAttribute('aria-invalid', 'true');
+  await change.getByLabel('Max surge').fill('1');
+  await change.getByLabel('Instance type').selectOption('t3.small');
+  await change.getByRole('button', { name: 'Review change' }).click();
+  await expect(plan.getByRole('row', { name: /template\.instance type/ })).toContainText(/t3\.micro\s*t3\.small/);
+  await expect(plan.getByRole('row', { name: /template\.revision/ })).toContainText(/1\s*2/);
+  for (const zone of ['grp-b', 'grp-c']) {
+    // Two instances per zone, one of them protected (kept on its revision) in one zone.
+    await expect(plan.locator('.change-update').filter({ hasText: `zone ${zone}` }))
+      .toContainText(/replace [12] in zone .* with the new template \(max surge [01], max unavailable 0 in this zone\)/);
+  }
+  await expect(plan.getByText(/Monthly cost: \$30\.37 → \$60\.74/)).toBeVisible();
+  await shots(page, 'group-change-review', [800]);
+  await page.getByRole('button', { name: 'Apply change' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Changed: t3.small on revision 2' })).toBeVisible();
+  await expect(page.getByRole('region', { name: 'Plan' })).toHaveCount(0);
+  // The rollout follows live: every instance but the protected one on revision 2, four running.
+  const revisions = page.locator('table.instances td[data-label="Revision"]');
+  await expect(revisions.filter({ hasText: /^2$/ })).toHaveCount(3, { timeout: 60_000 });
+  await expect(rows).toHaveCount(4, { timeout: 30_000 });
+  await expect(rows.filter({ hasText: 'running' })).toHaveCount(4, { timeout: 30_000 });
+  await expect(rows.filter({ hasText: first })).toContainText('yes');
+  await expect(page.locator('.page-header [data-status]')).toHaveText('ready', { timeout: 30_000 });
+  await expect(page.locator('.page-header .subtitle')).toContainText('4 × t3.small in us-east-1');
+  expect(await overflows(page), 'changed group page at 1280 px').toEqual([]);
+  await shots(page, 'group-changed', [800, 400]);
+  expect(loads).toBe(loadsBefore);
+
+  // Delete: the plan, then the name typed to confirm.
   await page.getByRole('button', { name: 'Review deletion' }).click();
   await expect(plan.locator('.change-destroy').first()).toBeVisible();
   const confirm = page.getByRole('button', { name: `Delete instance group ${name}` });

@@ -169,6 +169,31 @@ impl StatusChecks {
         self.instance == CheckStatus::Impaired || self.system == CheckStatus::Impaired
     }
 
+    /// The one word a badge shows: `impaired` when either check is, `ok` when both are, else
+    /// the first check that is not `ok` (`initializing`, `insufficient-data`, ...).
+    pub fn summary(self) -> CheckStatus {
+        if self.impaired() {
+            CheckStatus::Impaired
+        } else if self.instance != CheckStatus::Ok {
+            self.instance
+        } else {
+            self.system
+        }
+    }
+
+    /// Which checks fail, for people: "instance status check", "system status check", "instance
+    /// and system status checks"; `None` when neither is impaired.
+    pub fn failing(self) -> Option<&'static str> {
+        match (self.instance, self.system) {
+            (CheckStatus::Impaired, CheckStatus::Impaired) => {
+                Some("instance and system status checks")
+            }
+            (CheckStatus::Impaired, _) => Some("instance status check"),
+            (_, CheckStatus::Impaired) => Some("system status check"),
+            _ => None,
+        }
+    }
+
     /// For people: "instance status impaired", "system status impaired", "instance and system
     /// status impaired", or "ok" / "initializing" … when both agree.
     pub fn label(self) -> String {
@@ -553,6 +578,20 @@ mod tests {
             }
             .label(),
             "insufficient data"
+        );
+        let both = StatusChecks {
+            instance: Impaired,
+            system: Impaired,
+        };
+        assert_eq!(both.failing(), Some("instance and system status checks"));
+        assert_eq!(both.summary(), Impaired);
+        let starting = StatusChecks {
+            instance: Ok,
+            system: Initializing,
+        };
+        assert_eq!(
+            (starting.failing(), starting.summary()),
+            (None, Initializing)
         );
         for s in [Ok, Impaired, Initializing, InsufficientData, NotApplicable] {
             assert_eq!(CheckStatus::parse(s.as_str()), Some(s));

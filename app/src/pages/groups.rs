@@ -1,12 +1,14 @@
 //! Instance groups: the list, Create instance group with its Review step, and a group's page:
 //! status and conditions, the per-zone distribution (a chart drawn by the server, and the same
 //! numbers as a table), the instances with protection from scale-in, all following the group's
-//! reconcile live; scaling through Review, and delete with a typed-name confirmation.
+//! reconcile live; scaling and changing the template, sizes and rollout budgets through Review,
+//! and delete with a typed-name confirmation.
 //!
 //! The group page keeps three resources side by side, each in its own `<Transition>`: the group
-//! and its instances refetch on every event of the group, while the controls (scale, delete)
-//! refetch only after a change is applied, so a person typing a count is not interrupted by the
-//! reconcile they are watching. The controls' actions live at page level for the same reason.
+//! and its instances refetch on every event of the group, while the controls (scale, change,
+//! delete) refetch only after a change is applied, so a person typing a count is not interrupted
+//! by the reconcile they are watching. The controls' actions live at page level for the same
+//! reason.
 
 use super::zones::ResourceStatusBadge;
 use super::PageHeader;
@@ -23,8 +25,9 @@ use crate::components::status::{date_time, ErrorPanel, ProgressBar};
 use crate::error::AppError;
 use crate::live::use_live_events;
 use crate::model::groups::{
-    Distribution, GroupChange, GroupOverview, GroupPatch, GroupPolicy, GroupTemplate, GroupView,
-    Health, InstanceView, NewGroup, ScaleInOrder,
+    Distribution, GroupChange, GroupOverview, GroupPatch, GroupPolicy, GroupPolicyPatch,
+    GroupTemplate, GroupView, Health, InstanceTypeChoice, InstanceView, NewGroup, RolloutBudget,
+    ScaleInOrder,
 };
 use crate::model::resources::{dollars, ConditionStatus, ResourceStatus};
 use crate::rbac::{allows, Action};
@@ -387,6 +390,8 @@ pub fn InstanceGroupPage() -> impl IntoView {
     let latest = Memo::new(move |_| live.events.with(|l| l.last().map(|e| e.id)));
     let scale_review = ServerAction::<UpdateGroup>::new();
     let scale_apply = ServerAction::<UpdateGroup>::new();
+    let edit_review = ServerAction::<UpdateGroup>::new();
+    let edit_apply = ServerAction::<UpdateGroup>::new();
     let delete_review = ServerAction::<DeleteGroup>::new();
     let delete_apply = ServerAction::<DeleteGroup>::new();
     let protect = ServerAction::<SetInstanceProtection>::new();
@@ -397,6 +402,7 @@ pub fn InstanceGroupPage() -> impl IntoView {
                 live.generation.get(),
                 latest.get(),
                 scale_apply.version().get(),
+                edit_apply.version().get(),
                 delete_apply.version().get(),
             )
         },
@@ -424,20 +430,48 @@ pub fn InstanceGroupPage() -> impl IntoView {
             (
                 group_id(),
                 scale_apply.version().get(),
+                edit_apply.version().get(),
                 delete_apply.version().get(),
             )
         },
         |(id, ..)| async move { get_group(id.ok_or(AppError::NotFound)?).await },
     );
+    // The instance types the Change form offers (the price list's); asked only by those who
+    // see the form.
+    let manage = can(Action::ManageResources);
+    let choices = Resource::new(
+        move || manage,
+        |manage| async move {
+            if manage {
+                group_choices().await
+            } else {
+                Ok(Default::default())
+            }
+        },
+    );
+    // One Review on the page at a time: a new review of one control hides the other's plan.
     let scale_reviewed = RwSignal::new(false);
+    let edit_reviewed = RwSignal::new(false);
     Effect::new(move |_| {
         if let Some(Ok(_)) = scale_review.value().get() {
             scale_reviewed.set(true);
+            edit_reviewed.set(false);
         }
     });
     Effect::new(move |_| {
         if let Some(Ok(_)) = scale_apply.value().get() {
             scale_reviewed.set(false);
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = edit_review.value().get() {
+            edit_reviewed.set(true);
+            scale_reviewed.set(false);
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = edit_apply.value().get() {
+            edit_reviewed.set(false);
         }
     });
     let progress = Signal::derive(move || {
@@ -448,7 +482,6 @@ pub fn InstanceGroupPage() -> impl IntoView {
                 .map(|e| (e.percent.unwrap_or(0), e.message.clone()))
         })
     });
-    let manage = can(Action::ManageResources);
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -469,11 +502,13 @@ pub fn InstanceGroupPage() -> impl IntoView {
         {manage.then(|| view! {
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
+                    let types = choices.await.map(|(_, types)| types).unwrap_or_default();
                     match controls.await {
                         Ok(overview) if overview.group.deletion_requested_at.is_none() => {
                             let g = overview.group;
                             view! {
                                 <GroupScale group=g.clone() review=scale_review apply=scale_apply reviewed=scale_reviewed/>
+                                <GroupEdit group=g.clone() types review=edit_review apply=edit_apply reviewed=edit_reviewed/>
                                 <GroupDelete group=g review=delete_review apply=delete_apply/>
                             }.into_any()
                         }
@@ -546,7 +581,7 @@ fn GroupDetail(
                 <div><dt>"Template"</dt><dd><code>{g.template.instance_type.clone()}</code> " " <code class="id">{g.template.image_id.clone()}</code> {format!(" (revision {})", g.revision)}</dd></div>
                 <div><dt>"Distribution"</dt><dd>{format!("{}; scale-in {}", g.policy.distribution.as_str(), g.policy.scale_in.as_str())}</dd></div>
                 <div><dt>"Rollout"</dt><dd>{format!("max surge {}, max unavailable {}", g.policy.max_surge.label(), g.policy.max_unavailable.label())}</dd></div>
-                <div><dt>"Health"</dt><dd>{format!("grace {} s; repair while at most {}% is unhealthy", g.policy.health_grace_secs, g.policy.repair_budget_percent)}</dd></div>
+                <div><dt>"Health"</dt><dd>{format!("the provider's status checks, after a grace of {} s; repair while at most {}% is unhealthy", g.policy.health_grace_secs, g.policy.repair_budget_percent)}</dd></div>
                 <div><dt>"Security group"</dt><dd>{g.security_group_id.clone().map(|v| view! { <code class="id">{v}</code> }.into_any()).unwrap_or_else(|| view! { <span class="muted">"not created yet"</span> }.into_any())}</dd></div>
                 <div><dt>"Monthly cost"</dt><dd>{monthly(monthly_cents)}</dd></div>
                 <div><dt>"Generation"</dt><dd>{format!("{} (observed {})", g.generation, g.observed_generation)}</dd></div>
@@ -628,10 +663,14 @@ fn InstanceTable(
                         <tbody>
                             {instances.into_iter().map(|i| {
                                 let name = i.provider_id.clone().unwrap_or_else(|| "launching".to_string());
-                                let (health_class, health) = match i.health {
-                                    Health::Healthy => ("badge badge-ok", "healthy"),
-                                    Health::Unhealthy => ("badge badge-error", "unhealthy"),
-                                    Health::Unknown => ("badge", "unknown"),
+                                // The status checks say why: "impaired" over the failing
+                                // check's name, "initializing"; both ok reads "healthy".
+                                let (health_class, health, failing) = match (i.health, i.checks) {
+                                    (_, Some(c)) if c.impaired() => ("badge badge-error", "impaired".to_string(), c.failing()),
+                                    (Health::Healthy, _) => ("badge badge-ok", "healthy".to_string(), None),
+                                    (Health::Unhealthy, _) => ("badge badge-error", "unhealthy".to_string(), None),
+                                    (Health::Unknown, Some(c)) => ("badge", c.summary().as_str().replace('-', " "), None),
+                                    (Health::Unknown, None) => ("badge", "unknown".to_string(), None),
                                 };
                                 let (instance_id, protected) = (i.instance_id, i.protected);
                                 view! {
@@ -643,7 +682,7 @@ fn InstanceTable(
                                         <td data-label="Zone"><code>{i.availability_zone.clone()}</code></td>
                                         <td data-label="Revision">{i.revision}</td>
                                         <td data-label="State">{i.state.as_str().replace('_', " ")}</td>
-                                        <td data-label="Health"><span class=health_class>{health}</span></td>
+                                        <td data-label="Health"><span class="health"><span class=health_class>{health}</span>{failing.map(|f| view! { <span class="small muted">{f}</span> })}</span></td>
                                         <td data-label="Age">{age(now, i.launched_at)}</td>
                                         <td data-label="Protected">{if protected { "yes" } else { "no" }}</td>
                                         {manage.then(|| view! {
@@ -734,6 +773,167 @@ fn GroupScale(
             {move || match apply.value().try_get().flatten() {
                 Some(Ok(change)) => change.group.map(|g| view! {
                     <p class="alert alert-ok" role="status">{format!("Desired is now {}: the instances above follow it live.", g.desired)}</p>
+                }),
+                _ => None,
+            }}
+        </section>
+    }
+    .into_any()
+}
+
+/// Change: the template's instance type and image (a new revision, rolled out within max surge
+/// and max unavailable, shown per zone in the plan), min and max, and the rollout budgets,
+/// through Review. Only the fields that differ from the group go into the change, so `desired`
+/// and everything else are kept.
+#[component]
+fn GroupEdit(
+    group: GroupView,
+    types: Vec<InstanceTypeChoice>,
+    review: ServerAction<UpdateGroup>,
+    apply: ServerAction<UpdateGroup>,
+    reviewed: RwSignal<bool>,
+) -> impl IntoView {
+    let id = group.group_id;
+    let instance_type = RwSignal::new(group.template.instance_type.clone());
+    let image = RwSignal::new(group.template.image_id.clone());
+    let min = RwSignal::new(group.min.to_string());
+    let max = RwSignal::new(group.max.to_string());
+    let surge = RwSignal::new(group.policy.max_surge.label());
+    let unavailable = RwSignal::new(group.policy.max_unavailable.label());
+    // Fields the browser refuses (not a count, not a budget), and "nothing changed".
+    let typos = RwSignal::new(Vec::<&'static str>::new());
+    let unchanged = RwSignal::new(false);
+    let mut offered = types;
+    if !offered
+        .iter()
+        .any(|t| t.instance_type == group.template.instance_type)
+    {
+        // A type the price list no longer has: still shown as what the group runs.
+        offered.insert(
+            0,
+            InstanceTypeChoice {
+                instance_type: group.template.instance_type.clone(),
+                vcpus: 0,
+            },
+        );
+    }
+    let current = StoredValue::new(group);
+    let patch = move || -> Option<GroupPatch> {
+        let g = current.get_value();
+        let (min_v, max_v) = (count(&min.get_untracked()), count(&max.get_untracked()));
+        let surge_v = RolloutBudget::parse(&surge.get_untracked());
+        let unavailable_v = RolloutBudget::parse(&unavailable.get_untracked());
+        let mut bad = Vec::new();
+        for (field, ok) in [
+            ("min", min_v.is_some()),
+            ("max", max_v.is_some()),
+            ("policy.max_surge", surge_v.is_some()),
+            ("policy.max_unavailable", unavailable_v.is_some()),
+        ] {
+            if !ok {
+                bad.push(field);
+            }
+        }
+        typos.set(bad.clone());
+        let (Some(min_v), Some(max_v), Some(surge_v), Some(unavailable_v)) =
+            (min_v, max_v, surge_v, unavailable_v)
+        else {
+            return None;
+        };
+        let mut template = g.template.clone();
+        template.instance_type = instance_type.get_untracked();
+        template.image_id = image.get_untracked().trim().to_string();
+        let policy = GroupPolicyPatch {
+            max_surge: (surge_v != g.policy.max_surge).then_some(surge_v),
+            max_unavailable: (unavailable_v != g.policy.max_unavailable).then_some(unavailable_v),
+            ..Default::default()
+        };
+        Some(GroupPatch {
+            template: (template != g.template).then_some(template),
+            min: (min_v != g.min).then_some(min_v),
+            max: (max_v != g.max).then_some(max_v),
+            policy: (policy != GroupPolicyPatch::default()).then_some(policy),
+            ..Default::default()
+        })
+    };
+    let field_error = move |field: &'static str| {
+        let server = field_error_of(review, field);
+        move || {
+            if typos.try_get().is_some_and(|t| t.contains(&field)) {
+                Some(if field.starts_with("policy.") {
+                    "Use a count such as 1, or a percentage such as 25%.".to_string()
+                } else {
+                    "Use a whole number.".to_string()
+                })
+            } else {
+                server()
+            }
+        }
+    };
+    let form_error = move || {
+        if unchanged.try_get().unwrap_or(false) {
+            return Some("Nothing is changed yet: edit a field, then review.".to_string());
+        }
+        review
+            .value()
+            .try_get()
+            .flatten()
+            .and_then(|r| r.err())
+            .and_then(|e| e.form_message())
+    };
+    let apply_error = error_of(apply);
+    let type_error = field_error("template.instance_type");
+    view! {
+        <section class="panel" aria-labelledby="edit-heading">
+            <h2 id="edit-heading">"Change"</h2>
+            <form class="form grid-3" aria-label="Change the group" on:submit=move |ev| {
+                ev.prevent_default();
+                let Some(patch) = patch() else { return };
+                let nothing = patch == GroupPatch::default();
+                unchanged.set(nothing);
+                if !nothing {
+                    review.dispatch(UpdateGroup { group_id: id, patch, dry_run: true, fingerprint: None });
+                }
+            }>
+                <FormError error=Signal::derive(form_error)/>
+                <div class="field" class:invalid=move || type_error().is_some()>
+                    <label for="group-edit-type">"Instance type"</label>
+                    <select id="group-edit-type" prop:value=move || instance_type.get() on:change=move |ev| instance_type.set(event_target_value(&ev))
+                        aria-invalid=move || if type_error().is_some() { "true" } else { "false" }
+                        aria-describedby=move || type_error().map(|_| "group-edit-type-error")>
+                        {offered.iter().map(|t| view! {
+                            <option value=t.instance_type.clone()>{if t.vcpus == 0 { t.instance_type.clone() } else { format!("{} · {} vCPU{}", t.instance_type, t.vcpus, if t.vcpus == 1 { "" } else { "s" }) }}</option>
+                        }).collect_view()}
+                    </select>
+                    {move || type_error().map(|m| view! { <p class="field-error" id="group-edit-type-error">{m}</p> })}
+                </div>
+                <TextField label="Image id" id="group-edit-image" value=image error=Signal::derive(field_error("template.image_id"))/>
+                <TextField label="Minimum" id="group-edit-min" value=min error=Signal::derive(field_error("min"))/>
+                <TextField label="Maximum" id="group-edit-max" value=max error=Signal::derive(field_error("max"))/>
+                <TextField label="Max surge" id="group-edit-surge" value=surge error=Signal::derive(field_error("policy.max_surge")) hint="Extra instances while rolling: 1, or 25% of each zone."/>
+                <TextField label="Max unavailable" id="group-edit-unavailable" value=unavailable error=Signal::derive(field_error("policy.max_unavailable")) hint="Fewer than desired while rolling: 0 never drops below it."/>
+                <div class="form-actions">
+                    <button type="submit" class="button secondary" disabled=move || review.pending().try_get().unwrap_or(true)>"Review change"</button>
+                </div>
+            </form>
+            <p class="hint">"A new instance type or image is a new template revision: the group's instances are replaced zone by zone within max surge and max unavailable. Desired is changed under Scale; the other fields are kept."</p>
+            {move || match (reviewed.try_get().unwrap_or(false), review.value().try_get().flatten()) {
+                (true, Some(Ok(change))) => Some(view! {
+                    <ReviewStep plan=change.plan apply_error=Signal::derive(apply_error) reviewed applying=apply.pending() label="Apply change"
+                        on_apply=Callback::new(move |fingerprint| {
+                            if let Some(patch) = patch() {
+                                apply.dispatch(UpdateGroup { group_id: id, patch, dry_run: false, fingerprint: Some(fingerprint) });
+                            }
+                        })/>
+                }),
+                _ => None,
+            }}
+            {move || match apply.value().try_get().flatten() {
+                Some(Ok(change)) => change.group.map(|g| view! {
+                    <p class="alert alert-ok" role="status">{format!(
+                        "Changed: {} on revision {}, min {}, max {}. The instances above follow it live.",
+                        g.template.instance_type, g.revision, g.min, g.max
+                    )}</p>
                 }),
                 _ => None,
             }}

@@ -289,6 +289,20 @@ pub fn plan(
         _ => false,
     };
     let broken: Vec<&ObservedInstance> = live.iter().copied().filter(|i| is_broken(i)).collect();
+    // Unhealthy but still in its grace period: not replaced yet, not ready either; say so,
+    // or the group would seem to wait for nothing.
+    for i in live.iter().filter(|i| {
+        i.state == InstanceState::Running
+            && i.unhealthy()
+            && now - i.launched_at < spec.health_grace
+    }) {
+        waiting.push(format!(
+            "{}: {}, within its health grace period ({} s); replaced when it ends if still unhealthy",
+            i.id,
+            i.broken_because(),
+            spec.health_grace.whole_seconds()
+        ));
+    }
     let repair_allowed = (u64::from(desired) * u64::from(spec.repair_budget_percent) / 100).max(1);
     let repairing = !broken.is_empty() && broken.len() as u64 <= repair_allowed;
     let mut repaired: BTreeSet<&str> = BTreeSet::new();

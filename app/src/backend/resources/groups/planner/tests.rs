@@ -551,6 +551,19 @@ fn planner_treats_impaired_status_checks_as_unhealthy() {
                 p.waiting
             );
         }
+        // Within grace the group says what it waits for.
+        for (i, checks, age) in case.checks {
+            if checks.impaired() && *age < 60 {
+                let id = &instances[*i].id;
+                assert!(
+                    p.waiting.iter().any(|w| w.starts_with(&format!("{id}: "))
+                        && w.contains("within its health grace period (60 s)")),
+                    "{}: {:?}",
+                    case.name,
+                    p.waiting
+                );
+            }
+        }
         // An impaired instance is never ready: the group is not converged while one remains.
         let impaired = case.checks.iter().filter(|(_, c, _)| c.impaired()).count();
         let impaired_left = impaired > case.replaced.len();
