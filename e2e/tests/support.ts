@@ -60,6 +60,7 @@ export const adminPassword = process.env.E2E_ADMIN_PASSWORD ?? '';
 const stateDir = process.env.E2E_STATE_DIR
   ?? join(tmpdir(), `stratus-e2e-${new URL(process.env.E2E_BASE_URL ?? 'http://127.0.0.1:3000').port}`);
 const adminState = join(stateDir, 'admin-authenticator.json');
+const adminSession = join(stateDir, 'admin-session.json');
 
 export async function signIn(page: Page, email: string, password: string) {
   await page.goto('/login', { waitUntil: 'networkidle' });
@@ -160,18 +161,31 @@ export async function signInWithCode(page: Page, email: string, password: string
   await hydrated(page);
 }
 
-/** The first admin enrols at their first sign-in; afterwards they sign in with a code. */
+/** The first admin enrols at their first sign-in; afterwards they sign in with a code. The
+ *  session is kept for the next test: Stratus refuses a code twice, so signing in at every test
+ *  would wait up to 30 s for the authenticator's next step, counted against the test's timeout
+ *  (a CI run timed out that way). A session that has ended (signed out) is replaced. */
 export async function signInAdmin(page: Page) {
+  if (existsSync(adminSession)) {
+    await page.context().addCookies(JSON.parse(readFileSync(adminSession, 'utf8')));
+    await page.goto('/');
+    if (!new URL(page.url()).pathname.startsWith('/login')) return;
+  }
   const authenticator = Authenticator.load(adminState);
-  if (authenticator) return signInWithCode(page, adminEmail, adminPassword, authenticator);
-  await page.goto('/login', { waitUntil: 'networkidle' });
-  await page.getByLabel('Email').fill(adminEmail);
-  await page.getByLabel('Password').fill(adminPassword);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await enrolMfa(page, adminPassword, 'enrol', adminState);
-  await page.getByRole('link', { name: 'I have saved my recovery codes' }).click();
-  await expect(page).toHaveURL(/\/$/);
-  await hydrated(page);
+  if (authenticator) {
+    await signInWithCode(page, adminEmail, adminPassword, authenticator);
+  } else {
+    await page.goto('/login', { waitUntil: 'networkidle' });
+    await page.getByLabel('Email').fill(adminEmail);
+    await page.getByLabel('Password').fill(adminPassword);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await enrolMfa(page, adminPassword, 'enrol', adminState);
+    await page.getByRole('link', { name: 'I have saved my recovery codes' }).click();
+    await expect(page).toHaveURL(/\/$/);
+    await hydrated(page);
+  }
+  mkdirSync(stateDir, { recursive: true });
+  writeFileSync(adminSession, JSON.stringify(await page.context().cookies()));
 }
 
 /** Elements whose box leaves their card (.panel or .card), cards that scroll sideways, and a
