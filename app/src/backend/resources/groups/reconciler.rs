@@ -377,9 +377,15 @@ async fn provision(
     group: &GroupRow,
 ) -> Result<(), Stop> {
     let now = OffsetDateTime::now_utc();
-    let security_group_id = ensure_security_group(ctx, networks, group_id, group).await?;
-    let (rows, listed) =
-        instances::observe_listed(&ctx.db, provider, group.tenant_id, group_id, now).await?;
+    // The group's security group and the look at its instances do not depend on each other:
+    // made together, a new group's first run does not wait for CreateSecurityGroup before it
+    // looks (create → Ready is benchmarked against bare RunInstances calls).
+    let (security_group_id, observed) = tokio::join!(
+        ensure_security_group(ctx, networks, group_id, group),
+        instances::observe_listed(&ctx.db, provider, group.tenant_id, group_id, now),
+    );
+    let security_group_id = security_group_id?;
+    let (rows, listed) = observed?;
     // Instances without the group's security group (launched before groups had one, or
     // changed behind Stratus's back) get it added to the groups they are in.
     for p in listed.iter().filter(|p| {
