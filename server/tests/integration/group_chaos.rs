@@ -651,7 +651,8 @@ async fn chaos(mut e: Engine, cluster: Option<&PrivateCluster>) {
         .filter(|(_, state, _)| !matches!(state.as_str(), "succeeded" | "failed" | "cancelled"))
         .collect();
     assert!(unended.is_empty(), "jobs that did not end: {unended:?}");
-    // A job fails only by running out of attempts to kills (each rescue counts as one).
+    // Kills use no attempts (a rescue gives the attempt back); a job fails for a kill only as
+    // a poison job, taken from its dead workers `MAX_RESCUES` times.
     let failed: Vec<_> = jobs
         .iter()
         .filter(|(_, state, error)| {

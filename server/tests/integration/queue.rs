@@ -155,12 +155,15 @@ async fn a_killed_worker_process_is_rescued_and_fenced_off() {
     .await;
     worker.shutdown().await;
     assert_eq!(runs.lock().unwrap().get(&job_id), Some(&1));
-    let attempt: i32 = sqlx::query_scalar("select attempt from job where job_id = $1")
-        .bind(job_id)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-    assert_eq!(attempt, 2);
+    // The killed run is a rescue, not a failed attempt: a worker's crash uses none of the
+    // job's retries.
+    let (attempt, rescues): (i32, i32) =
+        sqlx::query_as("select attempt, rescues from job where job_id = $1")
+            .bind(job_id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!((attempt, rescues), (1, 1));
 
     // The dead worker's token no longer counts for anything.
     assert!(queue::complete(&app.db, &[(job_id, old_token)])
@@ -236,6 +239,46 @@ async fn workers_survive_cut_connections_and_lose_nothing() {
     let runs = runs.lock().unwrap();
     assert_eq!(runs.len(), 2_000, "every job ran");
     assert!(runs.values().all(|n| *n == 1), "no job ran twice");
+}
+
+#[tokio::test]
+async fn a_job_that_keeps_losing_its_worker_fails_after_max_rescues() {
+    let app = TestApp::spawn().await;
+    let job_id = enqueue_one(&app.db, NewJob::new("system.sleep")).await;
+    // Each round: a worker claims the job and dies (its lease runs out), then it is rescued.
+    for round in 1..=queue::MAX_RESCUES {
+        let claimed = queue::claim(&app.db, "doomed", 1, Duration::from_secs(30))
+            .await
+            .unwrap();
+        assert_eq!(
+            claimed.len(),
+            1,
+            "round {round}: the job is claimable again"
+        );
+        sqlx::query(
+            "update job set lease_expires_at = now() - interval '1 second' where job_id = $1",
+        )
+        .bind(job_id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+        assert_eq!(queue::rescue_expired(&app.db).await.unwrap(), vec![job_id]);
+    }
+    let (state, attempt, rescues, error): (JobState, i32, i32, Option<String>) =
+        sqlx::query_as("select state, attempt, rescues, last_error from job where job_id = $1")
+            .bind(job_id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    // No attempt was used up, but a job that took down its worker this often is not run again.
+    assert_eq!(
+        (state, attempt, rescues),
+        (JobState::Failed, 0, queue::MAX_RESCUES)
+    );
+    assert_eq!(
+        error.as_deref(),
+        Some("worker doomed stopped renewing its lease")
+    );
 }
 
 #[tokio::test]

@@ -417,16 +417,22 @@ pub async fn release(db: impl PgExecutor<'_>, held: &[(i64, i64)]) -> Result<u64
     .rows_affected())
 }
 
-/// Rescues jobs whose worker stopped renewing its lease: queued again (or failed when out of
-/// attempts, or cancelled when that was asked). Any live worker may run this.
+/// How often a job may be taken back from a dead worker before it is taken to be what kills
+/// its workers (a poison job) and fails.
+pub const MAX_RESCUES: i32 = 10;
+
+/// Rescues jobs whose worker stopped renewing its lease: queued again, or cancelled when that
+/// was asked. The attempt is given back (a worker's crash or restart is not the job's failure)
+/// and counted as a rescue; after [`MAX_RESCUES`] the job fails. Any live worker may run this.
 pub async fn rescue_expired(db: impl PgExecutor<'_>) -> Result<Vec<i64>, sqlx::Error> {
     sqlx::query_scalar(&format!(
         "with rescued as (
              update job set
                  state = case when cancel_requested then 'cancelled'::job_state
-                              when attempt >= max_attempts then 'failed'::job_state
+                              when rescues + 1 >= {MAX_RESCUES} then 'failed'::job_state
                               else 'queued'::job_state end,
-                 finished_at = case when cancel_requested or attempt >= max_attempts then now() end,
+                 finished_at = case when cancel_requested or rescues + 1 >= {MAX_RESCUES} then now() end,
+                 attempt = greatest(attempt - 1, 0), rescues = rescues + 1,
                  last_error = format('worker %s stopped renewing its lease', locked_by),
                  run_at = now(), lease_token = null, lease_expires_at = null, locked_by = null
              where state = 'running' and lease_expires_at < now()
@@ -612,7 +618,7 @@ pub async fn retry_in(
     }
     let seq = reserve_lane(&mut *tx, job_tenant.unwrap_or(PLATFORM_LANE), 1).await?;
     sqlx::query(
-        "update job set state = 'queued', attempt = 0, run_at = now(), fair_seq = $2, finished_at = null,
+        "update job set state = 'queued', attempt = 0, rescues = 0, run_at = now(), fair_seq = $2, finished_at = null,
                 cancel_requested = false, progress = 0, progress_message = null
          where job_id = $1",
     )
