@@ -123,6 +123,7 @@ impl Group {
             self.tenant_id,
             self.resource_id,
             OffsetDateTime::now_utc(),
+            spec(0).health_grace,
         )
         .await
         .expect("observe")

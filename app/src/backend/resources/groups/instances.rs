@@ -123,17 +123,21 @@ fn state_of(p: &ProviderInstance) -> &'static str {
     }
 }
 
-/// Brings the rows in line with the provider, then returns the live rows.
+/// Brings the rows in line with the provider, then returns the live rows. Status checks are
+/// asked for running instances launched at least `checks_after` ago (the health grace).
 pub async fn observe(
     db: &PgPool,
     provider: &AwsInstances,
     tenant_id: Uuid,
     resource_id: Uuid,
     now: OffsetDateTime,
+    checks_after: time::Duration,
 ) -> Result<Vec<InstanceRow>, InstanceError> {
-    Ok(observe_listed(db, provider, tenant_id, resource_id, now)
-        .await?
-        .0)
+    Ok(
+        observe_listed(db, provider, tenant_id, resource_id, now, checks_after)
+            .await?
+            .0,
+    )
 }
 
 /// [`observe`], also returning the instances as the provider listed them.
@@ -143,11 +147,15 @@ pub async fn observe_listed(
     tenant_id: Uuid,
     resource_id: Uuid,
     now: OffsetDateTime,
+    checks_after: time::Duration,
 ) -> Result<(Vec<InstanceRow>, Vec<ProviderInstance>), InstanceError> {
     let listed = provider.list_for_resource(resource_id).await?;
+    // Within its grace an instance's checks decide nothing (and EC2 reports a new instance
+    // `initializing`): not asked, so the look right after a launch is one call, not two. Its
+    // health stays unknown until then, as AWS shows it.
     let running: Vec<String> = listed
         .iter()
-        .filter(|p| p.state == "running")
+        .filter(|p| p.state == "running" && p.launched_at.is_none_or(|at| now - at >= checks_after))
         .map(|p| p.instance_id.clone())
         .collect();
     let checks = if running.is_empty() {

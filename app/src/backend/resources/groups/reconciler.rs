@@ -105,6 +105,10 @@ pub(crate) async fn run(ctx: &JobContext, engine: &Engine, group_id: Uuid) -> Re
     }
 }
 
+fn health_grace(group: &GroupRow) -> time::Duration {
+    time::Duration::seconds(i64::from(group.spec.0.policy.health_grace_secs))
+}
+
 /// Why a run stopped early.
 enum Stop {
     Job(JobError),
@@ -382,7 +386,14 @@ async fn provision(
     // looks (create → Ready is benchmarked against bare RunInstances calls).
     let (security_group_id, observed) = tokio::join!(
         ensure_security_group(ctx, networks, group_id, group),
-        instances::observe_listed(&ctx.db, provider, group.tenant_id, group_id, now),
+        instances::observe_listed(
+            &ctx.db,
+            provider,
+            group.tenant_id,
+            group_id,
+            now,
+            health_grace(group),
+        ),
     );
     let security_group_id = security_group_id?;
     let (rows, listed) = observed?;
@@ -635,6 +646,7 @@ async fn provision(
             group.tenant_id,
             group_id,
             OffsetDateTime::now_utc(),
+            health_grace(group),
         )
         .await?;
         let failures_again = capacity_failures(&ctx.db, group_id).await?;
@@ -852,7 +864,15 @@ async fn delete(
     group: &GroupRow,
 ) -> Result<(), Stop> {
     let now = OffsetDateTime::now_utc();
-    let rows = instances::observe(&ctx.db, provider, group.tenant_id, group_id, now).await?;
+    let rows = instances::observe(
+        &ctx.db,
+        provider,
+        group.tenant_id,
+        group_id,
+        now,
+        health_grace(group),
+    )
+    .await?;
     let to_terminate: Vec<String> = rows
         .iter()
         .filter(|r| !matches!(r.state.as_str(), "terminated" | "shutting_down"))
