@@ -3,8 +3,9 @@
 //! in the main module: every session starts there.
 //!
 //! Each group is one split point (`#[lazy]`) taking the page to render, so a group's pages
-//! share one chunk and one fetch; `scripts/lib.sh` (`build_site`) splits the module with
-//! `wasm-split-cli`. On the server a lazy route renders synchronously, as any other route.
+//! load together: the group's own module and the chunks of code it shares with other groups
+//! (`build_site` in `scripts/lib.sh` splits the bundle with `wasm-split-cli`). On the server
+//! a lazy route renders synchronously, as any other route.
 
 /// The chunk files each split point needs (`pkg/__wasm_split_manifest.json`, which
 /// `build_site` writes from wasm-split's loader), keyed by the split point's name (`<group>_<hash>`).
