@@ -110,41 +110,53 @@ build_site() {
   wasm_split="$(ensure_wasm_split)"
   say "building the browser bundle (WASM)"
   cargo build -p frontend --target wasm32-unknown-unknown --profile wasm-release >&2
-  local pkg="$SITE_ROOT/pkg"
-  rm -rf "$pkg" && mkdir -p "$pkg"
-  # Split first, on cargo's output: the chunks and __wasm_split.js go straight into pkg/ (the
-  # loader fetches them next to stratus.js), the main module to pkg/stratus.wasm for
-  # wasm-bindgen, which must keep the linker's exports the chunks import from it and the
-  # symbol names wasm-split rewrote.
-  say "splitting the lazy routes into chunks (wasm-split)"
-  "$wasm_split" --target web --out-name stratus \
-    target/wasm32-unknown-unknown/wasm-release/frontend.wasm "$pkg" >&2
-  wasm-bindgen --target web --no-typescript --keep-lld-exports --no-demangle \
-    --out-name stratus --out-dir "$pkg" "$pkg/stratus.wasm"
-  rm "$pkg/stratus.wasm"
-  python3 scripts/split_manifest.py "$pkg"
-  # wasm-opt merges identical functions (monomorphised copies) and strips the names and the
-  # producers section (the profile keeps them: `strip = true` would also drop the
-  # `target_features` section wasm-bindgen reads). Not -Oz or -Os: on this bundle they shrink
-  # the raw file but grow its brotli size, what browsers download (docs/measurements.md).
-  # The features rustc's wasm32 target enables by default (bulk memory, sign extension,
-  # non-trapping float-to-int, multivalue, reference types) must stay enabled for wasm-opt.
-  # Every module: the main one and each chunk. (wasm-split writes a name subsection wasm-opt
-  # does not know, label names, and which it drops with the rest; its warnings are left out.)
-  say "merging duplicate functions and stripping names (wasm-opt)"
-  local wasm
-  for wasm in "$pkg"/*.wasm; do
-    "$wasm_opt" --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
-      --enable-multivalue --enable-reference-types \
-      --duplicate-function-elimination --remove-unused-module-elements --strip-debug --strip-producers \
-      -o "$wasm.opt" "$wasm" 2> >(grep -v 'unknown name subsection' >&2 || true)
-    mv "$wasm.opt" "$wasm"
-  done
+  local pkg="$SITE_ROOT/pkg" stamp="$SITE_ROOT/.bundle-made-from" made_from
+  # What the bundle is made from: cargo's output and these steps. When neither changed (as in
+  # scripts/run after scripts/test) the steps below are skipped: over a minute for ~80 modules.
+  made_from="$(cat target/wasm32-unknown-unknown/wasm-release/frontend.wasm scripts/lib.sh \
+    scripts/split_manifest.py | sha256sum)"
+  if [ -f "$pkg/stratus_bg.wasm" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$made_from" ]; then
+    say "the split bundle is up to date"
+  else
+    rm -f "$stamp"
+    rm -rf "$pkg" && mkdir -p "$pkg"
+    # Split first, on cargo's output: the chunks and __wasm_split.js go straight into pkg/ (the
+    # loader fetches them next to stratus.js), the main module to pkg/stratus.wasm for
+    # wasm-bindgen, which must keep the linker's exports the chunks import from it and the
+    # symbol names wasm-split rewrote.
+    say "splitting the lazy routes into chunks (wasm-split)"
+    "$wasm_split" --target web --out-name stratus \
+      target/wasm32-unknown-unknown/wasm-release/frontend.wasm "$pkg" >&2
+    wasm-bindgen --target web --no-typescript --keep-lld-exports --no-demangle \
+      --out-name stratus --out-dir "$pkg" "$pkg/stratus.wasm"
+    rm "$pkg/stratus.wasm"
+    python3 scripts/split_manifest.py "$pkg"
+    # wasm-opt merges identical functions (monomorphised copies) and strips the names and the
+    # producers section (the profile keeps them: `strip = true` would also drop the
+    # `target_features` section wasm-bindgen reads). Not -Oz or -Os: on this bundle they shrink
+    # the raw file but grow its brotli size, what browsers download (docs/measurements.md).
+    # The features rustc's wasm32 target enables by default (bulk memory, sign extension,
+    # non-trapping float-to-int, multivalue, reference types) must stay enabled for wasm-opt.
+    # Every module: the main one and each chunk. (wasm-split writes a name subsection wasm-opt
+    # does not know, label names, and which it drops with the rest; its warnings are left out.)
+    say "merging duplicate functions and stripping names (wasm-opt)"
+    local wasm
+    for wasm in "$pkg"/*.wasm; do
+      "$wasm_opt" --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
+        --enable-multivalue --enable-reference-types \
+        --duplicate-function-elimination --remove-unused-module-elements --strip-debug --strip-producers \
+        -o "$wasm.opt" "$wasm" 2> >(grep -v 'unknown name subsection' >&2 || true)
+      mv "$wasm.opt" "$wasm"
+    done
+    for f in "$pkg"/*; do
+      gzip -9 -k -f "$f"
+      brotli -q 11 -f -k "$f"
+    done
+    echo "$made_from" >"$stamp"
+  fi
   cp style/stratus.css "$pkg/stratus.css"
-  for f in "$pkg"/*; do
-    gzip -9 -k -f "$f"
-    brotli -q 11 -f -k "$f"
-  done
+  gzip -9 -k -f "$pkg/stratus.css"
+  brotli -q 11 -f -k "$pkg/stratus.css"
 }
 
 ensure_e2e_deps() {
