@@ -20,6 +20,5 @@ pub mod validate;
 #[cfg(feature = "ssr")]
 pub mod backend;
 
-pub mod chunks;
 mod shell;
 pub use shell::{shell, App};
