@@ -20,6 +20,10 @@ fn faults() -> Option<std::sync::Arc<dyn crate::faults::FaultControl>> {
 pub async fn get_sandbox_faults() -> Result<Vec<SandboxFaultsView>, AppError> {
     respond(
         async {
+            // Read before the first await: in a page's server-side render the context can be
+            // gone after it (the render's owner may be dropped and rebuilt), and an empty rule
+            // list then serialised beside HTML that shows the rules breaks hydration.
+            let faults = faults();
             let (db, actor, tenant_id) = in_tenant().await?;
             let mut panels = Vec::new();
             for account in crate::backend::cloud::accounts::list(&db, &actor, tenant_id).await? {
@@ -28,7 +32,7 @@ pub async fn get_sandbox_faults() -> Result<Vec<SandboxFaultsView>, AppError> {
                 }
                 let rules = sandbox::fault_rules(
                     &db,
-                    faults().as_deref(),
+                    faults.as_deref(),
                     &actor,
                     tenant_id,
                     account.cloud_account_id,
@@ -54,15 +58,12 @@ pub struct SandboxFaultsView {
 pub async fn get_fault_rules(cloud_account_id: Uuid) -> Result<Vec<RuleView>, AppError> {
     respond(
         async {
+            // Read before the first await: in a page's server-side render the context can be
+            // gone after it (the render's owner may be dropped and rebuilt), and an empty rule
+            // list then serialised beside HTML that shows the rules breaks hydration.
+            let faults = faults();
             let (db, actor, tenant_id) = in_tenant().await?;
-            sandbox::fault_rules(
-                &db,
-                faults().as_deref(),
-                &actor,
-                tenant_id,
-                cloud_account_id,
-            )
-            .await
+            sandbox::fault_rules(&db, faults.as_deref(), &actor, tenant_id, cloud_account_id).await
         }
         .await,
     )
@@ -148,10 +149,14 @@ pub async fn add_fault_rule(
                 effect,
                 count: number("count", &count, "a whole number of times, such as 1")?,
             };
+            // Read before the first await: in a page's server-side render the context can be
+            // gone after it (the render's owner may be dropped and rebuilt), and an empty rule
+            // list then serialised beside HTML that shows the rules breaks hydration.
+            let faults = faults();
             let (db, actor, tenant_id) = in_tenant().await?;
             sandbox::add_fault_rule(
                 &db,
-                faults().as_deref(),
+                faults.as_deref(),
                 &actor,
                 tenant_id,
                 cloud_account_id,
@@ -167,10 +172,14 @@ pub async fn add_fault_rule(
 pub async fn remove_fault_rule(cloud_account_id: Uuid, rule_id: u64) -> Result<(), AppError> {
     respond(
         async {
+            // Read before the first await: in a page's server-side render the context can be
+            // gone after it (the render's owner may be dropped and rebuilt), and an empty rule
+            // list then serialised beside HTML that shows the rules breaks hydration.
+            let faults = faults();
             let (db, actor, tenant_id) = in_tenant().await?;
             sandbox::remove_fault_rule(
                 &db,
-                faults().as_deref(),
+                faults.as_deref(),
                 &actor,
                 tenant_id,
                 cloud_account_id,
