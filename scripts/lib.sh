@@ -82,36 +82,81 @@ ensure_wasm_opt() {
   echo "$bin"
 }
 
-# The browser bundle: WASM (size profile, `--cfg erase_components` from .cargo/config.toml),
-# its JS glue, the CSS; precompressed for ServeDir.
+# wasm-split-cli (crate wasm_split_cli_support), pinned, in the project's own folder: it splits
+# the browser bundle at the lazy routes (app::chunks). 0.2.2 panics on modules from
+# wasm-bindgen 0.2.130's era. Prints the path of the binary.
+WASM_SPLIT_VERSION="0.2.4"
+WASM_SPLIT_DIR="$ROOT/.stratus/wasm-split"
+ensure_wasm_split() {
+  local bin="$WASM_SPLIT_DIR/bin/wasm-split-cli"
+  # cargo install records what it installed in the root's .crates.toml.
+  if [ ! -x "$bin" ] || ! grep -q "wasm_split_cli_support $WASM_SPLIT_VERSION " "$WASM_SPLIT_DIR/.crates.toml" 2>/dev/null; then
+    say "installing wasm-split-cli $WASM_SPLIT_VERSION into .stratus/wasm-split (once, about a minute)"
+    cargo install --locked --force --root "$WASM_SPLIT_DIR" wasm_split_cli_support \
+      --version "$WASM_SPLIT_VERSION" --features build-binary >&2
+  fi
+  echo "$bin"
+}
+
+# The browser bundle, precompressed for ServeDir: the main WASM module and its JS glue, one
+# WASM chunk per lazy route group (app::chunks) with the loader wasm-split writes
+# (__wasm_split.js), and the CSS. The cargo build links with --emit-relocs (.cargo/config.toml,
+# wasm32 only), which wasm-split needs to move code between modules.
 build_site() {
   ensure_rust
   ensure_wasm_bindgen
-  local wasm_opt
+  local wasm_opt wasm_split
   wasm_opt="$(ensure_wasm_opt)"
+  wasm_split="$(ensure_wasm_split)"
   say "building the browser bundle (WASM)"
   cargo build -p frontend --target wasm32-unknown-unknown --profile wasm-release >&2
-  rm -rf "$SITE_ROOT/pkg" && mkdir -p "$SITE_ROOT/pkg"
-  wasm-bindgen --target web --no-typescript --out-name stratus --out-dir "$SITE_ROOT/pkg" \
-    target/wasm32-unknown-unknown/wasm-release/frontend.wasm
-  # wasm-opt merges identical functions (monomorphised copies) and strips the names and the
-  # producers section (the profile keeps them: `strip = true` would also drop the
-  # `target_features` section wasm-bindgen reads). Not -Oz or -Os: on this bundle they shrink
-  # the raw file but grow its brotli size, what browsers download (docs/measurements.md).
-  # The features rustc's wasm32 target enables by default (bulk memory, sign extension,
-  # non-trapping float-to-int, multivalue, reference types) must stay enabled for wasm-opt.
-  local wasm="$SITE_ROOT/pkg/stratus_bg.wasm"
-  say "merging duplicate functions and stripping names (wasm-opt)"
-  "$wasm_opt" --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
-    --enable-multivalue --enable-reference-types \
-    --duplicate-function-elimination --remove-unused-module-elements --strip-debug --strip-producers \
-    -o "$wasm.opt" "$wasm" >&2
-  mv "$wasm.opt" "$wasm"
-  cp style/stratus.css "$SITE_ROOT/pkg/stratus.css"
-  for f in "$SITE_ROOT"/pkg/*; do
-    gzip -9 -k -f "$f"
-    brotli -q 11 -f -k "$f"
-  done
+  local pkg="$SITE_ROOT/pkg" stamp="$SITE_ROOT/.bundle-made-from" made_from
+  # What the bundle is made from: cargo's output and these steps. When neither changed (as in
+  # scripts/run after scripts/test) the steps below are skipped: over a minute for ~80 modules.
+  made_from="$(cat target/wasm32-unknown-unknown/wasm-release/frontend.wasm scripts/lib.sh \
+    scripts/split_manifest.py | sha256sum)"
+  if [ -f "$pkg/stratus_bg.wasm" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$made_from" ]; then
+    say "the split bundle is up to date"
+  else
+    rm -f "$stamp"
+    rm -rf "$pkg" && mkdir -p "$pkg"
+    # Split first, on cargo's output: the chunks and __wasm_split.js go straight into pkg/ (the
+    # loader fetches them next to stratus.js), the main module to pkg/stratus.wasm for
+    # wasm-bindgen, which must keep the linker's exports the chunks import from it and the
+    # symbol names wasm-split rewrote.
+    say "splitting the lazy routes into chunks (wasm-split)"
+    "$wasm_split" --target web --out-name stratus \
+      target/wasm32-unknown-unknown/wasm-release/frontend.wasm "$pkg" >&2
+    wasm-bindgen --target web --no-typescript --keep-lld-exports --no-demangle \
+      --out-name stratus --out-dir "$pkg" "$pkg/stratus.wasm"
+    rm "$pkg/stratus.wasm"
+    python3 scripts/split_manifest.py "$pkg"
+    # wasm-opt merges identical functions (monomorphised copies) and strips the names and the
+    # producers section (the profile keeps them: `strip = true` would also drop the
+    # `target_features` section wasm-bindgen reads). Not -Oz or -Os: on this bundle they shrink
+    # the raw file but grow its brotli size, what browsers download (docs/measurements.md).
+    # The features rustc's wasm32 target enables by default (bulk memory, sign extension,
+    # non-trapping float-to-int, multivalue, reference types) must stay enabled for wasm-opt.
+    # Every module: the main one and each chunk. (wasm-split writes a name subsection wasm-opt
+    # does not know, label names, and which it drops with the rest; its warnings are left out.)
+    say "merging duplicate functions and stripping names (wasm-opt)"
+    local wasm
+    for wasm in "$pkg"/*.wasm; do
+      "$wasm_opt" --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
+        --enable-multivalue --enable-reference-types \
+        --duplicate-function-elimination --remove-unused-module-elements --strip-debug --strip-producers \
+        -o "$wasm.opt" "$wasm" 2> >(grep -v 'unknown name subsection' >&2 || true)
+      mv "$wasm.opt" "$wasm"
+    done
+    for f in "$pkg"/*; do
+      gzip -9 -k -f "$f"
+      brotli -q 11 -f -k "$f"
+    done
+    echo "$made_from" >"$stamp"
+  fi
+  cp style/stratus.css "$pkg/stratus.css"
+  gzip -9 -k -f "$pkg/stratus.css"
+  brotli -q 11 -f -k "$pkg/stratus.css"
 }
 
 ensure_e2e_deps() {

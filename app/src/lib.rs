@@ -20,5 +20,6 @@ pub mod validate;
 #[cfg(feature = "ssr")]
 pub mod backend;
 
+pub mod chunks;
 mod shell;
 pub use shell::{shell, App};

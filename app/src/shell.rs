@@ -1,12 +1,15 @@
+use crate::chunks::*;
 use crate::components::layout::PortalLayout;
-use crate::pages::*;
+use crate::pages::{DashboardPage, NotFoundPage, SecondFactorPage, SignInPage};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::{path, SsrMode};
+use leptos_router::{path, Lazy, SsrMode};
 
 /// The HTML document around every page (server only).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    provide_context(ChunkFiles::load(&options));
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -27,16 +30,25 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 
 /// Loads the browser app and hydrates the page, as Leptos's `HydrationScripts` does, but only
 /// after the first paint and without preloading it: portal pages arrive rendered, so what people
-/// see never waits for the 700 KB app, and the app's download does not compete with the page's
-/// own (Lighthouse counts a download that starts before the largest paint against it).
+/// see never waits for the app, and the app's download does not compete with the page's own
+/// (Lighthouse counts a download that starts before the largest paint against it).
+/// A lazily loaded page's chunks (`<meta name="stratus-chunks">`, `chunks::preload_hint`) are
+/// fetched at the same time as the main module: hydration waits for them. The split loader's
+/// own `fetch` then takes them from the preload.
 /// Instantiating the module and hydrating run as two tasks, so neither blocks input as long as
 /// both together would.
 #[component]
 fn Hydrate(options: LeptosOptions) -> impl IntoView {
-    let pkg = format!("/{}/{}", options.site_pkg_dir, options.output_name);
+    let dir = format!("/{}", options.site_pkg_dir);
+    let pkg = format!("{dir}/{}", options.output_name);
     let script = format!(
-        "requestAnimationFrame(() => setTimeout(() => import('{pkg}.js').then((app) => \
-         app.default({{ module_or_path: '{pkg}_bg.wasm' }}).then(() => setTimeout(app.hydrate, 0))), 0));"
+        "requestAnimationFrame(() => setTimeout(() => {{\
+         for (const file of document.querySelector('meta[name=stratus-chunks]')?.content.split(' ') ?? []) {{\
+         const link = Object.assign(document.createElement('link'), \
+         {{ rel: 'preload', as: 'fetch', type: 'application/wasm', crossOrigin: 'anonymous', href: `{dir}/${{file}}.wasm` }});\
+         document.head.append(link); }}\
+         import('{pkg}.js').then((app) => \
+         app.default({{ module_or_path: '{pkg}_bg.wasm' }}).then(() => setTimeout(app.hydrate, 0))); }}, 0));"
     );
     view! { <script type="module" nonce=leptos::nonce::use_nonce()>{script}</script> }
 }
@@ -51,36 +63,36 @@ pub fn App() -> impl IntoView {
             <Routes fallback=|| view! { <NotFoundPage/> }>
                 <Route path=path!("/login") view=SignInPage/>
                 <Route path=path!("/login/mfa") view=SecondFactorPage/>
-                <Route path=path!("/account/mfa") view=MfaEnrolmentPage/>
-                <Route path=path!("/invite/:token") view=InvitationPage/>
+                <Route path=path!("/account/mfa") view={Lazy::<account::MfaEnrolment>::new()}/>
+                <Route path=path!("/invite/:token") view={Lazy::<account::Invitation>::new()}/>
                 // Portal pages arrive complete (the page's data rendered in place, not streamed
                 // after the document and swapped in by script): the content paints with the
                 // document, before the browser app has loaded (Lighthouse, docs/measurements.md).
                 <ParentRoute path=path!("") view=PortalLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=DashboardPage/>
-                    <Route path=path!("members") view=MembersPage/>
-                    <Route path=path!("zones") view=ZonesPage/>
-                    <Route path=path!("zones/new") view=ZoneCreatePage/>
-                    <Route path=path!("zones/:id") view=ZonePage/>
-                    <Route path=path!("instance-groups") view=InstanceGroupsPage/>
-                    <Route path=path!("instance-groups/new") view=InstanceGroupCreatePage/>
-                    <Route path=path!("instance-groups/:id") view=InstanceGroupPage/>
-                    <Route path=path!("databases") view=DatabasesPage/>
-                    <Route path=path!("databases/new") view=DatabaseCreatePage/>
-                    <Route path=path!("databases/:id") view=DatabasePage/>
-                    <Route path=path!("jobs") view=JobsPage/>
-                    <Route path=path!("jobs/:id") view=JobPage/>
-                    <Route path=path!("cloud-accounts") view=CloudAccountsPage/>
-                    <Route path=path!("secrets") view=SecretsPage/>
-                    <Route path=path!("audit") view=AuditPage/>
-                    <Route path=path!("api-keys") view=ApiKeysPage/>
-                    <Route path=path!("account") view=AccountPage/>
-                    <Route path=path!("admin") view=AdminTenantsPage/>
-                    <Route path=path!("admin/overview") view=AdminOverviewPage/>
-                    <Route path=path!("admin/tenants/:id") view=AdminTenantPage/>
-                    <Route path=path!("admin/users") view=AdminUsersPage/>
-                    <Route path=path!("admin/queue") view=AdminQueuePage/>
-                    <Route path=path!("admin/audit") view=AdminAuditPage/>
+                    <Route path=path!("members") view={Lazy::<settings::Members>::new()}/>
+                    <Route path=path!("zones") view={Lazy::<zones::Zones>::new()}/>
+                    <Route path=path!("zones/new") view={Lazy::<zones::ZoneCreate>::new()}/>
+                    <Route path=path!("zones/:id") view={Lazy::<zones::Zone>::new()}/>
+                    <Route path=path!("instance-groups") view={Lazy::<groups::InstanceGroups>::new()}/>
+                    <Route path=path!("instance-groups/new") view={Lazy::<groups::InstanceGroupCreate>::new()}/>
+                    <Route path=path!("instance-groups/:id") view={Lazy::<groups::InstanceGroup>::new()}/>
+                    <Route path=path!("databases") view={Lazy::<databases::Databases>::new()}/>
+                    <Route path=path!("databases/new") view={Lazy::<databases::DatabaseCreate>::new()}/>
+                    <Route path=path!("databases/:id") view={Lazy::<databases::Database>::new()}/>
+                    <Route path=path!("jobs") view={Lazy::<jobs::Jobs>::new()}/>
+                    <Route path=path!("jobs/:id") view={Lazy::<jobs::Job>::new()}/>
+                    <Route path=path!("cloud-accounts") view={Lazy::<settings::CloudAccounts>::new()}/>
+                    <Route path=path!("secrets") view={Lazy::<settings::Secrets>::new()}/>
+                    <Route path=path!("audit") view={Lazy::<jobs::Audit>::new()}/>
+                    <Route path=path!("api-keys") view={Lazy::<settings::ApiKeys>::new()}/>
+                    <Route path=path!("account") view={Lazy::<account::Account>::new()}/>
+                    <Route path=path!("admin") view={Lazy::<admin::AdminTenants>::new()}/>
+                    <Route path=path!("admin/overview") view={Lazy::<admin::AdminOverview>::new()}/>
+                    <Route path=path!("admin/tenants/:id") view={Lazy::<admin::AdminTenant>::new()}/>
+                    <Route path=path!("admin/users") view={Lazy::<admin::AdminUsers>::new()}/>
+                    <Route path=path!("admin/queue") view={Lazy::<admin::AdminQueue>::new()}/>
+                    <Route path=path!("admin/audit") view={Lazy::<admin::AdminAudit>::new()}/>
                 </ParentRoute>
             </Routes>
         </Router>
