@@ -33,6 +33,16 @@ use tower_sessions_sqlx_store::PostgresStore;
 /// The session cookie: `__Host-` prefixed, so it is Secure, host-only and path `/`.
 pub const SESSION_COOKIE: &str = "__Host-stratus";
 
+/// The portal's page routes, generated once per process. Leptos generates them by rendering the
+/// app with resource loads suppressed process-wide, and a page being served meanwhile waits
+/// for its data forever (leptos-rs/leptos#4773). One server generates them before it serves;
+/// a process running several (the integration tests) must not while another renders.
+fn page_routes() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 pub async fn router(state: AppState, settings: &Settings) -> anyhow::Result<Router> {
     crate::metrics::install();
     let store = PostgresStore::new(state.db.clone());
@@ -82,7 +92,7 @@ pub async fn router(state: AppState, settings: &Settings) -> anyhow::Result<Rout
             }
         }
     };
-    let routes = generate_route_list(App);
+    let routes = page_routes();
 
     // Everything a person reaches with the session cookie.
     let portal = Router::new()

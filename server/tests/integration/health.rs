@@ -71,3 +71,43 @@ async fn signed_out_people_are_sent_to_sign_in() {
         "the page loads its hydration script"
     );
 }
+
+/// Leptos suppresses resource loads process-wide while it generates an app's route list, and a
+/// page whose data was first asked for in that window waited forever (leptos-rs/leptos#4773):
+/// a 408 in CI, where tests start servers while others render pages. The route list is now
+/// generated once per process. Threads of their own run the servers' tasks in parallel, as
+/// in the test harness; before the fix this failed in 4 of 6 runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pages_render_while_another_server_starts_in_the_process() {
+    use std::time::Duration;
+    let app = TestApp::spawn_with(|s| s.request_timeout = Duration::from_secs(5)).await;
+    let admin = app.admin().await;
+    let started = std::sync::atomic::AtomicBool::new(false);
+    let starting = async {
+        for _ in 0..6 {
+            TestApp::spawn().await;
+        }
+        started.store(true, std::sync::atomic::Ordering::Relaxed);
+    };
+    let rendering = async {
+        let mut answers = Vec::new();
+        while !started.load(std::sync::atomic::Ordering::Relaxed) {
+            let pages = (0..8).map(|_| admin.get("/"));
+            answers.extend(
+                futures_util::future::join_all(pages)
+                    .await
+                    .into_iter()
+                    .map(|r| r.status),
+            );
+        }
+        answers
+    };
+    let ((), answers) = tokio::join!(starting, rendering);
+    let failed: Vec<_> = answers.iter().filter(|s| **s != 200).collect();
+    assert!(
+        failed.is_empty(),
+        "{} of {} pages failed: {failed:?}",
+        failed.len(),
+        answers.len()
+    );
+}
