@@ -70,22 +70,22 @@ pub fn App() -> impl IntoView {
                 // document, before the browser app has loaded (Lighthouse, docs/measurements.md).
                 <ParentRoute path=path!("") view=PortalLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=DashboardPage/>
-                    <Route path=path!("members") view={Lazy::<settings::Members>::new()}/>
-                    <Route path=path!("zones") view={Lazy::<zones::Zones>::new()}/>
-                    <Route path=path!("zones/new") view={Lazy::<zones::ZoneCreate>::new()}/>
-                    <Route path=path!("zones/:id") view={Lazy::<zones::Zone>::new()}/>
-                    <Route path=path!("instance-groups") view={Lazy::<groups::InstanceGroups>::new()}/>
-                    <Route path=path!("instance-groups/new") view={Lazy::<groups::InstanceGroupCreate>::new()}/>
-                    <Route path=path!("instance-groups/:id") view={Lazy::<groups::InstanceGroup>::new()}/>
-                    <Route path=path!("databases") view={Lazy::<databases::Databases>::new()}/>
-                    <Route path=path!("databases/new") view={Lazy::<databases::DatabaseCreate>::new()}/>
-                    <Route path=path!("databases/:id") view={Lazy::<databases::Database>::new()}/>
-                    <Route path=path!("jobs") view={Lazy::<jobs::Jobs>::new()}/>
-                    <Route path=path!("jobs/:id") view={Lazy::<jobs::Job>::new()}/>
-                    <Route path=path!("cloud-accounts") view={Lazy::<settings::CloudAccounts>::new()}/>
-                    <Route path=path!("secrets") view={Lazy::<settings::Secrets>::new()}/>
-                    <Route path=path!("audit") view={Lazy::<jobs::Audit>::new()}/>
-                    <Route path=path!("api-keys") view={Lazy::<settings::ApiKeys>::new()}/>
+                    <Route path=path!("members") view={Lazy::<tenant::Members>::new()}/>
+                    <Route path=path!("zones") view={Lazy::<tenant::Zones>::new()}/>
+                    <Route path=path!("zones/new") view={Lazy::<tenant::ZoneCreate>::new()}/>
+                    <Route path=path!("zones/:id") view={Lazy::<tenant::Zone>::new()}/>
+                    <Route path=path!("instance-groups") view={Lazy::<tenant::InstanceGroups>::new()}/>
+                    <Route path=path!("instance-groups/new") view={Lazy::<tenant::InstanceGroupCreate>::new()}/>
+                    <Route path=path!("instance-groups/:id") view={Lazy::<tenant::InstanceGroup>::new()}/>
+                    <Route path=path!("databases") view={Lazy::<tenant::Databases>::new()}/>
+                    <Route path=path!("databases/new") view={Lazy::<tenant::DatabaseCreate>::new()}/>
+                    <Route path=path!("databases/:id") view={Lazy::<tenant::Database>::new()}/>
+                    <Route path=path!("jobs") view={Lazy::<tenant::Jobs>::new()}/>
+                    <Route path=path!("jobs/:id") view={Lazy::<tenant::Job>::new()}/>
+                    <Route path=path!("cloud-accounts") view={Lazy::<tenant::CloudAccounts>::new()}/>
+                    <Route path=path!("secrets") view={Lazy::<tenant::Secrets>::new()}/>
+                    <Route path=path!("audit") view={Lazy::<tenant::Audit>::new()}/>
+                    <Route path=path!("api-keys") view={Lazy::<tenant::ApiKeys>::new()}/>
                     <Route path=path!("account") view={Lazy::<account::Account>::new()}/>
                     <Route path=path!("admin") view={Lazy::<admin::AdminTenants>::new()}/>
                     <Route path=path!("admin/overview") view={Lazy::<admin::AdminOverview>::new()}/>
