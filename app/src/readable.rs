@@ -18,6 +18,22 @@ pub fn summarize(verbatim: &str) -> String {
     shorten(first_line(text))
 }
 
+/// A job event that reports a failed attempt (the queue writes `attempt 1 of 3 failed,
+/// retrying: <error>`, `failed after 3 attempts: <error>` and `cancelled (the attempt had
+/// failed: <error>)`), split into what happened and the verbatim error.
+pub fn failed_attempt(message: &str) -> Option<(&str, &str)> {
+    if let Some(error) = message
+        .strip_prefix("cancelled (the attempt had failed: ")
+        .and_then(|rest| rest.strip_suffix(')'))
+    {
+        return Some(("cancelled; the attempt had failed", error));
+    }
+    let (what, error) = message.split_once(": ")?;
+    let attempts = what.starts_with("attempt ") && what.ends_with(" failed, retrying");
+    let gave_up = what.starts_with("failed after ") && what.ends_with(" attempts");
+    (attempts || gave_up).then_some((what, error))
+}
+
 /// An AWS-style API error, `Code: message` (the form `describe_error` writes when the provider
 /// answered): a code is one word of letters, digits and dots, starting with a capital.
 fn api_error(text: &str) -> Option<(&str, &str)> {
@@ -191,7 +207,26 @@ fn shorten(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::summarize;
+    use super::{failed_attempt, summarize};
+
+    #[test]
+    fn failed_attempt_events_are_split_from_their_verbatim_error() {
+        let error = "dispatch failure: io error: client error (Connect): tcp connect error";
+        assert_eq!(
+            failed_attempt(&format!("attempt 1 of 3 failed, retrying: {error}")),
+            Some(("attempt 1 of 3 failed, retrying", error))
+        );
+        assert_eq!(
+            failed_attempt(&format!("failed after 3 attempts: {error}")),
+            Some(("failed after 3 attempts", error))
+        );
+        assert_eq!(
+            failed_attempt(&format!("cancelled (the attempt had failed: {error})")),
+            Some(("cancelled; the attempt had failed", error))
+        );
+        assert_eq!(failed_attempt("running (attempt 1 of 3)"), None);
+        assert_eq!(failed_attempt("zone web-a: subnet created"), None);
+    }
 
     #[test]
     fn a_refused_connection_names_the_address() {

@@ -86,6 +86,12 @@ test('a failed job reads as one sentence, and is cancelled and retried from its 
   await expect(verbatim).toBeVisible();
   await expect(verbatim).toContainText(/dispatch failure/i);
   await expect(verbatim).toContainText(/connection refused/i);
+  // The timeline says the same, one sentence per failed attempt, the dump behind its own "Details".
+  const attempt = page.locator('.events .event-message', {
+    hasText: /^attempt 1 of \d+ failed, retrying: could not connect to .+: connection refused/,
+  });
+  await expect(attempt).toBeVisible();
+  await expect(attempt.locator('pre.error-text')).toBeHidden();
   await shot(page, 'job-readable-error');
 
   // Cancel from the job's own row on the Jobs page (confirmed), then retry it from there.

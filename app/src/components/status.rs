@@ -58,6 +58,30 @@ pub fn JobStateBadge(state: crate::model::JobState) -> impl IntoView {
     view! { <span class=class>{state.as_str()}</span> }.into_any()
 }
 
+/// A job's kind (`cloud_account.survey_zones`) as code that a narrow table cell breaks after a
+/// `.` or `_`, not in the middle of a word.
+#[component]
+pub fn JobKind(kind: String) -> impl IntoView {
+    let mut parts = Vec::new();
+    let mut rest = kind.as_str();
+    while let Some(at) = rest.find(['.', '_']) {
+        parts.push(rest[..=at].to_string());
+        rest = &rest[at + 1..];
+    }
+    parts.push(rest.to_string());
+    let last = parts.len() - 1;
+    view! {
+        <code class="job-kind">
+            {parts
+                .into_iter()
+                .enumerate()
+                .map(|(i, part)| view! { {part} {(i < last).then(|| view! { <wbr/> })} })
+                .collect_view()}
+        </code>
+    }
+    .into_any()
+}
+
 /// An accessible progress bar (0–100).
 #[component]
 pub fn ProgressBar<F>(

@@ -2,7 +2,7 @@ use super::PageHeader;
 use crate::api::{admin_queue, AdminCancelJob, AdminRetryJob};
 use crate::components::form::{form_error, FormError};
 use crate::components::page::page_body;
-use crate::components::status::{date_time, ErrorDetails, JobStateBadge};
+use crate::components::status::{date_time, ErrorDetails, JobKind, JobStateBadge};
 use crate::model::{JobState, QueueOverview};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -71,7 +71,7 @@ fn Overview(
                         <thead><tr><th scope="col">"Kind"</th><th scope="col">"State"</th><th scope="col" class="num">"Jobs"</th></tr></thead>
                         <tbody>
                             {o.counts.into_iter().map(|c| view! {
-                                <tr><td><code>{c.kind}</code></td><td><JobStateBadge state=c.state/></td><td class="num">{c.count}</td></tr>
+                                <tr><td><JobKind kind=c.kind/></td><td><JobStateBadge state=c.state/></td><td class="num">{c.count}</td></tr>
                             }).collect_view()}
                         </tbody>
                     </table>
@@ -91,7 +91,7 @@ fn Overview(
                             {o.recent_failures.into_iter().map(|j| view! {
                                 <tr>
                                     <td>{format!("#{}", j.job_id)}</td>
-                                    <td><code>{j.kind.clone()}</code></td>
+                                    <td><JobKind kind=j.kind.clone()/></td>
                                     <td class="job-error-cell">
                                         <span class="error-summary">{crate::readable::summarize(j.last_error.as_deref().unwrap_or_default())}</span>
                                         <ErrorDetails verbatim=j.last_error.clone().unwrap_or_default()/>

@@ -6,7 +6,7 @@ use super::PageHeader;
 use crate::api::get_tenant_overview;
 use crate::components::layout::use_session;
 use crate::components::page::{page_body, EmptyState};
-use crate::components::status::{date, date_time, JobStateBadge, RoleBadge, StatusBadge};
+use crate::components::status::{date, date_time, JobKind, JobStateBadge, RoleBadge, StatusBadge};
 use crate::model::resources::{dollars, ResourceKind};
 use crate::model::{
     JobSummary, JobTotals, MonthlyCost, QuotaUsage, ResourceStateCount, TenantOverview,
@@ -242,7 +242,7 @@ pub fn JobList(
                                     Some(prefix) => view! { <a href=format!("{prefix}/{}", j.job_id)>{format!("#{}", j.job_id)}</a> }.into_any(),
                                     None => view! { <span>{format!("#{}", j.job_id)}</span> }.into_any(),
                                 }}
-                                " " <code>{j.kind.clone()}</code> " " <JobStateBadge state=j.state/>
+                                " " <JobKind kind=j.kind.clone()/> " " <JobStateBadge state=j.state/>
                                 <span class="muted small">" " {date_time(j.finished_at.unwrap_or(j.created_at))}</span>
                                 {j.last_error.clone().map(|e| view! { <p class="small error-summary">{crate::readable::summarize(&e)}</p> })}
                             </li>

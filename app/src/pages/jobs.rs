@@ -4,7 +4,9 @@ use crate::components::form::{form_error, FormError};
 use crate::components::layout::{can, use_session};
 use crate::components::live::LiveIndicator;
 use crate::components::page::{page_body, ConfirmButton, EmptyState};
-use crate::components::status::{date_time, JobStateBadge, ProgressBar, ReadableError};
+use crate::components::status::{
+    date_time, ErrorDetails, JobKind, JobStateBadge, ProgressBar, ReadableError,
+};
 use crate::live::{use_live_events, LiveEvent};
 use crate::model::{JobDetail, JobState, JobSummary};
 use crate::rbac::Action;
@@ -112,8 +114,8 @@ pub fn JobTable(
                         let message = move || latest().map_or_else(|| base_message.clone(), |(_, m)| m);
                         view! {
                         <tr>
-                            <td><a href=format!("{link_prefix}/{}", j.job_id)>{format!("#{}", j.job_id)}</a></td>
-                            <td><code>{j.kind.clone()}</code></td>
+                            <td class="job-id"><a href=format!("{link_prefix}/{}", j.job_id)>{format!("#{}", j.job_id)}</a></td>
+                            <td><JobKind kind=j.kind.clone()/></td>
                             <td><JobStateBadge state=j.state/></td>
                             <td class="progress-cell">
                                 <ProgressBar percent label=format!("Progress of job {}", j.job_id)/>
@@ -329,7 +331,17 @@ fn EventItem(
             <time>{date_time(at)}</time>
             <span class="event-kind">{kind}</span>
             {percent.map(|p| view! { <span class="event-percent">{format!("{p}%")}</span> })}
-            <span class="event-message">{message}</span>
+            {match crate::readable::failed_attempt(&message) {
+                // A failed attempt reads as one sentence; the provider's words stay behind
+                // "Details", as on the job's last error.
+                Some((what, error)) => view! {
+                    <span class="event-message">
+                        {format!("{what}: {}", crate::readable::summarize(error))}
+                        <ErrorDetails verbatim=error.to_string()/>
+                    </span>
+                }.into_any(),
+                None => view! { <span class="event-message">{message.clone()}</span> }.into_any(),
+            }}
         </li>
     }
     .into_any()
