@@ -763,3 +763,54 @@ async fn a_lost_reply_to_create_subnet_ends_with_one_subnet() {
     );
     worker.shutdown().await;
 }
+
+/// A create locks its tenant's row for the quota and then takes the tenant's job lane; an
+/// enqueue (the resync's, say) takes the lane and then inserts a job, whose foreign key to the
+/// tenant needs a key-share lock on the same row. Met in that order, they must not deadlock
+/// (seen once in the group benchmark: "resource resync failed: deadlock detected").
+#[tokio::test]
+async fn a_create_waiting_for_the_job_lane_does_not_deadlock_the_enqueue_holding_it() {
+    let env = env("lane").await;
+    // An enqueue between reserving its place in the lane and inserting its job.
+    let mut enqueuer = env.app.db.begin().await.unwrap();
+    sqlx::query(
+        "insert into job_lane (lane, next_seq) values ($1, 0)
+         on conflict (lane) do update set next_seq = job_lane.next_seq",
+    )
+    .bind(env.tenant_id)
+    .execute(&mut *enqueuer)
+    .await
+    .unwrap();
+    let db = env.app.db.clone();
+    let create = zones::create(
+        &env.app.db,
+        &env.member,
+        env.tenant_id,
+        env.new_zone("web", "us-east-1a"),
+        WriteOptions::default(),
+    );
+    let enqueue = async {
+        wait_until("the create to wait for the lane", Duration::from_secs(10), || async {
+            sqlx::query_scalar::<_, i64>(
+                "select count(*) from pg_stat_activity
+                 where datname = current_database() and wait_event_type = 'Lock' and query like '%job_lane%'",
+            )
+            .fetch_one(&db)
+            .await
+            .unwrap()
+                > 0
+        })
+        .await;
+        let job = app::backend::jobs::enqueue(
+            &mut enqueuer,
+            app::backend::jobs::NewJob::new(app::backend::jobs::JobKind::Noop)
+                .tenant(env.tenant_id),
+        )
+        .await;
+        enqueuer.commit().await.map(|()| job)
+    };
+    let (created, enqueued) = tokio::join!(create, enqueue);
+    let enqueued = enqueued.expect("the enqueue commits");
+    assert!(enqueued.is_ok(), "the enqueue: {enqueued:?}");
+    assert!(created.is_ok(), "the create: {created:?}");
+}

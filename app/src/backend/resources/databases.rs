@@ -375,11 +375,7 @@ async fn fetch(
 /// Locks the tenant's row (creates in one tenant queue here, so the last unit of quota goes to
 /// exactly one) and counts its databases against the quota.
 async fn database_quota(conn: &mut PgConnection, tenant_id: Uuid) -> Result<(i64, i64), AppError> {
-    let limit: i32 =
-        sqlx::query_scalar("select max_databases from tenant where tenant_id = $1 for update")
-            .bind(tenant_id)
-            .fetch_one(&mut *conn)
-            .await?;
+    let limit = super::lock_quotas(conn, tenant_id).await?.max_databases;
     let used: i64 = sqlx::query_scalar(
         "select count(*) from resource where tenant_id = $1 and kind = 'database' and status <> 'deleted'",
     )

@@ -26,6 +26,7 @@ use crate::backend::jobs::{enqueue, NewJob};
 use crate::backend::secrets::Keyring;
 use crate::error::AppError;
 use crate::model::resources::{Condition, ConditionStatus, ResourceKind, ResourceStatus};
+use crate::model::Quotas;
 use sqlx::{PgConnection, PgPool};
 use std::sync::Arc;
 use std::time::Duration;
@@ -152,6 +153,32 @@ pub async fn enqueue_reconcile(
         .await?;
     }
     Ok(job.job_id)
+}
+
+/// Locks the tenant's row for a quota reservation and returns its quotas: a tenant's creates
+/// and changes queue here, so the last unit of quota goes to exactly one of them.
+///
+/// `for no key update`, not `for update`: it queues this tenant's writers all the same, but
+/// lets through the key-share lock that inserting a job takes for its foreign key to the
+/// tenant. With `for update`, a write path holding this lock and waiting for the tenant's job
+/// lane deadlocked with an enqueue (the resync's) holding that lane and inserting its job.
+pub(crate) async fn lock_quotas(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+) -> Result<Quotas, sqlx::Error> {
+    let (max_zones, max_instances, max_vcpus, max_databases) = sqlx::query_as(
+        "select max_zones, max_instances, max_vcpus, max_databases from tenant
+         where tenant_id = $1 for no key update",
+    )
+    .bind(tenant_id)
+    .fetch_one(conn)
+    .await?;
+    Ok(Quotas {
+        max_zones,
+        max_instances,
+        max_vcpus,
+        max_databases,
+    })
 }
 
 /// Enqueues a reconcile for every live resource not reconciled within the resync interval,

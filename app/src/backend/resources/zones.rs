@@ -143,11 +143,7 @@ pub async fn surveyed_zones(
 /// Locks the tenant's row (creates in one tenant queue here, so the last unit of quota goes to
 /// exactly one of them) and counts its zones against the quota.
 async fn zone_quota(conn: &mut PgConnection, tenant_id: Uuid) -> Result<(i64, i64), AppError> {
-    let limit: i32 =
-        sqlx::query_scalar("select max_zones from tenant where tenant_id = $1 for update")
-            .bind(tenant_id)
-            .fetch_one(&mut *conn)
-            .await?;
+    let limit = super::lock_quotas(conn, tenant_id).await?.max_zones;
     let used: i64 = sqlx::query_scalar(
         "select count(*) from resource where tenant_id = $1 and kind = 'zone' and status <> 'deleted'",
     )

@@ -140,7 +140,7 @@ pub async fn set_tenant_status(
     authorize_platform(actor, PlatformAction::SuspendTenant)?;
     let mut tx = db.begin().await?;
     let (slug, before): (String, TenantStatus) =
-        sqlx::query_as("select slug, status from tenant where tenant_id = $1 for update")
+        sqlx::query_as("select slug, status from tenant where tenant_id = $1 for no key update")
             .bind(tenant_id)
             .fetch_one(&mut *tx)
             .await?;
@@ -179,7 +179,7 @@ pub async fn update_quotas(
     let (slug, max_zones, max_instances, max_vcpus, max_databases): (String, i32, i32, i32, i32) =
         sqlx::query_as(
             "select slug, max_zones, max_instances, max_vcpus, max_databases from tenant
-             where tenant_id = $1 for update",
+             where tenant_id = $1 for no key update",
         )
         .bind(tenant_id)
         .fetch_one(&mut *tx)

@@ -13,7 +13,9 @@ use super::instances::InstanceRow;
 use super::planner::{self, CapacityFailure, GroupPlan, GroupSpec};
 use crate::backend::audit;
 use crate::backend::identity::actor::Actor;
-use crate::backend::resources::{enqueue_reconcile, fingerprint, prices, zones, WriteOptions};
+use crate::backend::resources::{
+    enqueue_reconcile, fingerprint, lock_quotas, prices, zones, WriteOptions,
+};
 use crate::error::AppError;
 use crate::model::groups::{
     GroupChange, GroupPatch, GroupPolicy, GroupTemplate, GroupView, GroupZone, InstancePatch,
@@ -312,12 +314,7 @@ async fn group_quota(
     conn: &mut PgConnection,
     tenant_id: Uuid,
 ) -> Result<(i64, i64, i64, i64), AppError> {
-    let (max_instances, max_vcpus): (i32, i32) = sqlx::query_as(
-        "select max_instances, max_vcpus from tenant where tenant_id = $1 for update",
-    )
-    .bind(tenant_id)
-    .fetch_one(&mut *conn)
-    .await?;
+    let quotas = lock_quotas(conn, tenant_id).await?;
     let (instances, vcpus): (i64, i64) = sqlx::query_as(
         "select coalesce(sum(g.reserved_instances), 0)::bigint, coalesce(sum(g.reserved_vcpus), 0)::bigint
          from instance_group g join resource r using (resource_id)
@@ -329,8 +326,8 @@ async fn group_quota(
     Ok((
         instances,
         vcpus,
-        i64::from(max_instances),
-        i64::from(max_vcpus),
+        i64::from(quotas.max_instances),
+        i64::from(quotas.max_vcpus),
     ))
 }
 
