@@ -1,6 +1,6 @@
 // Instance groups in the portal: two Ready zones of the sandbox cloud, then a group created
 // through its Review step whose instances appear live, one protected from scale-in, the group
-// scaled through Review, its instance type changed through Review (the rollout per zone in the
+// scaled through Review, its instance type, distribution and health grace changed through Review (the rollout per zone in the
 // plan, the protected instance kept), and deleted with its name typed to confirm. No reload on
 // the way.
 // The zones are deleted at the end: the zone test expects a region without a network.
@@ -126,13 +126,19 @@ test('an instance group is created through Review, fills live, is scaled and cha
   const change = page.getByRole('form', { name: 'Change the group' });
   await expect(change.getByLabel('Instance type')).toHaveValue('t3.micro');
   await change.getByLabel('Max surge').fill('lots');
+  await change.getByLabel('Health grace (seconds)').fill('soon');
   await change.getByRole('button', { name: 'Review change' }).click();
   await expect(page.locator('#group-edit-surge-error')).toContainText('a percentage such as 25%');
   await expect(change.getByLabel('Max surge')).toHaveAttribute('aria-invalid', 'true');
+  await expect(page.locator('#group-edit-grace-error')).toContainText('Use a whole number.');
   await change.getByLabel('Max surge').fill('1');
+  await change.getByLabel('Health grace (seconds)').fill('120');
+  await change.getByLabel('Distribution').selectOption('even-strict');
   await change.getByLabel('Instance type').selectOption('t3.small');
   await change.getByRole('button', { name: 'Review change' }).click();
   await expect(plan.getByRole('row', { name: /template\.instance type/ })).toContainText(/t3\.micro\s*t3\.small/);
+  await expect(plan.getByRole('row', { name: /policy\.distribution/ })).toContainText(/balanced\s*even-strict/);
+  await expect(plan.getByRole('row', { name: /policy\.health grace/ })).toContainText(/\d+\s*120/);
   await expect(plan.getByRole('row', { name: /template\.revision/ })).toContainText(/1\s*2/);
   for (const zone of ['grp-b', 'grp-c']) {
     // Two instances per zone, one of them protected (kept on its revision) in one zone.
@@ -152,6 +158,8 @@ test('an instance group is created through Review, fills live, is scaled and cha
   await expect(rows.filter({ hasText: first })).toContainText('yes');
   await expect(page.locator('.page-header [data-status]')).toHaveText('ready', { timeout: 30_000 });
   await expect(page.locator('.page-header .subtitle')).toContainText('4 × t3.small in us-east-1');
+  await expect(page.getByText('even-strict; scale-in oldest-first')).toBeVisible();
+  await expect(page.getByText(/after a grace of 120 s/)).toBeVisible();
   expect(await overflows(page), 'changed group page at 1280 px').toEqual([]);
   await shots(page, 'group-changed', [800, 400]);
   expect(loads).toBe(loadsBefore);

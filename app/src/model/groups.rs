@@ -253,6 +253,12 @@ impl RolloutBudget {
 }
 
 impl Distribution {
+    pub const ALL: [Distribution; 3] = [
+        Distribution::Balanced,
+        Distribution::EvenStrict,
+        Distribution::Any,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Distribution::EvenStrict => "even-strict",
@@ -260,14 +266,26 @@ impl Distribution {
             Distribution::Any => "any",
         }
     }
+
+    /// The inverse of [`as_str`](Self::as_str).
+    pub fn parse(text: &str) -> Option<Distribution> {
+        Self::ALL.into_iter().find(|d| d.as_str() == text)
+    }
 }
 
 impl ScaleInOrder {
+    pub const ALL: [ScaleInOrder; 2] = [ScaleInOrder::OldestFirst, ScaleInOrder::NewestFirst];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ScaleInOrder::OldestFirst => "oldest-first",
             ScaleInOrder::NewestFirst => "newest-first",
         }
+    }
+
+    /// The inverse of [`as_str`](Self::as_str).
+    pub fn parse(text: &str) -> Option<ScaleInOrder> {
+        Self::ALL.into_iter().find(|o| o.as_str() == text)
     }
 }
 

@@ -198,16 +198,10 @@ pub fn InstanceGroupCreatePage() -> impl IntoView {
             max: count(&max.get_untracked()).unwrap_or(0),
             desired: count(&desired.get_untracked()),
             policy: GroupPolicy {
-                distribution: match distribution.get_untracked().as_str() {
-                    "even-strict" => Distribution::EvenStrict,
-                    "any" => Distribution::Any,
-                    _ => Distribution::Balanced,
-                },
-                scale_in: if scale_in.get_untracked() == "newest-first" {
-                    ScaleInOrder::NewestFirst
-                } else {
-                    ScaleInOrder::OldestFirst
-                },
+                distribution: Distribution::parse(&distribution.get_untracked())
+                    .unwrap_or(Distribution::Balanced),
+                scale_in: ScaleInOrder::parse(&scale_in.get_untracked())
+                    .unwrap_or(ScaleInOrder::OldestFirst),
                 ..GroupPolicy::default()
             },
         })
@@ -334,23 +328,8 @@ pub fn InstanceGroupCreatePage() -> impl IntoView {
                                     <TextField label="Minimum" id="group-min" value=min error=Signal::derive(field_error("min"))/>
                                     <TextField label="Maximum" id="group-max" value=max error=Signal::derive(field_error("max")) hint="At most 1000."/>
                                     <TextField label="Desired" id="group-desired" value=desired error=Signal::derive(field_error("desired")) hint="Between the minimum and the maximum."/>
-                                    <div class="field">
-                                        <label for="group-distribution">"Distribution"</label>
-                                        <select id="group-distribution" prop:value=move || distribution.get() on:change=move |ev| distribution.set(event_target_value(&ev))>
-                                            <option value="balanced">"Balanced: as even as capacity allows"</option>
-                                            <option value="even-strict">"Even, strict: zones differ by at most one"</option>
-                                            <option value="any">"Any: wherever capacity is"</option>
-                                        </select>
-                                        <p class="hint">"Balanced launches elsewhere while a zone has no capacity and rebalances when it recovers; even-strict waits for it."</p>
-                                    </div>
-                                    <div class="field">
-                                        <label for="group-scale-in">"Scale-in order"</label>
-                                        <select id="group-scale-in" prop:value=move || scale_in.get() on:change=move |ev| scale_in.set(event_target_value(&ev))>
-                                            <option value="oldest-first">"Oldest first"</option>
-                                            <option value="newest-first">"Newest first"</option>
-                                        </select>
-                                        <p class="hint">"After zone balance and old template revisions; protected instances are never chosen."</p>
-                                    </div>
+                                    <DistributionField id="group-distribution" value=distribution/>
+                                    <ScaleInField id="group-scale-in" value=scale_in/>
                                     <div class="form-actions">
                                         <button type="submit" class="button" disabled=move || review.pending().get()>"Review"</button>
                                     </div>
@@ -781,10 +760,43 @@ fn GroupScale(
     .into_any()
 }
 
+/// How the group spreads over its zones: on the create page and in Change.
+#[component]
+fn DistributionField(id: &'static str, value: RwSignal<String>) -> impl IntoView {
+    view! {
+        <div class="field">
+            <label for=id>"Distribution"</label>
+            <select id=id prop:value=move || value.get() on:change=move |ev| value.set(event_target_value(&ev))>
+                <option value="balanced">"Balanced: as even as capacity allows"</option>
+                <option value="even-strict">"Even, strict: zones differ by at most one"</option>
+                <option value="any">"Any: wherever capacity is"</option>
+            </select>
+            <p class="hint">"Balanced launches elsewhere while a zone has no capacity and rebalances when it recovers; even-strict waits for it."</p>
+        </div>
+    }
+    .into_any()
+}
+
+/// Which instances go first when the group shrinks: on the create page and in Change.
+#[component]
+fn ScaleInField(id: &'static str, value: RwSignal<String>) -> impl IntoView {
+    view! {
+        <div class="field">
+            <label for=id>"Scale-in order"</label>
+            <select id=id prop:value=move || value.get() on:change=move |ev| value.set(event_target_value(&ev))>
+                <option value="oldest-first">"Oldest first"</option>
+                <option value="newest-first">"Newest first"</option>
+            </select>
+            <p class="hint">"After zone balance and old template revisions; protected instances are never chosen."</p>
+        </div>
+    }
+    .into_any()
+}
+
 /// Change: the template's instance type and image (a new revision, rolled out within max surge
-/// and max unavailable, shown per zone in the plan), min and max, and the rollout budgets,
-/// through Review. Only the fields that differ from the group go into the change, so `desired`
-/// and everything else are kept.
+/// and max unavailable, shown per zone in the plan), min and max, the rollout budgets,
+/// distribution, scale-in order and health, through Review. Only the fields that differ from
+/// the group go into the change, so `desired` and everything else are kept.
 #[component]
 fn GroupEdit(
     group: GroupView,
@@ -800,6 +812,10 @@ fn GroupEdit(
     let max = RwSignal::new(group.max.to_string());
     let surge = RwSignal::new(group.policy.max_surge.label());
     let unavailable = RwSignal::new(group.policy.max_unavailable.label());
+    let distribution = RwSignal::new(group.policy.distribution.as_str().to_string());
+    let scale_in = RwSignal::new(group.policy.scale_in.as_str().to_string());
+    let grace = RwSignal::new(group.policy.health_grace_secs.to_string());
+    let repair = RwSignal::new(group.policy.repair_budget_percent.to_string());
     // Fields the browser refuses (not a count, not a budget), and "nothing changed".
     let typos = RwSignal::new(Vec::<&'static str>::new());
     let unchanged = RwSignal::new(false);
@@ -823,20 +839,32 @@ fn GroupEdit(
         let (min_v, max_v) = (count(&min.get_untracked()), count(&max.get_untracked()));
         let surge_v = RolloutBudget::parse(&surge.get_untracked());
         let unavailable_v = RolloutBudget::parse(&unavailable.get_untracked());
+        let (grace_v, repair_v) = (
+            count(&grace.get_untracked()),
+            count(&repair.get_untracked()),
+        );
         let mut bad = Vec::new();
         for (field, ok) in [
             ("min", min_v.is_some()),
             ("max", max_v.is_some()),
             ("policy.max_surge", surge_v.is_some()),
             ("policy.max_unavailable", unavailable_v.is_some()),
+            ("policy.health_grace_secs", grace_v.is_some()),
+            ("policy.repair_budget_percent", repair_v.is_some()),
         ] {
             if !ok {
                 bad.push(field);
             }
         }
         typos.set(bad.clone());
-        let (Some(min_v), Some(max_v), Some(surge_v), Some(unavailable_v)) =
-            (min_v, max_v, surge_v, unavailable_v)
+        let (
+            Some(min_v),
+            Some(max_v),
+            Some(surge_v),
+            Some(unavailable_v),
+            Some(grace_v),
+            Some(repair_v),
+        ) = (min_v, max_v, surge_v, unavailable_v, grace_v, repair_v)
         else {
             return None;
         };
@@ -846,6 +874,12 @@ fn GroupEdit(
         let policy = GroupPolicyPatch {
             max_surge: (surge_v != g.policy.max_surge).then_some(surge_v),
             max_unavailable: (unavailable_v != g.policy.max_unavailable).then_some(unavailable_v),
+            distribution: Distribution::parse(&distribution.get_untracked())
+                .filter(|d| *d != g.policy.distribution),
+            scale_in: ScaleInOrder::parse(&scale_in.get_untracked())
+                .filter(|o| *o != g.policy.scale_in),
+            health_grace_secs: (grace_v != g.policy.health_grace_secs).then_some(grace_v),
+            repair_budget_percent: (repair_v != g.policy.repair_budget_percent).then_some(repair_v),
             ..Default::default()
         };
         Some(GroupPatch {
@@ -860,11 +894,13 @@ fn GroupEdit(
         let server = field_error_of(review, field);
         move || {
             if typos.try_get().is_some_and(|t| t.contains(&field)) {
-                Some(if field.starts_with("policy.") {
-                    "Use a count such as 1, or a percentage such as 25%.".to_string()
-                } else {
-                    "Use a whole number.".to_string()
-                })
+                Some(
+                    if matches!(field, "policy.max_surge" | "policy.max_unavailable") {
+                        "Use a count such as 1, or a percentage such as 25%.".to_string()
+                    } else {
+                        "Use a whole number.".to_string()
+                    },
+                )
             } else {
                 server()
             }
@@ -912,11 +948,15 @@ fn GroupEdit(
                 <TextField label="Maximum" id="group-edit-max" value=max error=Signal::derive(field_error("max"))/>
                 <TextField label="Max surge" id="group-edit-surge" value=surge error=Signal::derive(field_error("policy.max_surge")) hint="Extra instances while rolling: 1, or 25% of each zone."/>
                 <TextField label="Max unavailable" id="group-edit-unavailable" value=unavailable error=Signal::derive(field_error("policy.max_unavailable")) hint="Fewer than desired while rolling: 0 never drops below it."/>
+                <DistributionField id="group-edit-distribution" value=distribution/>
+                <ScaleInField id="group-edit-scale-in" value=scale_in/>
+                <TextField label="Health grace (seconds)" id="group-edit-grace" value=grace error=Signal::derive(field_error("policy.health_grace_secs")) hint="A new instance is not judged unhealthy before this."/>
+                <TextField label="Repair budget (%)" id="group-edit-repair" value=repair error=Signal::derive(field_error("policy.repair_budget_percent")) hint="Replace unhealthy instances while at most this share is unhealthy; beyond it the group is Degraded."/>
                 <div class="form-actions">
                     <button type="submit" class="button secondary" disabled=move || review.pending().try_get().unwrap_or(true)>"Review change"</button>
                 </div>
             </form>
-            <p class="hint">"A new instance type or image is a new template revision: the group's instances are replaced zone by zone within max surge and max unavailable. Desired is changed under Scale; the other fields are kept."</p>
+            <p class="hint">"A new instance type or image is a new template revision: the group's instances are replaced zone by zone within max surge and max unavailable. Desired is changed under Scale. Fields left as they are are kept; zones, user data, tags and the capacity retry are changed through the API."</p>
             {move || match (reviewed.try_get().unwrap_or(false), review.value().try_get().flatten()) {
                 (true, Some(Ok(change))) => Some(view! {
                     <ReviewStep plan=change.plan apply_error=Signal::derive(apply_error) reviewed applying=apply.pending() label="Apply change"
