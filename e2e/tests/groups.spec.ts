@@ -1,8 +1,8 @@
 // Instance groups in the portal: two Ready zones of the sandbox cloud, then a group created
 // through its Review step whose instances appear live, one protected from scale-in, the group
-// scaled through Review, its instance type, distribution and health grace changed through Review (the rollout per zone in the
-// plan, the protected instance kept), and deleted with its name typed to confirm. No reload on
-// the way.
+// scaled through Review, its instance type, distribution and health grace changed through
+// Review (the rollout per zone in the plan, the protected instance kept), and deleted with its
+// name typed to confirm. No reload on the way.
 // The zones are deleted at the end: the zone test expects a region without a network.
 import { Page } from '@playwright/test';
 import { adminPassword, deleteZone, ensureZone, expect, overflows, shot, signInAdmin, test } from './support';
