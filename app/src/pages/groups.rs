@@ -328,8 +328,8 @@ pub fn InstanceGroupCreatePage() -> impl IntoView {
                                     <TextField label="Minimum" id="group-min" value=min error=Signal::derive(field_error("min"))/>
                                     <TextField label="Maximum" id="group-max" value=max error=Signal::derive(field_error("max")) hint="At most 1000."/>
                                     <TextField label="Desired" id="group-desired" value=desired error=Signal::derive(field_error("desired")) hint="Between the minimum and the maximum."/>
-                                    <DistributionField id="group-distribution" value=distribution/>
-                                    <ScaleInField id="group-scale-in" value=scale_in/>
+                                    <PolicyChoice label="Distribution" id="group-distribution" value=distribution options=DISTRIBUTIONS hint=DISTRIBUTION_HINT/>
+                                    <PolicyChoice label="Scale-in order" id="group-scale-in" value=scale_in options=SCALE_IN_ORDERS hint=SCALE_IN_HINT/>
                                     <div class="form-actions">
                                         <button type="submit" class="button" disabled=move || review.pending().get()>"Review"</button>
                                     </div>
@@ -760,38 +760,40 @@ fn GroupScale(
     .into_any()
 }
 
-/// How the group spreads over its zones: on the create page and in Change.
+/// A choice among a policy's values (`(value, label)`): distribution and scale-in order, on the
+/// create page and in Change.
 #[component]
-fn DistributionField(id: &'static str, value: RwSignal<String>) -> impl IntoView {
+fn PolicyChoice(
+    label: &'static str,
+    id: &'static str,
+    value: RwSignal<String>,
+    options: &'static [(&'static str, &'static str)],
+    hint: &'static str,
+) -> impl IntoView {
     view! {
         <div class="field">
-            <label for=id>"Distribution"</label>
+            <label for=id>{label}</label>
             <select id=id prop:value=move || value.get() on:change=move |ev| value.set(event_target_value(&ev))>
-                <option value="balanced">"Balanced: as even as capacity allows"</option>
-                <option value="even-strict">"Even, strict: zones differ by at most one"</option>
-                <option value="any">"Any: wherever capacity is"</option>
+                {options.iter().map(|(v, text)| view! { <option value=*v>{*text}</option> }).collect_view()}
             </select>
-            <p class="hint">"Balanced launches elsewhere while a zone has no capacity and rebalances when it recovers; even-strict waits for it."</p>
+            <p class="hint">{hint}</p>
         </div>
     }
     .into_any()
 }
 
-/// Which instances go first when the group shrinks: on the create page and in Change.
-#[component]
-fn ScaleInField(id: &'static str, value: RwSignal<String>) -> impl IntoView {
-    view! {
-        <div class="field">
-            <label for=id>"Scale-in order"</label>
-            <select id=id prop:value=move || value.get() on:change=move |ev| value.set(event_target_value(&ev))>
-                <option value="oldest-first">"Oldest first"</option>
-                <option value="newest-first">"Newest first"</option>
-            </select>
-            <p class="hint">"After zone balance and old template revisions; protected instances are never chosen."</p>
-        </div>
-    }
-    .into_any()
-}
+const DISTRIBUTIONS: &[(&str, &str)] = &[
+    ("balanced", "Balanced: as even as capacity allows"),
+    ("even-strict", "Even, strict: zones differ by at most one"),
+    ("any", "Any: wherever capacity is"),
+];
+const DISTRIBUTION_HINT: &str = "Balanced launches elsewhere while a zone has no capacity and rebalances when it recovers; even-strict waits for it.";
+const SCALE_IN_ORDERS: &[(&str, &str)] = &[
+    ("oldest-first", "Oldest first"),
+    ("newest-first", "Newest first"),
+];
+const SCALE_IN_HINT: &str =
+    "After zone balance and old template revisions; protected instances are never chosen.";
 
 /// Change: the template's instance type and image (a new revision, rolled out within max surge
 /// and max unavailable, shown per zone in the plan), min and max, the rollout budgets,
@@ -948,8 +950,8 @@ fn GroupEdit(
                 <TextField label="Maximum" id="group-edit-max" value=max error=Signal::derive(field_error("max"))/>
                 <TextField label="Max surge" id="group-edit-surge" value=surge error=Signal::derive(field_error("policy.max_surge")) hint="Extra instances while rolling: 1, or 25% of each zone."/>
                 <TextField label="Max unavailable" id="group-edit-unavailable" value=unavailable error=Signal::derive(field_error("policy.max_unavailable")) hint="Fewer than desired while rolling: 0 never drops below it."/>
-                <DistributionField id="group-edit-distribution" value=distribution/>
-                <ScaleInField id="group-edit-scale-in" value=scale_in/>
+                <PolicyChoice label="Distribution" id="group-edit-distribution" value=distribution options=DISTRIBUTIONS hint=DISTRIBUTION_HINT/>
+                <PolicyChoice label="Scale-in order" id="group-edit-scale-in" value=scale_in options=SCALE_IN_ORDERS hint=SCALE_IN_HINT/>
                 <TextField label="Health grace (seconds)" id="group-edit-grace" value=grace error=Signal::derive(field_error("policy.health_grace_secs")) hint="A new instance is not judged unhealthy before this."/>
                 <TextField label="Repair budget (%)" id="group-edit-repair" value=repair error=Signal::derive(field_error("policy.repair_budget_percent")) hint="Replace unhealthy instances while at most this share is unhealthy; beyond it the group is Degraded."/>
                 <div class="form-actions">
