@@ -328,8 +328,8 @@ pub fn InstanceGroupCreatePage() -> impl IntoView {
                                     <TextField label="Minimum" id="group-min" value=min error=Signal::derive(field_error("min"))/>
                                     <TextField label="Maximum" id="group-max" value=max error=Signal::derive(field_error("max")) hint="At most 1000."/>
                                     <TextField label="Desired" id="group-desired" value=desired error=Signal::derive(field_error("desired")) hint="Between the minimum and the maximum."/>
-                                    <PolicyChoice label="Distribution" id="group-distribution" value=distribution options=DISTRIBUTIONS hint=DISTRIBUTION_HINT/>
-                                    <PolicyChoice label="Scale-in order" id="group-scale-in" value=scale_in options=SCALE_IN_ORDERS hint=SCALE_IN_HINT/>
+                                    <PolicyChoice label="Distribution" id="group-distribution" value=distribution options=distributions() hint=DISTRIBUTION_HINT/>
+                                    <PolicyChoice label="Scale-in order" id="group-scale-in" value=scale_in options=scale_in_orders() hint=SCALE_IN_HINT/>
                                     <div class="form-actions">
                                         <button type="submit" class="button" disabled=move || review.pending().get()>"Review"</button>
                                     </div>
@@ -767,14 +767,14 @@ fn PolicyChoice(
     label: &'static str,
     id: &'static str,
     value: RwSignal<String>,
-    options: &'static [(&'static str, &'static str)],
+    options: Vec<(&'static str, &'static str)>,
     hint: &'static str,
 ) -> impl IntoView {
     view! {
         <div class="field">
             <label for=id>{label}</label>
             <select id=id prop:value=move || value.get() on:change=move |ev| value.set(event_target_value(&ev))>
-                {options.iter().map(|(v, text)| view! { <option value=*v>{*text}</option> }).collect_view()}
+                {options.into_iter().map(|(v, text)| view! { <option value=v>{text}</option> }).collect_view()}
             </select>
             <p class="hint">{hint}</p>
         </div>
@@ -782,16 +782,34 @@ fn PolicyChoice(
     .into_any()
 }
 
-const DISTRIBUTIONS: &[(&str, &str)] = &[
-    ("balanced", "Balanced: as even as capacity allows"),
-    ("even-strict", "Even, strict: zones differ by at most one"),
-    ("any", "Any: wherever capacity is"),
-];
+/// The distribution choices: each value is the policy's own name, so the choice always parses.
+fn distributions() -> Vec<(&'static str, &'static str)> {
+    Distribution::ALL
+        .into_iter()
+        .map(|d| {
+            let label = match d {
+                Distribution::Balanced => "Balanced: as even as capacity allows",
+                Distribution::EvenStrict => "Even, strict: zones differ by at most one",
+                Distribution::Any => "Any: wherever capacity is",
+            };
+            (d.as_str(), label)
+        })
+        .collect()
+}
 const DISTRIBUTION_HINT: &str = "Balanced launches elsewhere while a zone has no capacity and rebalances when it recovers; even-strict waits for it.";
-const SCALE_IN_ORDERS: &[(&str, &str)] = &[
-    ("oldest-first", "Oldest first"),
-    ("newest-first", "Newest first"),
-];
+/// The scale-in orders, named as the policy names them.
+fn scale_in_orders() -> Vec<(&'static str, &'static str)> {
+    ScaleInOrder::ALL
+        .into_iter()
+        .map(|o| {
+            let label = match o {
+                ScaleInOrder::OldestFirst => "Oldest first",
+                ScaleInOrder::NewestFirst => "Newest first",
+            };
+            (o.as_str(), label)
+        })
+        .collect()
+}
 const SCALE_IN_HINT: &str =
     "After zone balance and old template revisions; protected instances are never chosen.";
 
@@ -950,8 +968,8 @@ fn GroupEdit(
                 <TextField label="Maximum" id="group-edit-max" value=max error=Signal::derive(field_error("max"))/>
                 <TextField label="Max surge" id="group-edit-surge" value=surge error=Signal::derive(field_error("policy.max_surge")) hint="Extra instances while rolling: 1, or 25% of each zone."/>
                 <TextField label="Max unavailable" id="group-edit-unavailable" value=unavailable error=Signal::derive(field_error("policy.max_unavailable")) hint="Fewer than desired while rolling: 0 never drops below it."/>
-                <PolicyChoice label="Distribution" id="group-edit-distribution" value=distribution options=DISTRIBUTIONS hint=DISTRIBUTION_HINT/>
-                <PolicyChoice label="Scale-in order" id="group-edit-scale-in" value=scale_in options=SCALE_IN_ORDERS hint=SCALE_IN_HINT/>
+                <PolicyChoice label="Distribution" id="group-edit-distribution" value=distribution options=distributions() hint=DISTRIBUTION_HINT/>
+                <PolicyChoice label="Scale-in order" id="group-edit-scale-in" value=scale_in options=scale_in_orders() hint=SCALE_IN_HINT/>
                 <TextField label="Health grace (seconds)" id="group-edit-grace" value=grace error=Signal::derive(field_error("policy.health_grace_secs")) hint="A new instance is not judged unhealthy before this."/>
                 <TextField label="Repair budget (%)" id="group-edit-repair" value=repair error=Signal::derive(field_error("policy.repair_budget_percent")) hint="Replace unhealthy instances while at most this share is unhealthy; beyond it the group is Degraded."/>
                 <div class="form-actions">
